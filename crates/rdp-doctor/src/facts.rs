@@ -1,0 +1,497 @@
+//! Observations: typed facts each source records, failures included. A failure is data: every
+//! outcome enum has a variant for each distinct way a step can end, so the rules can tell them
+//! apart and the report can show the evidence.
+
+use serde::{Deserialize, Serialize};
+
+/// Everything measured or read for one target.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Facts {
+    pub client: ClientProfile,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolve: Option<ResolveFact>,
+    /// One entry per resolved address, with its TCP outcome.
+    pub addresses: Vec<AddressFact>,
+    /// The address the RDP phases ran against.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address_used: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub negotiation: Option<NegotiationFact>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub protocols: Option<ProtocolsFact>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsFact>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<CertFact>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub credssp: Option<CredsspFact>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mcs: Option<McsFact>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub udp: Option<UdpFact>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathFact>,
+}
+
+/// The client whose connection the check models (default: mstsc with its default settings).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientProfile {
+    /// `mstsc`, `tls`, `rdp`, `nla`, `ext`, or `rdp-file`.
+    pub name: String,
+    /// requestedProtocols of the X.224 Connection Request.
+    pub requested_protocols: u32,
+    pub requested_names: Vec<String>,
+    /// The `Cookie: mstshash=` value, if any (a user name hint, never a secret).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cookie: Option<String>,
+}
+
+impl Default for ClientProfile {
+    fn default() -> Self {
+        ClientProfile::mstsc()
+    }
+}
+
+impl ClientProfile {
+    /// mstsc's defaults: TLS | CredSSP | CredSSP with Early User Authorization.
+    pub fn mstsc() -> Self {
+        ClientProfile::with("mstsc", 0x0B)
+    }
+
+    pub fn with(name: &str, protocols: u32) -> Self {
+        use rdp_doctor_wire::nego::Protocols;
+        let requested_names = Protocols::ALL
+            .iter()
+            .filter(|p| p.0 != 0 && protocols & p.0 != 0)
+            .filter_map(|p| p.short_name())
+            .map(String::from)
+            .collect::<Vec<_>>();
+        ClientProfile {
+            name: name.to_string(),
+            requested_protocols: protocols,
+            requested_names: if requested_names.is_empty() {
+                vec!["rdp".into()]
+            } else {
+                requested_names
+            },
+            cookie: None,
+        }
+    }
+
+    pub fn offers_tls(&self) -> bool {
+        self.requested_protocols & 0x01 != 0
+    }
+
+    pub fn offers_credssp(&self) -> bool {
+        self.requested_protocols & 0x0A != 0
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResolveFact {
+    pub duration_ms: f64,
+    /// `ok`, `literal` (an IP address was typed), `not-found`, `temporary-failure`, `timeout`,
+    /// `error`.
+    pub outcome: String,
+    pub addresses: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AddressFact {
+    pub address: String,
+    pub tcp: TcpOutcome,
+}
+
+/// How a TCP connect ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "kebab-case")]
+pub enum TcpOutcome {
+    Connected {
+        duration_ms: f64,
+    },
+    /// RST (or ICMP port unreachable): nothing listens, or a firewall rejects.
+    Refused { duration_ms: f64 },
+    /// No answer at all within the timeout: a firewall drops the SYN, or the host is down.
+    Filtered { timeout_ms: f64 },
+    /// ICMP host/network unreachable or administratively prohibited.
+    Unreachable {
+        duration_ms: f64,
+        /// `host` or `network`.
+        kind: String,
+        error: String,
+    },
+    Error { duration_ms: f64, error: String },
+    /// Not tried (deadline reached first).
+    NotTried,
+}
+
+impl TcpOutcome {
+    pub fn is_connected(&self) -> bool {
+        matches!(self, TcpOutcome::Connected { .. })
+    }
+}
+
+/// How the server answered one X.224 Connection Request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "kebab-case")]
+pub enum X224Outcome {
+    /// RDP_NEG_RSP.
+    Selected {
+        protocol: u32,
+        protocol_name: String,
+        flags: u8,
+        flag_names: Vec<String>,
+    },
+    /// RDP_NEG_FAILURE.
+    Failure { code: u32, name: Option<String> },
+    /// A Connection Confirm without negotiation data (pre-RDP 5.2 server): Standard RDP Security.
+    Legacy,
+    /// The bytes that came back are not a TPKT frame.
+    NotRdp {
+        first_bytes_hex: String,
+        /// Printable preview (escaped before display).
+        preview: String,
+    },
+    /// A TPKT frame that is not a Connection Confirm (e.g. a Disconnect Request, or an MCS
+    /// Disconnect Provider Ultimatum as xrdp sends for RDSAAD).
+    UnexpectedPdu { description: String },
+    /// A TPKT frame we could not decode.
+    Malformed { error: String },
+    /// Nothing at all arrived before the timeout.
+    NoResponse { timeout_ms: f64 },
+    /// Some bytes, but not a whole answer, before the timeout (a trickling server).
+    Partial {
+        bytes: usize,
+        needed: usize,
+        timeout_ms: f64,
+    },
+    /// The server reset the connection (RST).
+    Reset { bytes_before: usize },
+    /// The server closed the connection (FIN) without answering.
+    Closed { bytes_before: usize },
+    Error { error: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NegotiationFact {
+    pub requested_protocols: u32,
+    pub requested: String,
+    pub cookie_sent: bool,
+    pub duration_ms: f64,
+    pub response: X224Outcome,
+    /// The raw Connection Confirm (hex), when one arrived.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confirm_hex: Option<String>,
+}
+
+impl NegotiationFact {
+    pub fn selected(&self) -> Option<u32> {
+        match &self.response {
+            X224Outcome::Selected { protocol, .. } => Some(*protocol),
+            X224Outcome::Legacy => Some(0),
+            _ => None,
+        }
+    }
+}
+
+/// The answer to a request for exactly one protocol.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProtocolProbe {
+    /// `rdp`, `tls`, `hybrid`, `hybrid_ex`, `rdstls`, `rdsaad`.
+    pub protocol: String,
+    pub requested: u32,
+    /// `accepted`, `refused` (a failure code, or another protocol selected), or `error`.
+    pub status: String,
+    pub duration_ms: f64,
+    pub response: X224Outcome,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProtocolsFact {
+    pub probes: Vec<ProtocolProbe>,
+    pub accepted: Vec<String>,
+    /// `required`, `supported`, `not-offered` or `unknown`.
+    pub nla: String,
+    /// `required` (TLS or better only), `supported`, `not-offered`, `unknown`.
+    pub tls: String,
+    /// `allowed`, `refused`, `unknown`.
+    pub standard_rdp: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TlsOutcome {
+    Ok,
+    /// The server sent a TLS alert.
+    Alert,
+    /// RST during the handshake.
+    Reset,
+    /// FIN during the handshake.
+    Closed,
+    /// The handshake did not complete before the timeout.
+    Stalled,
+    /// rustls refused the server's messages (protocol version, no common cipher, malformed).
+    Error,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TlsFact {
+    pub outcome: TlsOutcome,
+    pub duration_ms: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cipher_suite: Option<String>,
+    /// Bytes the server sent during the handshake (all of its flight, or as much as arrived).
+    pub server_bytes: usize,
+    /// Bytes of complete TLS records among them.
+    pub server_complete_record_bytes: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alert: Option<TlsAlertFact>,
+    /// The version the ServerHello chose, even if rustls then refused it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_hello_version: Option<String>,
+    pub chain_length: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The MSS the connection used, when it was set (path-MTU retry).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mss: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TlsAlertFact {
+    pub level: u8,
+    pub description: u8,
+    pub name: String,
+    /// `received` from the server, or `sent` by us.
+    pub direction: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChainCert {
+    pub subject: String,
+    pub issuer: String,
+    pub not_after: String,
+    pub sha256: String,
+    pub der_base64: String,
+}
+
+/// What the server's certificate says, judged against now and what the user typed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CertFact {
+    pub subject: String,
+    pub issuer: String,
+    pub serial: String,
+    pub not_before: String,
+    pub not_after: String,
+    /// Whole days from now to notAfter (negative when expired).
+    pub days_left: i64,
+    pub expired: bool,
+    pub not_yet_valid: bool,
+    pub self_signed: bool,
+    pub trusted: bool,
+    /// Why the chain is not trusted (`unknown issuer`, `expired` ...), when it is not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trust_error: Option<String>,
+    /// `system` or the `--ca` file.
+    pub trust_store: String,
+    /// The name checked (what the user typed).
+    pub name_checked: String,
+    pub name_matches: bool,
+    pub common_name: Option<String>,
+    pub san_dns: Vec<String>,
+    pub san_ip: Vec<String>,
+    /// `RSA`, `EC`, `Ed25519` or the algorithm OID.
+    pub key_type: String,
+    pub key_bits: u32,
+    pub signature_algorithm: String,
+    /// `sha1`, `sha256` ...; `md5`/`sha1` are weak.
+    pub signature_hash: String,
+    pub eku: Vec<String>,
+    /// Whether the EKU allows server authentication (serverAuth, the Remote Desktop
+    /// Authentication OID, or no EKU extension at all).
+    pub eku_ok: bool,
+    /// Uppercase hex without separators, as Windows shows it and as `SSLCertificateSHA1Hash`
+    /// holds it.
+    pub sha1: String,
+    pub sha256: String,
+    pub chain: Vec<ChainCert>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CredsspOutcome {
+    /// The server answered our NTLM NEGOTIATE with a CHALLENGE.
+    Challenge,
+    /// The server answered with a TSRequest carrying errorCode.
+    ServerError,
+    Reset,
+    Closed,
+    Timeout,
+    /// The answer could not be decoded.
+    Malformed,
+    /// TLS failed or was not reached.
+    NotReached,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CredsspFact {
+    pub outcome: CredsspOutcome,
+    pub duration_ms: f64,
+    /// TSRequest.version of the server's answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_version: Option<u32>,
+    /// TSRequest.errorCode (an NTSTATUS), when present.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ntlm: Option<NtlmInfo>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Bytes of the server's answer received (for a partial/malformed answer).
+    pub server_bytes: usize,
+}
+
+/// The NTLM CHALLENGE's target information ([MS-NLMP] 2.2.1.2, 2.2.2.1).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct NtlmInfo {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub netbios_computer: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub netbios_domain: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dns_computer: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dns_domain: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dns_tree: Option<String>,
+    /// `major.minor.build` from the VERSION structure.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub os_version: Option<String>,
+    /// The server's clock (MsvAvTimestamp), RFC 3339.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_time: Option<String>,
+    /// Server clock minus ours, in seconds (positive: the server is ahead).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clock_skew_seconds: Option<i64>,
+    pub negotiate_flags: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum McsOutcome {
+    /// MCS Connect Response with result rt-successful.
+    Connected,
+    /// Connect Response with a non-zero result.
+    Rejected,
+    /// Disconnect Provider Ultimatum.
+    Denied,
+    Reset,
+    Closed,
+    Timeout,
+    Malformed,
+    /// Not attempted: the reason is in `skipped_reason`.
+    Skipped,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct McsFact {
+    pub outcome: McsOutcome,
+    pub duration_ms: f64,
+    /// The security the MCS exchange ran over: `tls` or `rdp`.
+    pub over: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped_reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<u8>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disconnect_reason: Option<String>,
+    /// TS_UD_SC_CORE version, e.g. `0x0008000C` ...
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_version: Option<u32>,
+    /// ... and what it means (`RDP 10.7`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rdp_version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_requested_protocols: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub early_capability_flags: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encryption_method: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encryption_method_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encryption_level: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encryption_level_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub io_channel: Option<u16>,
+    pub channels: Vec<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message_channel: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum UdpOutcome {
+    /// SYN+ACK acknowledging our SYN: RDP-UDP is reachable.
+    SynAck,
+    /// ICMP port unreachable: nothing listens on UDP, or a firewall rejects.
+    PortUnreachable,
+    /// No answer: UDP dropped by a firewall, disabled on the server, or the listener not bound.
+    Silent,
+    /// An answer that is not a SYN+ACK for our SYN.
+    Unexpected,
+    Error,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UdpFact {
+    pub outcome: UdpOutcome,
+    pub duration_ms: f64,
+    pub attempts: u32,
+    pub datagram_bytes: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rtt_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Network-path measurements (RTT, loss, MSS); see `probe::path`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PathFact {
+    /// TCP connect times, one per connection the check made (ms).
+    pub rtt_samples_ms: Vec<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rtt_min_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rtt_median_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rtt_max_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jitter_ms: Option<f64>,
+    /// Connects that took at least one initial retransmission timeout (a SYN was lost).
+    pub slow_connects: u32,
+    /// Retransmitted segments reported by the kernel (Linux TCP_INFO), summed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retransmits: Option<u32>,
+    /// The path-MTU retry: the MSS that let the TLS handshake through.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mss_retry: Option<MssRetry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MssRetry {
+    pub mss: u32,
+    pub tls_completed: bool,
+    pub duration_ms: f64,
+}

@@ -1,0 +1,227 @@
+//! The knowledge base: the finding catalogue and the code tables, as data compiled into the
+//! binary (`kb/*.toml`). Stable ids; the rules and the `explain` command look things up here.
+
+use crate::model::{Finding, Phase, Severity};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+const FINDINGS_TOML: &str = include_str!("../../kb/findings.toml");
+
+/// A catalogue entry as written in `kb/findings.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FindingDef {
+    pub id: String,
+    pub severity: Severity,
+    pub phase: Phase,
+    pub title: String,
+    pub explanation: String,
+    pub fix: Vec<String>,
+    pub references: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FindingsFile {
+    finding: Vec<FindingDef>,
+}
+
+#[derive(Debug)]
+pub struct Catalogue {
+    pub findings: BTreeMap<String, FindingDef>,
+}
+
+/// The compiled-in catalogue. The data is checked by the tests below, so a malformed file
+/// cannot ship; parsing happens once.
+pub fn catalogue() -> &'static Catalogue {
+    static CAT: OnceLock<Catalogue> = OnceLock::new();
+    CAT.get_or_init(|| match parse_catalogue(FINDINGS_TOML) {
+        Ok(c) => c,
+        // The data is compiled in and validated by `cargo test`; reaching this is a build bug.
+        Err(e) => {
+            eprintln!("rdp-doctor: internal error: knowledge base does not parse: {e}");
+            std::process::exit(3)
+        }
+    })
+}
+
+pub fn parse_catalogue(text: &str) -> Result<Catalogue, String> {
+    let file: FindingsFile = toml::from_str(text).map_err(|e| e.to_string())?;
+    let mut findings = BTreeMap::new();
+    for f in file.finding {
+        if findings.contains_key(&f.id) {
+            return Err(format!("duplicate finding id {}", f.id));
+        }
+        findings.insert(f.id.clone(), f);
+    }
+    Ok(Catalogue { findings })
+}
+
+/// What a rule concluded: a catalogue id plus the measured evidence.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hit {
+    pub id: &'static str,
+    /// Overrides the catalogue's default severity (the evidence should say why).
+    pub severity: Option<Severity>,
+    pub evidence: Vec<String>,
+    /// Values for the placeholders in fix steps.
+    pub vars: Vec<(&'static str, String)>,
+}
+
+impl Hit {
+    pub fn new(id: &'static str) -> Hit {
+        Hit {
+            id,
+            severity: None,
+            evidence: Vec::new(),
+            vars: Vec::new(),
+        }
+    }
+
+    pub fn evidence(mut self, e: impl Into<String>) -> Hit {
+        self.evidence.push(e.into());
+        self
+    }
+
+    pub fn severity(mut self, s: Severity) -> Hit {
+        self.severity = Some(s);
+        self
+    }
+
+    pub fn var(mut self, k: &'static str, v: impl Into<String>) -> Hit {
+        self.vars.push((k, v.into()));
+        self
+    }
+}
+
+impl Catalogue {
+    pub fn get(&self, id: &str) -> Option<&FindingDef> {
+        self.findings.get(id)
+    }
+
+    /// Turns a rule's hit into a finding. An id missing from the catalogue is an internal
+    /// error that the tests rule out; it still yields a usable finding rather than a panic.
+    pub fn materialize(&self, hit: &Hit, default_vars: &[(&'static str, String)]) -> Finding {
+        let fill = |s: &str| {
+            let mut out = s.to_string();
+            for (k, v) in hit.vars.iter().chain(default_vars.iter()) {
+                out = out.replace(&format!("{{{k}}}"), v);
+            }
+            out
+        };
+        match self.get(hit.id) {
+            Some(def) => Finding {
+                id: def.id.clone(),
+                severity: hit.severity.unwrap_or(def.severity),
+                phase: def.phase,
+                title: def.title.clone(),
+                explanation: fill(&def.explanation),
+                evidence: hit.evidence.clone(),
+                fix: def.fix.iter().map(|s| fill(s)).collect(),
+                references: def.references.clone(),
+            },
+            None => Finding {
+                id: hit.id.to_string(),
+                severity: hit.severity.unwrap_or(Severity::Error),
+                phase: Phase::Evidence,
+                title: format!("{} (not in the knowledge base)", hit.id),
+                explanation: String::new(),
+                evidence: hit.evidence.clone(),
+                fix: Vec::new(),
+                references: Vec::new(),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn catalogue_parses_and_every_entry_is_complete() {
+        let cat = parse_catalogue(FINDINGS_TOML).expect("kb/findings.toml parses");
+        assert!(cat.findings.len() >= 32);
+        for (id, f) in &cat.findings {
+            assert!(
+                id.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
+                "{id} is not kebab-case"
+            );
+            assert!(!f.title.is_empty(), "{id} has no title");
+            assert!(!f.explanation.is_empty(), "{id} has no explanation");
+            assert!(!f.fix.is_empty(), "{id} has no fix");
+            assert!(!f.references.is_empty(), "{id} has no reference");
+        }
+    }
+
+    #[test]
+    fn the_issue_catalogue_ids_exist() {
+        let cat = catalogue();
+        for id in [
+            "dns-unresolved",
+            "address-unreachable",
+            "tcp-refused",
+            "tcp-filtered",
+            "tcp-unreachable",
+            "not-rdp",
+            "x224-no-response",
+            "x224-reset",
+            "server-requires-tls",
+            "server-forbids-tls",
+            "server-has-no-certificate",
+            "server-requires-nla",
+            "nla-not-offered",
+            "standard-rdp-security-only",
+            "standard-rdp-security-allowed",
+            "tls-handshake-failed",
+            "tls-version-mismatch",
+            "tls-stalled",
+            "cert-expired",
+            "cert-not-yet-valid",
+            "cert-expiring-soon",
+            "cert-self-signed",
+            "cert-untrusted",
+            "cert-name-mismatch",
+            "cert-weak-key",
+            "cert-weak-signature",
+            "cert-wrong-usage",
+            "credssp-outdated-server",
+            "credssp-failed",
+            "clock-skew",
+            "server-denied-connection",
+            "udp-blocked",
+        ] {
+            assert!(cat.get(id).is_some(), "missing {id}");
+        }
+    }
+
+    #[test]
+    fn weakening_steps_say_so() {
+        // Any fix step that turns off NLA/TLS or sets AllowEncryptionOracle=2 must warn.
+        for f in catalogue().findings.values() {
+            for step in &f.fix {
+                let s = step.to_lowercase();
+                let weakens = s.contains("userauthentication -value 0")
+                    || s.contains("allowencryptionoracle = 2")
+                    || s.contains("/sec:rdp");
+                if weakens {
+                    assert!(
+                        s.contains("weakens security"),
+                        "{}: step weakens security without saying so: {step}",
+                        f.id
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn placeholders_are_filled() {
+        let hit = Hit::new("cert-expired").var("sha1", "ABCD");
+        let f = catalogue().materialize(&hit, &[("host", "srv".into())]);
+        assert!(f.fix.iter().any(|s| s.contains("ABCD")));
+        assert!(f.fix.iter().all(|s| !s.contains("{sha1}")));
+    }
+}

@@ -1,0 +1,3 @@
+fn main() {
+    println!("rdp-doctor {}", env!("CARGO_PKG_VERSION"));
+}
