@@ -8,6 +8,10 @@ use std::sync::OnceLock;
 
 const FINDINGS_TOML: &str = include_str!("../../kb/findings.toml");
 
+/// Every catalogue file compiled in. Each area of the product (probe, evidence, credentials,
+/// path, local) keeps its findings in its own file; ids must be unique across all of them.
+pub const CATALOGUE_FILES: &[(&str, &str)] = &[("kb/findings.toml", FINDINGS_TOML)];
+
 /// A catalogue entry as written in `kb/findings.toml`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -36,7 +40,7 @@ pub struct Catalogue {
 /// cannot ship; parsing happens once.
 pub fn catalogue() -> &'static Catalogue {
     static CAT: OnceLock<Catalogue> = OnceLock::new();
-    CAT.get_or_init(|| match parse_catalogue(FINDINGS_TOML) {
+    CAT.get_or_init(|| match parse_catalogue_files(CATALOGUE_FILES) {
         Ok(c) => c,
         // The data is compiled in and validated by `cargo test`; reaching this is a build bug.
         Err(e) => {
@@ -46,14 +50,16 @@ pub fn catalogue() -> &'static Catalogue {
     })
 }
 
-pub fn parse_catalogue(text: &str) -> Result<Catalogue, String> {
-    let file: FindingsFile = toml::from_str(text).map_err(|e| e.to_string())?;
+pub fn parse_catalogue_files(files: &[(&str, &str)]) -> Result<Catalogue, String> {
     let mut findings = BTreeMap::new();
-    for f in file.finding {
-        if findings.contains_key(&f.id) {
-            return Err(format!("duplicate finding id {}", f.id));
+    for (name, text) in files {
+        let file: FindingsFile = toml::from_str(text).map_err(|e| format!("{name}: {e}"))?;
+        for f in file.finding {
+            if findings.contains_key(&f.id) {
+                return Err(format!("{name}: duplicate finding id {}", f.id));
+            }
+            findings.insert(f.id.clone(), f);
         }
-        findings.insert(f.id.clone(), f);
     }
     Ok(Catalogue { findings })
 }
@@ -141,7 +147,7 @@ mod tests {
 
     #[test]
     fn catalogue_parses_and_every_entry_is_complete() {
-        let cat = parse_catalogue(FINDINGS_TOML).expect("kb/findings.toml parses");
+        let cat = parse_catalogue_files(CATALOGUE_FILES).expect("the catalogue parses");
         assert!(cat.findings.len() >= 32);
         for (id, f) in &cat.findings {
             assert!(
