@@ -6,7 +6,15 @@
 //! [`render`]ers. Only `probe` and `lab` touch sockets and the clock.
 #![forbid(unsafe_code)]
 
+pub mod cert;
+pub mod check;
+pub mod diagnose;
 pub mod facts;
 pub mod kb;
 pub mod model;
+pub mod probe;
+pub mod render;
+pub mod report;
 pub mod sanitize;
+pub mod sys;
+pub mod target;

@@ -1,3 +1,208 @@
-fn main() {
-    println!("rdp-doctor {}", env!("CARGO_PKG_VERSION"));
+//! The `rdp-doctor` command line. Exit codes follow the Nagios plugin convention: 0 healthy,
+//! 1 warnings only, 2 an error finding, 3 the tool could not run.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use rdp_doctor::cert::TrustStore;
+use rdp_doctor::facts::ClientProfile;
+use rdp_doctor::render::{Format, Style};
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(
+    name = "rdp-doctor",
+    version,
+    about = "Finds out why a Remote Desktop connection fails, and prints the fix",
+    long_about = "Walks the RDP connection sequence against a server phase by phase (DNS, TCP, X.224 \
+negotiation, TLS and certificate, CredSSP/NLA, MCS, UDP), names the cause of a failure with its \
+evidence, and prints the exact fix.\n\nExit codes: 0 healthy, 1 warnings, 2 errors, 3 rdp-doctor \
+could not run."
+)]
+struct Cli {
+    /// Colour: auto (when stdout is a terminal and NO_COLOR is unset), always, never.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    color: ColorChoice,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Diagnose one RDP endpoint: HOST, HOST:PORT or [IPv6]:PORT.
+    Check(CheckArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum OutFormat {
+    Human,
+    Json,
+    Nagios,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ClientSec {
+    /// What mstsc requests by default: TLS, CredSSP, CredSSP with early user authorization.
+    Mstsc,
+    /// A client with CredSSP turned off (enablecredsspsupport:i:0): TLS only.
+    Tls,
+    /// A client that only speaks Standard RDP Security.
+    Rdp,
+    /// A client that only offers CredSSP (FreeRDP /sec:nla, IronRDP).
+    Nla,
+    /// CredSSP with early user authorization only (FreeRDP /sec:ext).
+    Ext,
+}
+
+#[derive(Args)]
+struct CheckArgs {
+    /// The server: HOST, HOST:PORT, [IPv6]:PORT.
+    target: String,
+    /// Port, when not given in TARGET.
+    #[arg(short, long, default_value_t = 3389)]
+    port: u16,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutFormat::Human)]
+    format: OutFormat,
+    /// Longest wait for one network step (connect, one reply, a handshake), in seconds.
+    #[arg(long, default_value_t = 5.0)]
+    timeout: f64,
+    /// How long to wait for an RDP-UDP answer, in seconds.
+    #[arg(long, default_value_t = 1.5)]
+    udp_timeout: f64,
+    /// Trust the CA certificates in this PEM file instead of the system's roots.
+    #[arg(long, value_name = "FILE")]
+    ca: Option<PathBuf>,
+    /// The client to model: which security protocols its X.224 request offers.
+    #[arg(long = "sec", value_enum, default_value_t = ClientSec::Mstsc)]
+    sec: ClientSec,
+    /// Send `Cookie: mstshash=NAME` in the connection request (as mstsc does with the user name).
+    #[arg(long, value_name = "NAME")]
+    cookie: Option<String>,
+    /// Skip the RDP-UDP probe.
+    #[arg(long)]
+    no_udp: bool,
+    /// Skip the one-connection-per-protocol enumeration.
+    #[arg(long)]
+    no_enumerate: bool,
+    /// Report certificates that expire within this many days.
+    #[arg(long, default_value_t = 30)]
+    expiry_warning_days: i64,
+    /// Median round trip (ms) above which the path counts as high-latency.
+    #[arg(long, default_value_t = 150.0)]
+    latency_threshold: f64,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    ExitCode::from(0)
+                }
+                _ => ExitCode::from(3),
+            };
+        }
+    };
+    let color = match cli.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal()
+        }
+    };
+    let style = Style { color };
+    let code = match cli.command {
+        Command::Check(a) => run_check(a, style),
+    };
+    ExitCode::from(code)
+}
+
+fn fail(msg: &str) -> u8 {
+    eprintln!("rdp-doctor: {msg}");
+    3
+}
+
+fn seconds(v: f64, name: &str) -> Result<Duration, String> {
+    if !(v.is_finite() && v > 0.0 && v <= 3600.0) {
+        return Err(format!("--{name} must be between 0 and 3600 seconds"));
+    }
+    Ok(Duration::from_secs_f64(v))
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))
+}
+
+fn run_check(a: CheckArgs, style: Style) -> u8 {
+    let target = match rdp_doctor::target::parse_target(&a.target, a.port) {
+        Ok(t) => t,
+        Err(e) => return fail(&e),
+    };
+    let (timeout, udp_wait) = match (
+        seconds(a.timeout, "timeout"),
+        seconds(a.udp_timeout, "udp-timeout"),
+    ) {
+        (Ok(t), Ok(u)) => (t, u),
+        (Err(e), _) | (_, Err(e)) => return fail(&e),
+    };
+    let trust = match &a.ca {
+        Some(p) => match TrustStore::from_pem_file(p) {
+            Ok(t) => t,
+            Err(e) => return fail(&e),
+        },
+        None => TrustStore::system(),
+    };
+    let mut client = match a.sec {
+        ClientSec::Mstsc => ClientProfile::mstsc(),
+        ClientSec::Tls => ClientProfile::with("tls", 0x01),
+        ClientSec::Rdp => ClientProfile::with("rdp", 0x00),
+        ClientSec::Nla => ClientProfile::with("nla", 0x02),
+        ClientSec::Ext => ClientProfile::with("ext", 0x08),
+    };
+    client.cookie = a.cookie.clone();
+    let opts = rdp_doctor::probe::CheckOptions {
+        target: target.clone(),
+        client,
+        timeout,
+        udp_wait,
+        trust: Arc::new(trust),
+        enumerate_protocols: !a.no_enumerate,
+        udp: !a.no_udp,
+        now_unix: rdp_doctor::check::now_unix(),
+    };
+    let mut ctx = rdp_doctor::diagnose::Context::new(target);
+    ctx.expiry_warning_days = a.expiry_warning_days;
+    ctx.latency_threshold_ms = a.latency_threshold;
+    let rt = match runtime() {
+        Ok(r) => r,
+        Err(e) => return fail(&e),
+    };
+    let report = rt.block_on(rdp_doctor::check::check(&opts, &ctx));
+    let format = match a.format {
+        OutFormat::Human => Format::Human,
+        OutFormat::Json => Format::Json,
+        OutFormat::Nagios => Format::Nagios,
+    };
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match rdp_doctor::render::render(&report, format, style, &mut out).and_then(|_| out.flush()) {
+        Ok(()) => report.exit_code() as u8,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => report.exit_code() as u8,
+        Err(e) => fail(&format!("cannot write the report: {e}")),
+    }
 }

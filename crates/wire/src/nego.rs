@@ -161,10 +161,16 @@ pub mod rsp_flags {
     /// Names of the set flags, for reports.
     pub fn names(flags: u8) -> Vec<&'static str> {
         let all = [
-            (EXTENDED_CLIENT_DATA_SUPPORTED, "EXTENDED_CLIENT_DATA_SUPPORTED"),
+            (
+                EXTENDED_CLIENT_DATA_SUPPORTED,
+                "EXTENDED_CLIENT_DATA_SUPPORTED",
+            ),
             (DYNVC_GFX_PROTOCOL_SUPPORTED, "DYNVC_GFX_PROTOCOL_SUPPORTED"),
             (NEGRSP_FLAG_RESERVED, "NEGRSP_FLAG_RESERVED"),
-            (RESTRICTED_ADMIN_MODE_SUPPORTED, "RESTRICTED_ADMIN_MODE_SUPPORTED"),
+            (
+                RESTRICTED_ADMIN_MODE_SUPPORTED,
+                "RESTRICTED_ADMIN_MODE_SUPPORTED",
+            ),
             (
                 REDIRECTED_AUTHENTICATION_MODE_SUPPORTED,
                 "REDIRECTED_AUTHENTICATION_MODE_SUPPORTED",
@@ -305,9 +311,6 @@ mod tests {
             }
         );
         assert_eq!(FailureCode(0x99).to_string(), "153 (unknown code)");
-        assert_eq!(
-            FailureCode(5).to_string(),
-            "5 (HYBRID_REQUIRED_BY_SERVER)"
-        );
+        assert_eq!(FailureCode(5).to_string(), "5 (HYBRID_REQUIRED_BY_SERVER)");
     }
 }

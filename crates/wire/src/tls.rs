@@ -161,7 +161,9 @@ pub fn analyze_server_flight(bytes: &[u8]) -> ServerFlight {
 fn scan_handshake(body: &[u8], out: &mut ServerFlight) {
     let mut c = Cursor::new(body);
     while c.remaining() >= 4 {
-        let Ok(ty) = c.u8("handshake type") else { break };
+        let Ok(ty) = c.u8("handshake type") else {
+            break;
+        };
         let Ok(len3) = c.array::<3>("handshake length") else {
             break;
         };
@@ -241,7 +243,10 @@ mod tests {
                 description: 70
             })
         );
-        assert_eq!(f.alert.map(|a| a.description_name()), Some("protocol_version"));
+        assert_eq!(
+            f.alert.map(|a| a.description_name()),
+            Some("protocol_version")
+        );
         assert!(!f.not_tls);
     }
 
@@ -268,7 +273,9 @@ mod tests {
         // extensions: supported_versions 0304.
         let mut hello = vec![0x03, 0x03];
         hello.extend([0u8; 32]);
-        hello.extend([0x00, 0x13, 0x02, 0x00, 0x00, 0x06, 0x00, 0x2b, 0x00, 0x02, 0x03, 0x04]);
+        hello.extend([
+            0x00, 0x13, 0x02, 0x00, 0x00, 0x06, 0x00, 0x2b, 0x00, 0x02, 0x03, 0x04,
+        ]);
         let mut hs = vec![2, 0, 0, hello.len() as u8];
         hs.extend(&hello);
         let mut rec = vec![22, 3, 3, 0, hs.len() as u8];

@@ -28,9 +28,7 @@ pub enum FrameStatus {
 /// Classifies the start of `buf` as (part of) a TPKT frame.
 pub fn frame_status(buf: &[u8]) -> FrameStatus {
     let Some(&first) = buf.first() else {
-        return FrameStatus::Incomplete {
-            needed: HEADER_LEN,
-        };
+        return FrameStatus::Incomplete { needed: HEADER_LEN };
     };
     if first != VERSION {
         return FrameStatus::NotTpkt { first };
@@ -41,9 +39,7 @@ pub fn frame_status(buf: &[u8]) -> FrameStatus {
         }
     }
     let (Some(&hi), Some(&lo)) = (buf.get(2), buf.get(3)) else {
-        return FrameStatus::Incomplete {
-            needed: HEADER_LEN,
-        };
+        return FrameStatus::Incomplete { needed: HEADER_LEN };
     };
     let len = usize::from(u16::from_be_bytes([hi, lo]));
     if len < MIN_LEN {
@@ -107,11 +103,23 @@ mod tests {
             FrameStatus::Incomplete { needed: 19 }
         );
         // "HTTP/1.1 400" from a web server on 3389
-        assert_eq!(frame_status(b"HTTP/1.1"), FrameStatus::NotTpkt { first: b'H' });
+        assert_eq!(
+            frame_status(b"HTTP/1.1"),
+            FrameStatus::NotTpkt { first: b'H' }
+        );
         // SSH banner
-        assert_eq!(frame_status(b"SSH-2.0-"), FrameStatus::NotTpkt { first: b'S' });
-        assert_eq!(frame_status(&[3, 0, 0, 2]), FrameStatus::BadLength { len: 2 });
-        assert_eq!(frame_status(&[3, 1, 0, 19]), FrameStatus::NotTpkt { first: 3 });
+        assert_eq!(
+            frame_status(b"SSH-2.0-"),
+            FrameStatus::NotTpkt { first: b'S' }
+        );
+        assert_eq!(
+            frame_status(&[3, 0, 0, 2]),
+            FrameStatus::BadLength { len: 2 }
+        );
+        assert_eq!(
+            frame_status(&[3, 1, 0, 19]),
+            FrameStatus::NotTpkt { first: 3 }
+        );
     }
 
     #[test]

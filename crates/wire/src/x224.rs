@@ -85,7 +85,10 @@ impl ConnectionRequest {
         let mut rest = var;
         // A token is anything before the first CR LF, when the part does not start with an
         // RDP_NEG_REQ ([MS-RDPBCGR] 2.2.1.1: routingToken / cookie are CR LF terminated).
-        if rest.first().is_some_and(|&b| b != crate::nego::TYPE_RDP_NEG_REQ) {
+        if rest
+            .first()
+            .is_some_and(|&b| b != crate::nego::TYPE_RDP_NEG_REQ)
+        {
             match rest.windows(2).position(|w| w == b"\r\n") {
                 Some(end) => {
                     req.token = Some(rest.get(..end).unwrap_or(&[]).to_vec());
@@ -151,9 +154,13 @@ pub enum Tpdu<'a> {
     ConnectionConfirm(ConnectionConfirm),
     /// Data TPDU: the MCS PDU inside.
     Data(&'a [u8]),
-    DisconnectRequest { reason: u8 },
+    DisconnectRequest {
+        reason: u8,
+    },
     /// Another TPDU code (e.g. 0x70 error TPDU).
-    Other { code: u8 },
+    Other {
+        code: u8,
+    },
 }
 
 /// The TPDU code of a TPKT payload (the upper nibble identifies CR/CC/DR/DT/ER).
@@ -335,7 +342,13 @@ mod tests {
 
     #[test]
     fn rejects_garbage_without_panicking() {
-        for p in [&[][..], &[0x0E], &[0x0E, 0xD0], &[0xFF, 0xD0, 0, 0], &[1, 0xE0]] {
+        for p in [
+            &[][..],
+            &[0x0E],
+            &[0x0E, 0xD0],
+            &[0xFF, 0xD0, 0, 0],
+            &[1, 0xE0],
+        ] {
             assert!(decode(p).is_err(), "{p:?}");
         }
         assert_eq!(decode(&[2, 0xF0, 0x80, 9]), Ok(Tpdu::Data(&[9])));

@@ -1,0 +1,335 @@
+//! Rules for the X.224 negotiation (the client's own request) and the protocol enumeration.
+
+use super::{ms, Context};
+use crate::facts::{Facts, X224Outcome};
+use crate::kb::Hit;
+use crate::sanitize::escape;
+
+pub fn x224(f: &Facts, _ctx: &Context, hits: &mut Vec<Hit>) {
+    let Some(n) = &f.negotiation else { return };
+    let asked = format!(
+        "asked for {} ({} client profile)",
+        n.requested, f.client.name
+    );
+    let h = match &n.response {
+        X224Outcome::Selected { protocol, protocol_name, .. } => {
+            if *protocol == 0 && n.requested_protocols != 0 {
+                Hit::new("standard-rdp-security-only").evidence(format!(
+                    "{asked}; the server selected {protocol_name} (Standard RDP Security) in {}",
+                    ms(n.duration_ms)
+                ))
+            } else {
+                return;
+            }
+        }
+        X224Outcome::Legacy => {
+            if n.requested_protocols == 0 {
+                return;
+            }
+            Hit::new("standard-rdp-security-only").evidence(format!(
+                "{asked}; the server's Connection Confirm carries no negotiation data at all (a pre-Vista RDP stack): Standard RDP Security only"
+            ))
+        }
+        X224Outcome::Failure { code, name } => {
+            let id = match code {
+                1 => "server-requires-tls",
+                2 => "server-forbids-tls",
+                3 => "server-has-no-certificate",
+                5 => "server-requires-nla",
+                _ => "negotiation-refused",
+            };
+            Hit::new(id).evidence(format!(
+                "{asked}; the server answered RDP_NEG_FAILURE code {code} ({}) in {}",
+                name.as_deref().unwrap_or("undocumented code"),
+                ms(n.duration_ms)
+            ))
+        }
+        X224Outcome::NotRdp {
+            first_bytes_hex,
+            preview,
+        } => Hit::new("not-rdp")
+            .evidence(format!("{asked}; the answer is not a TPKT frame"))
+            .evidence(format!("first bytes: {first_bytes_hex}"))
+            .evidence(format!("as text: \"{}\"", escape(preview))),
+        X224Outcome::NoResponse { timeout_ms } => Hit::new("x224-no-response").evidence(format!(
+            "TCP connected; {asked}; nothing came back within {}",
+            ms(*timeout_ms)
+        )),
+        X224Outcome::Partial {
+            bytes,
+            needed,
+            timeout_ms,
+        } => Hit::new("slow-drip").evidence(format!(
+            "{asked}; only {bytes} of the {needed} bytes of the answer arrived within {}",
+            ms(*timeout_ms)
+        )),
+        X224Outcome::Reset { bytes_before } => Hit::new("x224-reset").evidence(format!(
+            "TCP connected; {asked}; the server reset the connection (RST) after {bytes_before} bytes, {} after the request",
+            ms(n.duration_ms)
+        )),
+        X224Outcome::Closed { bytes_before } => Hit::new("x224-reset").evidence(format!(
+            "TCP connected; {asked}; the server closed the connection (FIN) after {bytes_before} bytes, {} after the request",
+            ms(n.duration_ms)
+        )),
+        X224Outcome::Error { error } => Hit::new("x224-reset").evidence(format!(
+            "TCP connected; {asked}; the connection failed: {}",
+            escape(error)
+        )),
+        X224Outcome::UnexpectedPdu { description } => Hit::new("x224-unexpected-answer")
+            .evidence(format!("{asked}; the server answered with {}", escape(description))),
+        X224Outcome::Malformed { error } => Hit::new("x224-unexpected-answer").evidence(format!(
+            "{asked}; the answer is a TPKT frame that does not decode: {}",
+            escape(error)
+        )),
+    };
+    let mut h = h;
+    if let Some(hex) = &n.confirm_hex {
+        h = h.evidence(format!("Connection Confirm bytes: {hex}"));
+    }
+    hits.push(h);
+}
+
+pub fn protocols(f: &Facts, _ctx: &Context, hits: &mut Vec<Hit>) {
+    let Some(p) = &f.protocols else { return };
+    // A server that refuses everything or is unreachable is diagnosed by the x224 rule.
+    let main_ok = f.negotiation.as_ref().and_then(|n| n.selected()).is_some();
+    if !main_ok && p.accepted.is_empty() {
+        return;
+    }
+    let line = |name: &str| -> String {
+        match p.probes.iter().find(|x| x.protocol == name) {
+            Some(x) => format!("request for {} only: {}", name, describe(&x.response)),
+            None => format!("request for {name} only: not tried"),
+        }
+    };
+    if p.standard_rdp == "allowed" && (p.tls != "not-offered" && p.tls != "unknown") {
+        hits.push(
+            Hit::new("standard-rdp-security-allowed")
+                .evidence(line("rdp"))
+                .evidence(format!("accepted protocols: {}", p.accepted.join(", "))),
+        );
+    }
+    match p.nla.as_str() {
+        "supported" => {
+            let mut h = Hit::new("nla-not-required").evidence(line("hybrid"));
+            if p.accepted.iter().any(|a| a == "tls") {
+                h = h.evidence(line("tls"));
+            }
+            if p.accepted.iter().any(|a| a == "rdp") {
+                h = h.evidence(line("rdp"));
+            }
+            hits.push(h);
+        }
+        // Only worth saying when the server does speak TLS or RDP (otherwise nothing works
+        // and the x224 rule has the cause).
+        "not-offered" if !p.accepted.is_empty() => {
+            hits.push(
+                Hit::new("nla-not-offered")
+                    .evidence(line("hybrid"))
+                    .evidence(line("hybrid_ex"))
+                    .evidence(format!("accepted protocols: {}", p.accepted.join(", "))),
+            );
+        }
+        _ => {}
+    }
+}
+
+pub fn describe(o: &X224Outcome) -> String {
+    match o {
+        X224Outcome::Selected { protocol_name, .. } => format!("selected {protocol_name}"),
+        X224Outcome::Failure { code, name } => format!(
+            "RDP_NEG_FAILURE {code} ({})",
+            name.as_deref().unwrap_or("undocumented")
+        ),
+        X224Outcome::Legacy => "Connection Confirm without negotiation data".into(),
+        X224Outcome::NotRdp { .. } => "not RDP".into(),
+        X224Outcome::UnexpectedPdu { description } => escape(description),
+        X224Outcome::Malformed { error } => format!("malformed ({})", escape(error)),
+        X224Outcome::NoResponse { .. } => "no answer".into(),
+        X224Outcome::Partial { bytes, .. } => format!("only {bytes} bytes before the time-out"),
+        X224Outcome::Reset { .. } => "connection reset".into(),
+        X224Outcome::Closed { .. } => "connection closed".into(),
+        X224Outcome::Error { error } => escape(error),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::ids;
+    use crate::facts::*;
+    use crate::probe::protocols::summarize;
+
+    fn neg(requested: u32, response: X224Outcome) -> Facts {
+        Facts {
+            client: ClientProfile::with("test", requested),
+            negotiation: Some(NegotiationFact {
+                requested_protocols: requested,
+                requested: rdp_doctor_wire::nego::Protocols(requested).to_string(),
+                cookie_sent: false,
+                duration_ms: 2.0,
+                response,
+                confirm_hex: None,
+            }),
+            ..Facts::default()
+        }
+    }
+
+    fn sel(p: u32) -> X224Outcome {
+        X224Outcome::Selected {
+            protocol: p,
+            protocol_name: rdp_doctor_wire::nego::Protocols(p).to_string(),
+            flags: 1,
+            flag_names: vec![],
+        }
+    }
+
+    fn fail(code: u32) -> X224Outcome {
+        X224Outcome::Failure {
+            code,
+            name: rdp_doctor_wire::nego::FailureCode(code)
+                .name()
+                .map(String::from),
+        }
+    }
+
+    #[test]
+    fn failure_codes_name_the_cause() {
+        assert_eq!(ids(&neg(0, fail(1)), "s"), ["server-requires-tls"]);
+        assert_eq!(ids(&neg(0x0B, fail(2)), "s"), ["server-forbids-tls"]);
+        assert_eq!(ids(&neg(0x0B, fail(3)), "s"), ["server-has-no-certificate"]);
+        assert_eq!(ids(&neg(0x01, fail(5)), "s"), ["server-requires-nla"]);
+        assert_eq!(ids(&neg(0x0B, fail(6)), "s"), ["negotiation-refused"]);
+        assert_eq!(ids(&neg(0x0B, fail(0x99)), "s"), ["negotiation-refused"]);
+    }
+
+    #[test]
+    fn standard_rdp_only_when_tls_was_offered() {
+        assert_eq!(ids(&neg(0x0B, sel(0)), "s"), ["standard-rdp-security-only"]);
+        assert_eq!(
+            ids(&neg(0x0B, X224Outcome::Legacy), "s"),
+            ["standard-rdp-security-only"]
+        );
+        assert!(ids(&neg(0, sel(0)), "s").is_empty());
+        assert!(ids(&neg(0x0B, sel(2)), "s").is_empty());
+    }
+
+    #[test]
+    fn broken_answers() {
+        let not_rdp = X224Outcome::NotRdp {
+            first_bytes_hex: "48545450".into(),
+            preview: "HTTP/1.1 400 Bad Request\x1b[2J".into(),
+        };
+        let d = super::super::diagnose(&neg(0x0B, not_rdp), &super::super::testutil::ctx("s"));
+        assert_eq!(d[0].id, "not-rdp");
+        assert!(d[0].evidence.iter().all(|e| !e.contains('\x1b')), "escaped");
+        assert_eq!(
+            ids(
+                &neg(0x0B, X224Outcome::NoResponse { timeout_ms: 5000.0 }),
+                "s"
+            ),
+            ["x224-no-response"]
+        );
+        assert_eq!(
+            ids(
+                &neg(
+                    0x0B,
+                    X224Outcome::Partial {
+                        bytes: 4,
+                        needed: 19,
+                        timeout_ms: 5000.0
+                    }
+                ),
+                "s"
+            ),
+            ["slow-drip"]
+        );
+        assert_eq!(
+            ids(&neg(0x0B, X224Outcome::Reset { bytes_before: 0 }), "s"),
+            ["x224-reset"]
+        );
+        assert_eq!(
+            ids(&neg(0x0B, X224Outcome::Closed { bytes_before: 0 }), "s"),
+            ["x224-reset"]
+        );
+        assert_eq!(
+            ids(
+                &neg(
+                    0x0B,
+                    X224Outcome::UnexpectedPdu {
+                        description: "DR".into()
+                    }
+                ),
+                "s"
+            ),
+            ["x224-unexpected-answer"]
+        );
+    }
+
+    fn probe(name: &str, bit: u32, response: X224Outcome) -> ProtocolProbe {
+        let status = crate::probe::x224::probe_status(bit, &response).to_string();
+        ProtocolProbe {
+            protocol: name.into(),
+            requested: bit,
+            status,
+            duration_ms: 1.0,
+            response,
+        }
+    }
+
+    /// The answers of xrdp 0.9.21 security_layer=negotiate (lab README §3.2 table).
+    fn xrdp_negotiate() -> ProtocolsFact {
+        summarize(vec![
+            probe("rdp", 0, sel(0)),
+            probe("tls", 1, sel(1)),
+            probe("hybrid", 2, sel(0)),
+            probe("hybrid_ex", 8, sel(0)),
+            probe("rdstls", 4, sel(0)),
+            probe(
+                "rdsaad",
+                0x10,
+                X224Outcome::UnexpectedPdu {
+                    description: "MCS DPUm".into(),
+                },
+            ),
+        ])
+    }
+
+    #[test]
+    fn xrdp_downgrade_is_not_nla() {
+        let p = xrdp_negotiate();
+        assert_eq!(p.nla, "not-offered");
+        assert_eq!(p.standard_rdp, "allowed");
+        let mut f = neg(0x0B, sel(1));
+        f.protocols = Some(p);
+        assert_eq!(
+            ids(&f, "s"),
+            ["standard-rdp-security-allowed", "nla-not-offered"]
+        );
+    }
+
+    #[test]
+    fn nla_required_vs_supported() {
+        // FreeRDP shadow /sec:nla: RDP and TLS refused with code 5, HYBRID selected.
+        let required = summarize(vec![
+            probe("rdp", 0, fail(5)),
+            probe("tls", 1, fail(5)),
+            probe("hybrid", 2, sel(2)),
+            probe("hybrid_ex", 8, fail(5)),
+        ]);
+        assert_eq!(required.nla, "required");
+        assert_eq!(required.tls, "required");
+        let mut f = neg(0x0B, sel(2));
+        f.protocols = Some(required);
+        assert!(ids(&f, "s").is_empty());
+
+        let supported = summarize(vec![
+            probe("rdp", 0, fail(1)),
+            probe("tls", 1, sel(1)),
+            probe("hybrid", 2, sel(2)),
+        ]);
+        assert_eq!(supported.nla, "supported");
+        let mut f = neg(0x0B, sel(2));
+        f.protocols = Some(supported);
+        assert_eq!(ids(&f, "s"), ["nla-not-required"]);
+    }
+}

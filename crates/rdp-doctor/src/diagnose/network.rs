@@ -1,0 +1,249 @@
+//! Rules for name resolution, TCP reachability and the network path.
+
+use super::{ms, Context};
+use crate::facts::{Facts, TcpOutcome};
+use crate::kb::Hit;
+use crate::sanitize::escape;
+
+pub fn resolve(f: &Facts, ctx: &Context, hits: &mut Vec<Hit>) {
+    let Some(r) = &f.resolve else { return };
+    if matches!(r.outcome.as_str(), "ok" | "literal") {
+        return;
+    }
+    let what = match r.outcome.as_str() {
+        "not-found" => "the name does not exist (NXDOMAIN or no A/AAAA record)",
+        "temporary-failure" => {
+            "the resolver could not be reached or did not answer (temporary failure)"
+        }
+        "timeout" => "the resolver did not answer in time",
+        _ => "the resolver failed",
+    };
+    let mut h = Hit::new("dns-unresolved").evidence(format!(
+        "looking up '{}' failed after {}: {what}",
+        escape(&ctx.target.host),
+        ms(r.duration_ms)
+    ));
+    if let Some(e) = &r.error {
+        h = h.evidence(format!("resolver said: {}", escape(e)));
+    }
+    hits.push(h);
+}
+
+fn describe(o: &TcpOutcome) -> String {
+    match o {
+        TcpOutcome::Connected { duration_ms } => format!("connected in {}", ms(*duration_ms)),
+        TcpOutcome::Refused { duration_ms } => {
+            format!(
+                "refused (RST or ICMP port unreachable) after {}",
+                ms(*duration_ms)
+            )
+        }
+        TcpOutcome::Filtered { timeout_ms } => format!("no answer within {}", ms(*timeout_ms)),
+        TcpOutcome::Unreachable {
+            duration_ms,
+            kind,
+            error,
+        } => format!(
+            "{kind} unreachable after {} ({})",
+            ms(*duration_ms),
+            escape(error)
+        ),
+        TcpOutcome::Error { error, .. } => format!("error: {}", escape(error)),
+        TcpOutcome::NotTried => "not tried".into(),
+    }
+}
+
+pub fn tcp(f: &Facts, ctx: &Context, hits: &mut Vec<Hit>) {
+    if f.addresses.is_empty() {
+        return;
+    }
+    let port = ctx.target.port;
+    let evidence: Vec<String> = f
+        .addresses
+        .iter()
+        .map(|a| format!("TCP {}:{port}: {}", fmt_addr(&a.address), describe(&a.tcp)))
+        .collect();
+    let connected: Vec<&str> = f
+        .addresses
+        .iter()
+        .filter(|a| a.tcp.is_connected())
+        .map(|a| a.address.as_str())
+        .collect();
+    if !connected.is_empty() {
+        let dead: Vec<&crate::facts::AddressFact> = f
+            .addresses
+            .iter()
+            .filter(|a| !a.tcp.is_connected())
+            .collect();
+        if !dead.is_empty() {
+            let mut h = Hit::new("address-unreachable");
+            for e in &evidence {
+                h = h.evidence(e.clone());
+            }
+            h = h.evidence(format!(
+                "working address: {} (connect to it directly until the dead one is fixed)",
+                connected.join(", ")
+            ));
+            hits.push(h);
+        }
+        return;
+    }
+    // Nothing connected: the first address's outcome names the cause; all are evidence.
+    let id = match f.addresses.first().map(|a| &a.tcp) {
+        Some(TcpOutcome::Refused { .. }) => "tcp-refused",
+        Some(TcpOutcome::Filtered { .. }) => "tcp-filtered",
+        Some(TcpOutcome::Unreachable { .. }) => "tcp-unreachable",
+        // A local socket error: report as unreachable with the error as evidence.
+        _ => "tcp-unreachable",
+    };
+    let mut h = Hit::new(id);
+    for e in evidence {
+        h = h.evidence(e);
+    }
+    hits.push(h);
+}
+
+fn fmt_addr(a: &str) -> String {
+    if a.contains(':') {
+        format!("[{a}]")
+    } else {
+        a.to_string()
+    }
+}
+
+pub fn path(f: &Facts, ctx: &Context, hits: &mut Vec<Hit>) {
+    let Some(p) = &f.path else { return };
+    if let Some(median) = p.rtt_median_ms {
+        if median > ctx.latency_threshold_ms {
+            hits.push(
+                Hit::new("high-latency")
+                    .evidence(format!(
+                        "median TCP connect (one round trip) {} over {} connections (min {}, max {}); threshold {}",
+                        ms(median),
+                        p.rtt_samples_ms.len(),
+                        ms(p.rtt_min_ms.unwrap_or(median)),
+                        ms(p.rtt_max_ms.unwrap_or(median)),
+                        ms(ctx.latency_threshold_ms)
+                    ))
+                    .evidence(
+                        "an RDP connection with NLA needs about 8 round trips before the logon screen".to_string(),
+                    ),
+            );
+        }
+    }
+    let retrans = p.retransmits.unwrap_or(0);
+    if p.slow_connects > 0 || retrans > 0 {
+        let total = p.rtt_samples_ms.len().max(1);
+        let mut h = Hit::new("packet-loss");
+        if p.slow_connects > 0 {
+            h = h.evidence(format!(
+                "{} of {} TCP connects took 1 s or more (a lost SYN waits for the 1 s retransmission timeout)",
+                p.slow_connects, total
+            ));
+        }
+        if retrans > 0 {
+            h = h.evidence(format!(
+                "the kernel retransmitted {retrans} segments during the check (TCP_INFO)"
+            ));
+        }
+        // Half or more of the connects losing their SYN means a connection attempt is likely
+        // to stall past client time-outs.
+        if p.slow_connects as usize * 2 >= total && total >= 2 {
+            h = h
+                .severity(crate::model::Severity::Error)
+                .evidence("loss this heavy makes connection attempts stall or fail".to_string());
+        }
+        hits.push(h);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::ids;
+    use crate::facts::*;
+
+    fn with_tcp(outcomes: Vec<(&str, TcpOutcome)>) -> Facts {
+        Facts {
+            resolve: Some(ResolveFact {
+                duration_ms: 1.0,
+                outcome: "ok".into(),
+                addresses: outcomes.iter().map(|(a, _)| a.to_string()).collect(),
+                error: None,
+            }),
+            addresses: outcomes
+                .into_iter()
+                .map(|(a, t)| AddressFact {
+                    address: a.into(),
+                    tcp: t,
+                })
+                .collect(),
+            ..Facts::default()
+        }
+    }
+
+    #[test]
+    fn dns_failure() {
+        let f = Facts {
+            resolve: Some(ResolveFact {
+                duration_ms: 3.0,
+                outcome: "not-found".into(),
+                addresses: vec![],
+                error: Some("Name or service not known".into()),
+            }),
+            ..Facts::default()
+        };
+        assert_eq!(ids(&f, "nosuch.example"), ["dns-unresolved"]);
+    }
+
+    #[test]
+    fn tcp_outcomes_are_distinct_findings() {
+        let refused = with_tcp(vec![("10.0.0.1", TcpOutcome::Refused { duration_ms: 1.0 })]);
+        assert_eq!(ids(&refused, "srv"), ["tcp-refused"]);
+        let filtered = with_tcp(vec![(
+            "10.0.0.1",
+            TcpOutcome::Filtered { timeout_ms: 3000.0 },
+        )]);
+        assert_eq!(ids(&filtered, "srv"), ["tcp-filtered"]);
+        let unreach = with_tcp(vec![(
+            "10.0.0.1",
+            TcpOutcome::Unreachable {
+                duration_ms: 2.0,
+                kind: "host".into(),
+                error: "No route to host".into(),
+            },
+        )]);
+        assert_eq!(ids(&unreach, "srv"), ["tcp-unreachable"]);
+    }
+
+    #[test]
+    fn a_dead_address_next_to_a_working_one() {
+        let f = with_tcp(vec![
+            ("2001:db8::5", TcpOutcome::Filtered { timeout_ms: 3000.0 }),
+            ("10.0.0.5", TcpOutcome::Connected { duration_ms: 1.0 }),
+        ]);
+        let d = super::super::diagnose(&f, &super::super::testutil::ctx("srv"));
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].id, "address-unreachable");
+        assert!(d[0]
+            .evidence
+            .iter()
+            .any(|e| e.contains("[2001:db8::5]:3389: no answer")));
+        assert!(d[0]
+            .evidence
+            .iter()
+            .any(|e| e.contains("working address: 10.0.0.5")));
+    }
+
+    #[test]
+    fn latency_and_loss() {
+        let mut f = Facts {
+            path: Some(crate::probe::path_fact(&[210.0, 205.0, 1210.0, 207.0])),
+            ..Facts::default()
+        };
+        let got = ids(&f, "srv");
+        assert!(got.contains(&"high-latency".to_string()), "{got:?}");
+        assert!(got.contains(&"packet-loss".to_string()), "{got:?}");
+        f.path = Some(crate::probe::path_fact(&[1.0, 1.2, 0.9]));
+        assert!(ids(&f, "srv").is_empty());
+    }
+}

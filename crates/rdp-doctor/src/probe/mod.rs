@@ -1,0 +1,257 @@
+//! The probe runner: the only code with sockets and a clock. It walks the RDP connection
+//! sequence against one target, running independent steps concurrently, and returns facts with
+//! a timeline. Every step is bounded in time and bytes; a failed step is recorded, not thrown.
+
+pub mod net;
+pub mod protocols;
+pub mod resolve;
+pub mod tls;
+pub mod udp;
+pub mod x224;
+
+use crate::cert::TrustStore;
+use crate::facts::*;
+use crate::model::{Phase, Target};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// What to probe and how patiently.
+#[derive(Clone)]
+pub struct CheckOptions {
+    pub target: Target,
+    pub client: ClientProfile,
+    /// Longest wait for one network step (a connect, one reply, a handshake).
+    pub timeout: Duration,
+    /// How long to wait for an RDP-UDP answer.
+    pub udp_wait: Duration,
+    /// Trust anchors for the certificate check.
+    pub trust: Arc<TrustStore>,
+    /// Run the one-connection-per-protocol enumeration.
+    pub enumerate_protocols: bool,
+    pub udp: bool,
+    /// Unix time used to judge certificates (normally now).
+    pub now_unix: i64,
+}
+
+/// Start offset and duration of each phase, in ms from the start of the check.
+#[derive(Debug, Clone, Default)]
+pub struct Timeline {
+    pub entries: Vec<(Phase, f64, f64)>,
+}
+
+impl Timeline {
+    pub fn add(&mut self, phase: Phase, start_ms: f64, duration_ms: f64) {
+        self.entries.push((phase, start_ms, duration_ms));
+    }
+
+    pub fn get(&self, phase: Phase) -> Option<(f64, f64)> {
+        self.entries
+            .iter()
+            .find(|(p, _, _)| *p == phase)
+            .map(|(_, s, d)| (*s, *d))
+    }
+}
+
+pub struct ProbeRun {
+    pub facts: Facts,
+    pub timeline: Timeline,
+    pub duration_ms: f64,
+}
+
+/// Runs every phase against the target.
+pub async fn run(opts: &CheckOptions) -> ProbeRun {
+    let t0 = Instant::now();
+    let mut facts = Facts {
+        client: opts.client.clone(),
+        ..Facts::default()
+    };
+    let mut tl = Timeline::default();
+    let mut rtts: Vec<f64> = Vec::new();
+
+    // 1. resolve
+    let (rf, addrs) = resolve::resolve(&opts.target, opts.timeout).await;
+    tl.add(Phase::Resolve, 0.0, rf.duration_ms);
+    facts.resolve = Some(rf);
+    if addrs.is_empty() {
+        return finish(facts, tl, t0);
+    }
+
+    // 2. tcp, every address at once
+    let tcp_start = net::ms(t0.elapsed());
+    let mut set = tokio::task::JoinSet::new();
+    for (i, a) in addrs.iter().copied().enumerate() {
+        let to = opts.timeout;
+        set.spawn(async move {
+            let (o, s) = net::connect(a, to, net::ConnectOpts::default()).await;
+            (i, a, o, s)
+        });
+    }
+    let mut conns = Vec::new();
+    while let Some(r) = set.join_next().await {
+        if let Ok(v) = r {
+            conns.push(v);
+        }
+    }
+    conns.sort_by_key(|(i, ..)| *i);
+    let mut primary: Option<(SocketAddr, tokio::net::TcpStream)> = None;
+    for (_, a, o, s) in conns {
+        if let TcpOutcome::Connected { duration_ms } = &o {
+            rtts.push(*duration_ms);
+        }
+        facts.addresses.push(AddressFact {
+            address: a.ip().to_string(),
+            tcp: o,
+        });
+        if primary.is_none() {
+            if let Some(s) = s {
+                primary = Some((a, s));
+            }
+        }
+    }
+    tl.add(Phase::Tcp, tcp_start, net::ms(t0.elapsed()) - tcp_start);
+    let Some((addr, stream)) = primary else {
+        facts.path = Some(path_fact(&rtts));
+        return finish(facts, tl, t0);
+    };
+    facts.address_used = Some(addr.ip().to_string());
+
+    // 3-8. the main connection's chain, the protocol enumeration and UDP, concurrently
+    let main = main_chain(stream, addr, opts, t0);
+    let protos = async {
+        if opts.enumerate_protocols {
+            Some(protocols::run(addr, opts.timeout, opts.timeout, t0).await)
+        } else {
+            None
+        }
+    };
+    let udp = async {
+        if opts.udp {
+            let s = net::ms(t0.elapsed());
+            let f = udp::probe(addr, opts.udp_wait).await;
+            Some((s, f))
+        } else {
+            None
+        }
+    };
+    let (m, p, u) = tokio::join!(main, protos, udp);
+    for (phase, s, d) in m.timeline.entries {
+        tl.add(phase, s, d);
+    }
+    facts.negotiation = m.negotiation;
+    facts.tls = m.tls;
+    facts.certificate = m.certificate;
+    facts.credssp = m.credssp;
+    facts.mcs = m.mcs;
+    if let Some(p) = p {
+        tl.add(Phase::Protocols, p.start_ms, p.duration_ms);
+        rtts.extend(p.connect_ms);
+        facts.protocols = Some(p.fact);
+    }
+    if let Some((s, f)) = u {
+        tl.add(Phase::Udp, s, f.duration_ms);
+        facts.udp = Some(f);
+    }
+    facts.path = Some(path_fact(&rtts));
+    finish(facts, tl, t0)
+}
+
+fn finish(facts: Facts, timeline: Timeline, t0: Instant) -> ProbeRun {
+    ProbeRun {
+        facts,
+        timeline,
+        duration_ms: net::ms(t0.elapsed()),
+    }
+}
+
+#[derive(Default)]
+struct MainChain {
+    negotiation: Option<NegotiationFact>,
+    tls: Option<TlsFact>,
+    certificate: Option<CertFact>,
+    credssp: Option<CredsspFact>,
+    mcs: Option<McsFact>,
+    timeline: Timeline,
+}
+
+/// X.224 with the client's request, then TLS and what follows on the same connection.
+async fn main_chain(
+    mut stream: tokio::net::TcpStream,
+    addr: SocketAddr,
+    opts: &CheckOptions,
+    t0: Instant,
+) -> MainChain {
+    let _ = addr;
+    let mut out = MainChain::default();
+    let x_start = net::ms(t0.elapsed());
+    let neg = x224::negotiate(
+        &mut stream,
+        opts.client.requested_protocols,
+        opts.client.cookie.as_deref(),
+        opts.timeout,
+    )
+    .await;
+    out.timeline.add(Phase::X224, x_start, neg.duration_ms);
+    let nf = NegotiationFact {
+        requested_protocols: opts.client.requested_protocols,
+        requested: rdp_doctor_wire::nego::Protocols(opts.client.requested_protocols).to_string(),
+        cookie_sent: opts.client.cookie.is_some(),
+        duration_ms: neg.duration_ms,
+        response: neg.outcome,
+        confirm_hex: neg.confirm_hex,
+    };
+    let selected = nf.selected();
+    out.negotiation = Some(nf);
+    let Some(selected) = selected else {
+        return out;
+    };
+    if selected == 0 {
+        return out;
+    }
+    // TLS (SSL, HYBRID, HYBRID_EX, RDSTLS and RDSAAD all start with a TLS handshake)
+    let t_start = net::ms(t0.elapsed());
+    let tr = tls::handshake(stream, &opts.target.host, opts.timeout).await;
+    out.timeline.add(Phase::Tls, t_start, tr.fact.duration_ms);
+    if !tr.chain.is_empty() {
+        out.certificate =
+            crate::cert::analyze(&tr.chain, &opts.target.host, opts.now_unix, &opts.trust);
+    }
+    out.tls = Some(tr.fact);
+    out
+}
+
+/// RTT statistics from the TCP connect samples.
+pub fn path_fact(samples: &[f64]) -> PathFact {
+    let mut s: Vec<f64> = samples.iter().copied().filter(|v| v.is_finite()).collect();
+    s.sort_by(|a, b| a.total_cmp(b));
+    let median = if s.is_empty() {
+        None
+    } else {
+        let mid = s.len() / 2;
+        if s.len() % 2 == 0 {
+            Some(
+                (s.get(mid - 1).copied().unwrap_or(0.0) + s.get(mid).copied().unwrap_or(0.0)) / 2.0,
+            )
+        } else {
+            s.get(mid).copied()
+        }
+    };
+    let jitter = if s.len() >= 2 {
+        let mean = s.iter().sum::<f64>() / s.len() as f64;
+        Some((s.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / s.len() as f64).sqrt())
+    } else {
+        None
+    };
+    PathFact {
+        rtt_samples_ms: samples.to_vec(),
+        rtt_min_ms: s.first().copied(),
+        rtt_median_ms: median,
+        rtt_max_ms: s.last().copied(),
+        jitter_ms: jitter.map(|j| (j * 100.0).round() / 100.0),
+        // A connect that took 1 s or more waited for at least one SYN retransmission
+        // (the initial RTO, RFC 6298 2.1).
+        slow_connects: s.iter().filter(|v| **v >= 1000.0).count() as u32,
+        retransmits: None,
+        mss_retry: None,
+    }
+}

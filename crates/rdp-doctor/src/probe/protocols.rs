@@ -1,0 +1,137 @@
+//! The protocols step: one connection per security protocol, in parallel, to learn exactly
+//! which the server accepts and how it refuses the others.
+
+use super::{net, x224};
+use crate::facts::{ProtocolProbe, ProtocolsFact, TcpOutcome, X224Outcome};
+use rdp_doctor_wire::nego::Protocols;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+pub struct ProtocolsRun {
+    pub fact: ProtocolsFact,
+    /// TCP connect times, for the path statistics.
+    pub connect_ms: Vec<f64>,
+    pub start_ms: f64,
+    pub duration_ms: f64,
+}
+
+/// How many enumeration connections are open at once. Small servers have tiny listen backlogs
+/// (xrdp 0.9 listens with a backlog of 2): a burst of SYNs overflows the queue, the kernel
+/// drops SYNs, and each dropped SYN costs a 1 s retransmission that looks like packet loss.
+pub const PARALLEL: usize = 3;
+
+pub async fn run(
+    addr: SocketAddr,
+    timeout: Duration,
+    connect_timeout: Duration,
+    t0: std::time::Instant,
+) -> ProtocolsRun {
+    let start_ms = net::ms(t0.elapsed());
+    let mut set = tokio::task::JoinSet::new();
+    let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(PARALLEL));
+    for (i, p) in Protocols::ALL.iter().copied().enumerate() {
+        let gate = gate.clone();
+        set.spawn(async move {
+            let _permit = gate.acquire_owned().await;
+            let started = std::time::Instant::now();
+            let (tcp, stream) =
+                net::connect(addr, connect_timeout, net::ConnectOpts::default()).await;
+            let connect_ms = match &tcp {
+                TcpOutcome::Connected { duration_ms } => Some(*duration_ms),
+                _ => None,
+            };
+            let response = match stream {
+                Some(mut s) => x224::negotiate(&mut s, p.0, None, timeout).await.outcome,
+                None => X224Outcome::Error {
+                    error: format!("TCP connect failed: {}", describe_tcp(&tcp)),
+                },
+            };
+            let status = x224::probe_status(p.0, &response).to_string();
+            (
+                i,
+                ProtocolProbe {
+                    protocol: p.short_name().unwrap_or("?").to_string(),
+                    requested: p.0,
+                    status,
+                    duration_ms: net::ms(started.elapsed()),
+                    response,
+                },
+                connect_ms,
+            )
+        });
+    }
+    let mut results: Vec<(usize, ProtocolProbe, Option<f64>)> = Vec::new();
+    while let Some(r) = set.join_next().await {
+        if let Ok(v) = r {
+            results.push(v);
+        }
+    }
+    results.sort_by_key(|(i, _, _)| *i);
+    let connect_ms = results.iter().filter_map(|(_, _, c)| *c).collect();
+    let probes: Vec<ProtocolProbe> = results.into_iter().map(|(_, p, _)| p).collect();
+    let fact = summarize(probes);
+    ProtocolsRun {
+        fact,
+        connect_ms,
+        start_ms,
+        duration_ms: net::ms(t0.elapsed()) - start_ms,
+    }
+}
+
+fn describe_tcp(t: &TcpOutcome) -> String {
+    match t {
+        TcpOutcome::Refused { .. } => "refused".into(),
+        TcpOutcome::Filtered { .. } => "no answer".into(),
+        TcpOutcome::Unreachable { error, .. } | TcpOutcome::Error { error, .. } => error.clone(),
+        TcpOutcome::Connected { .. } => "connected".into(),
+        TcpOutcome::NotTried => "not tried".into(),
+    }
+}
+
+/// Derives the NLA/TLS/standard-RDP verdicts from the per-protocol answers. Pure.
+pub fn summarize(probes: Vec<ProtocolProbe>) -> ProtocolsFact {
+    let get = |name: &str| probes.iter().find(|p| p.protocol == name);
+    let accepted: Vec<String> = probes
+        .iter()
+        .filter(|p| p.status == "accepted")
+        .map(|p| p.protocol.clone())
+        .collect();
+    let is = |name: &str, st: &str| get(name).is_some_and(|p| p.status == st);
+    let hybrid = is("hybrid", "accepted") || is("hybrid_ex", "accepted");
+    let hybrid_known = get("hybrid").is_some_and(|p| p.status != "error");
+    let tls_ok = is("tls", "accepted");
+    let rdp_ok = is("rdp", "accepted");
+    let nla = if hybrid && !tls_ok && !rdp_ok {
+        "required"
+    } else if hybrid {
+        "supported"
+    } else if hybrid_known {
+        "not-offered"
+    } else {
+        "unknown"
+    };
+    let tls = if (tls_ok || hybrid) && !rdp_ok && get("rdp").is_some_and(|p| p.status == "refused")
+    {
+        "required"
+    } else if tls_ok || hybrid {
+        "supported"
+    } else if get("tls").is_some_and(|p| p.status == "refused") {
+        "not-offered"
+    } else {
+        "unknown"
+    };
+    let standard_rdp = if rdp_ok {
+        "allowed"
+    } else if is("rdp", "refused") {
+        "refused"
+    } else {
+        "unknown"
+    };
+    ProtocolsFact {
+        probes,
+        accepted,
+        nla: nla.into(),
+        tls: tls.into(),
+        standard_rdp: standard_rdp.into(),
+    }
+}

@@ -1,0 +1,363 @@
+//! Assembling the report: phase records (one line per phase) derived from the facts and the
+//! timeline, the findings, and the verdict. Pure.
+
+use crate::diagnose::negotiation_describe;
+use crate::facts::*;
+use crate::model::{Finding, Phase, PhaseRecord, PhaseStatus, Report, Target, Verdict, SCHEMA};
+use crate::probe::Timeline;
+use crate::sanitize::escape;
+
+pub fn build(
+    target: Target,
+    started_at: String,
+    duration_ms: f64,
+    facts: Facts,
+    timeline: &Timeline,
+    findings: Vec<Finding>,
+) -> Report {
+    let phases = phase_records(&facts, timeline);
+    Report {
+        schema: SCHEMA.into(),
+        tool_version: env!("CARGO_PKG_VERSION").into(),
+        target,
+        started_at,
+        duration_ms,
+        verdict: Verdict::from_findings(&findings),
+        phases,
+        findings,
+        facts,
+    }
+}
+
+fn rec(
+    phase: Phase,
+    status: PhaseStatus,
+    tl: &Timeline,
+    summary: String,
+    details: serde_json::Value,
+) -> PhaseRecord {
+    let (start_ms, duration_ms) = tl.get(phase).unwrap_or((0.0, 0.0));
+    PhaseRecord {
+        phase,
+        status,
+        start_ms,
+        duration_ms,
+        summary,
+        details,
+    }
+}
+
+fn json<T: serde::Serialize>(v: &T) -> serde_json::Value {
+    serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
+}
+
+fn skipped(phase: Phase, why: &str) -> PhaseRecord {
+    PhaseRecord {
+        phase,
+        status: PhaseStatus::Skipped,
+        start_ms: 0.0,
+        duration_ms: 0.0,
+        summary: why.to_string(),
+        details: serde_json::Value::Null,
+    }
+}
+
+pub fn phase_records(f: &Facts, tl: &Timeline) -> Vec<PhaseRecord> {
+    let mut out = Vec::new();
+    // resolve
+    match &f.resolve {
+        Some(r) => {
+            let status = match r.outcome.as_str() {
+                "ok" | "literal" => PhaseStatus::Ok,
+                "timeout" => PhaseStatus::Timeout,
+                _ => PhaseStatus::Failed,
+            };
+            let summary = match r.outcome.as_str() {
+                "literal" => format!("{} (an IP address; no lookup)", r.addresses.join(", ")),
+                "ok" => format!(
+                    "{} address{}: {}",
+                    r.addresses.len(),
+                    if r.addresses.len() == 1 { "" } else { "es" },
+                    r.addresses.join(", ")
+                ),
+                other => format!("{other}: {}", escape(r.error.as_deref().unwrap_or(""))),
+            };
+            out.push(rec(Phase::Resolve, status, tl, summary, json(r)));
+        }
+        None => out.push(skipped(Phase::Resolve, "not run")),
+    }
+    // tcp
+    if f.addresses.is_empty() {
+        out.push(skipped(Phase::Tcp, "no address to connect to"));
+    } else {
+        let ok = f.addresses.iter().any(|a| a.tcp.is_connected());
+        let status = if ok {
+            PhaseStatus::Ok
+        } else if f
+            .addresses
+            .iter()
+            .all(|a| matches!(a.tcp, TcpOutcome::Filtered { .. }))
+        {
+            PhaseStatus::Timeout
+        } else {
+            PhaseStatus::Failed
+        };
+        let parts: Vec<String> = f
+            .addresses
+            .iter()
+            .map(|a| {
+                let what = match &a.tcp {
+                    TcpOutcome::Connected { duration_ms } => {
+                        format!("connected ({duration_ms:.1} ms)")
+                    }
+                    TcpOutcome::Refused { .. } => "refused".into(),
+                    TcpOutcome::Filtered { .. } => "no answer (filtered)".into(),
+                    TcpOutcome::Unreachable { kind, .. } => format!("{kind} unreachable"),
+                    TcpOutcome::Error { error, .. } => escape(error),
+                    TcpOutcome::NotTried => "not tried".into(),
+                };
+                format!("{} {what}", a.address)
+            })
+            .collect();
+        out.push(rec(
+            Phase::Tcp,
+            status,
+            tl,
+            parts.join("; "),
+            json(&f.addresses),
+        ));
+    }
+    // x224
+    match &f.negotiation {
+        Some(n) => {
+            let status = match &n.response {
+                X224Outcome::Selected { .. } | X224Outcome::Legacy => PhaseStatus::Ok,
+                X224Outcome::NoResponse { .. } | X224Outcome::Partial { .. } => {
+                    PhaseStatus::Timeout
+                }
+                _ => PhaseStatus::Failed,
+            };
+            let flags = match &n.response {
+                X224Outcome::Selected { flag_names, .. } if !flag_names.is_empty() => {
+                    format!(" (flags {})", flag_names.join("|"))
+                }
+                _ => String::new(),
+            };
+            let summary = format!(
+                "asked {} -> {}{flags}",
+                n.requested,
+                negotiation_describe(&n.response)
+            );
+            out.push(rec(Phase::X224, status, tl, summary, json(n)));
+        }
+        None => out.push(skipped(Phase::X224, "not reached")),
+    }
+    // protocols
+    match &f.protocols {
+        Some(p) => {
+            let refused: Vec<String> = p
+                .probes
+                .iter()
+                .filter(|x| x.status != "accepted")
+                .map(|x| format!("{} ({})", x.protocol, short(&x.response)))
+                .collect();
+            let summary = format!(
+                "accepted: {}; refused: {}; NLA {}",
+                if p.accepted.is_empty() {
+                    "none".to_string()
+                } else {
+                    p.accepted.join(", ")
+                },
+                if refused.is_empty() {
+                    "none".to_string()
+                } else {
+                    refused.join(", ")
+                },
+                p.nla
+            );
+            let status = if p.probes.iter().all(|x| x.status == "error") {
+                PhaseStatus::Failed
+            } else {
+                PhaseStatus::Ok
+            };
+            out.push(rec(Phase::Protocols, status, tl, summary, json(p)));
+        }
+        None => out.push(skipped(Phase::Protocols, "not run")),
+    }
+    // tls
+    match &f.tls {
+        Some(t) => {
+            let status = match t.outcome {
+                TlsOutcome::Ok => PhaseStatus::Ok,
+                TlsOutcome::Stalled => PhaseStatus::Timeout,
+                _ => PhaseStatus::Failed,
+            };
+            let summary = match t.outcome {
+                TlsOutcome::Ok => {
+                    let mut s = format!(
+                        "{} {}",
+                        t.version.as_deref().unwrap_or("?"),
+                        t.cipher_suite.as_deref().unwrap_or("?")
+                    );
+                    if let Some(c) = &f.certificate {
+                        s.push_str(&format!(
+                            "; certificate {} valid until {}{}",
+                            escape(&c.subject),
+                            c.not_after,
+                            if c.self_signed { " (self-signed)" } else { "" }
+                        ));
+                    }
+                    s
+                }
+                TlsOutcome::Stalled => format!(
+                    "stalled: {} bytes of the server's handshake arrived",
+                    t.server_bytes
+                ),
+                TlsOutcome::Alert => format!(
+                    "alert {} from the server",
+                    t.alert
+                        .as_ref()
+                        .map(|a| format!("{} ({})", a.description, a.name))
+                        .unwrap_or_default()
+                ),
+                TlsOutcome::Reset => format!("reset by the server after {} bytes", t.server_bytes),
+                TlsOutcome::Closed => {
+                    format!("closed by the server after {} bytes", t.server_bytes)
+                }
+                TlsOutcome::Error => {
+                    format!("failed: {}", escape(t.error.as_deref().unwrap_or("?")))
+                }
+            };
+            let details = serde_json::json!({ "tls": t, "certificate": f.certificate });
+            out.push(rec(Phase::Tls, status, tl, summary, details));
+        }
+        None => {
+            let why = match f.negotiation.as_ref().and_then(|n| n.selected()) {
+                Some(0) => "the server selected Standard RDP Security (no TLS)",
+                _ => "not reached",
+            };
+            out.push(skipped(Phase::Tls, why));
+        }
+    }
+    // credssp
+    match &f.credssp {
+        Some(c) if c.outcome != CredsspOutcome::NotReached => {
+            let status = match c.outcome {
+                CredsspOutcome::Challenge => PhaseStatus::Ok,
+                CredsspOutcome::Timeout => PhaseStatus::Timeout,
+                _ => PhaseStatus::Failed,
+            };
+            let mut s = match c.server_version {
+                Some(v) => format!("TSRequest version {v}"),
+                None => "no TSRequest".to_string(),
+            };
+            if let Some(n) = &c.ntlm {
+                let name = n.dns_computer.as_ref().or(n.netbios_computer.as_ref());
+                if let Some(name) = name {
+                    s.push_str(&format!("; NTLM computer {}", escape(name)));
+                }
+                if let Some(d) = n.dns_domain.as_ref().or(n.netbios_domain.as_ref()) {
+                    s.push_str(&format!(", domain {}", escape(d)));
+                }
+                if let Some(v) = &n.os_version {
+                    s.push_str(&format!(", Windows {}", escape(v)));
+                }
+                if let Some(k) = n.clock_skew_seconds {
+                    s.push_str(&format!(", clock skew {k:+} s"));
+                }
+            }
+            if let Some(code) = c.error_code {
+                s.push_str(&format!("; errorCode 0x{code:08X}"));
+            }
+            if c.outcome != CredsspOutcome::Challenge {
+                s.push_str(&format!("; {:?}", c.outcome).to_lowercase());
+            }
+            out.push(rec(Phase::Credssp, status, tl, s, json(c)));
+        }
+        _ => {
+            let why = match f.negotiation.as_ref().and_then(|n| n.selected()) {
+                Some(p) if p & 0x0A != 0 => "not reached",
+                Some(_) => "the server did not select CredSSP",
+                None => "not reached",
+            };
+            out.push(skipped(Phase::Credssp, why));
+        }
+    }
+    // mcs
+    match &f.mcs {
+        Some(m) if m.outcome != McsOutcome::Skipped => {
+            let status = match m.outcome {
+                McsOutcome::Connected => PhaseStatus::Ok,
+                McsOutcome::Timeout => PhaseStatus::Timeout,
+                _ => PhaseStatus::Failed,
+            };
+            let s = match &m.outcome {
+                McsOutcome::Connected => {
+                    let mut s = m.rdp_version.clone().unwrap_or_else(|| "connected".into());
+                    if let Some(l) = &m.encryption_level_name {
+                        s.push_str(&format!("; encryption level {l}"));
+                    }
+                    if let Some(me) = &m.encryption_method_name {
+                        s.push_str(&format!(", method {me}"));
+                    }
+                    s.push_str(&format!(" (over {})", m.over));
+                    s
+                }
+                McsOutcome::Denied => format!(
+                    "Disconnect Provider Ultimatum ({})",
+                    escape(m.disconnect_reason.as_deref().unwrap_or("?"))
+                ),
+                other => format!("{other:?}").to_lowercase(),
+            };
+            out.push(rec(Phase::Mcs, status, tl, s, json(m)));
+        }
+        Some(m) => out.push(skipped(
+            Phase::Mcs,
+            m.skipped_reason.as_deref().unwrap_or("skipped"),
+        )),
+        None => out.push(skipped(Phase::Mcs, "not reached")),
+    }
+    // udp
+    match &f.udp {
+        Some(u) => {
+            let (status, s) = match u.outcome {
+                UdpOutcome::SynAck => (
+                    PhaseStatus::Ok,
+                    format!(
+                        "SYN+ACK in {:.1} ms (RDP-UDP version {})",
+                        u.rtt_ms.unwrap_or(0.0),
+                        u.version.as_deref().unwrap_or("?")
+                    ),
+                ),
+                UdpOutcome::PortUnreachable => {
+                    (PhaseStatus::Failed, "ICMP port unreachable".to_string())
+                }
+                UdpOutcome::Silent => (
+                    PhaseStatus::Timeout,
+                    format!("no answer to {} SYNs", u.attempts),
+                ),
+                UdpOutcome::Unexpected => (PhaseStatus::Failed, "unexpected answer".to_string()),
+                UdpOutcome::Error => (
+                    PhaseStatus::Failed,
+                    escape(u.error.as_deref().unwrap_or("error")),
+                ),
+            };
+            out.push(rec(Phase::Udp, status, tl, s, json(u)));
+        }
+        None => out.push(skipped(Phase::Udp, "not run")),
+    }
+    out
+}
+
+fn short(o: &X224Outcome) -> String {
+    match o {
+        X224Outcome::Failure { code, .. } => format!("code {code}"),
+        X224Outcome::Selected { protocol, .. } => format!(
+            "selected {}",
+            rdp_doctor_wire::nego::Protocols(*protocol)
+                .short_name()
+                .unwrap_or("other")
+        ),
+        other => negotiation_describe(other),
+    }
+}

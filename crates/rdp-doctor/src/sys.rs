@@ -1,0 +1,39 @@
+//! Platform-specific socket details behind small functions, one implementation per OS.
+
+use std::io;
+
+/// Sets TCP_MAXSEG before connect, so the SYN advertises a small MSS (path-MTU retry).
+#[cfg(unix)]
+pub fn set_mss(sock: &tokio::net::TcpSocket, mss: u32) {
+    let s = socket2::SockRef::from(sock);
+    let _ = s.set_tcp_mss(mss);
+}
+
+/// Windows has no TCP_MAXSEG socket option; the retry runs with the system MSS there.
+#[cfg(not(unix))]
+pub fn set_mss(_sock: &tokio::net::TcpSocket, _mss: u32) {}
+
+/// Maps OS error codes that std does not classify to `host`/`network` unreachable.
+pub fn unreachable_kind(e: &io::Error) -> Option<&'static str> {
+    let code = e.raw_os_error()?;
+    #[cfg(target_os = "linux")]
+    {
+        // EHOSTUNREACH 113, ENETUNREACH 101, EHOSTDOWN 112
+        match code {
+            113 | 112 => return Some("host"),
+            101 => return Some("network"),
+            _ => {}
+        }
+    }
+    #[cfg(windows)]
+    {
+        // WSAEHOSTUNREACH 10065, WSAENETUNREACH 10051, WSAEHOSTDOWN 10064
+        match code {
+            10065 | 10064 => return Some("host"),
+            10051 => return Some("network"),
+            _ => {}
+        }
+    }
+    let _ = code;
+    None
+}
