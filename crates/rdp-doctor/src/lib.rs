@@ -8,9 +8,11 @@
 
 pub mod cert;
 pub mod check;
+pub mod demo;
 pub mod diagnose;
 pub mod facts;
 pub mod kb;
+pub mod lab;
 pub mod model;
 pub mod probe;
 pub mod render;

@@ -40,6 +40,42 @@ enum ColorChoice {
 enum Command {
     /// Diagnose one RDP endpoint: HOST, HOST:PORT or [IPv6]:PORT.
     Check(CheckArgs),
+    /// Serve a fault-injecting RDP endpoint (a test tool; binds to loopback by default).
+    Lab(LabArgs),
+    /// Start the lab with every fault in-process, check each endpoint, print the table.
+    Demo(DemoArgs),
+}
+
+#[derive(Args)]
+struct LabArgs {
+    /// ADDR:PORT or ADDR:FIRST-LAST to listen on; repeat it, pairing each with a --fault.
+    #[arg(long, default_value = "127.0.0.1:33389")]
+    listen: Vec<String>,
+    /// A fault name (see --list), or `all` to put every fault on consecutive ports of a range.
+    #[arg(long, default_value = "healthy")]
+    fault: Vec<String>,
+    /// Names to issue the certificates for (default: localhost and the listen address).
+    #[arg(long)]
+    name: Vec<String>,
+    /// Write the lab CA certificate (PEM) here, for `check --ca`.
+    #[arg(long, value_name = "FILE")]
+    ca_out: Option<PathBuf>,
+    /// Listen on a non-loopback address (the lab is a deliberately broken server).
+    #[arg(long)]
+    allow_remote: bool,
+    /// List the faults and exit.
+    #[arg(long)]
+    list: bool,
+}
+
+#[derive(Args)]
+struct DemoArgs {
+    /// Per-step time-out of the checks, in seconds (stalling faults take this long).
+    #[arg(long, default_value_t = 2.0)]
+    timeout: f64,
+    /// Print only the table, not the full report.
+    #[arg(long)]
+    table_only: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -125,6 +161,8 @@ fn main() -> ExitCode {
     let style = Style { color };
     let code = match cli.command {
         Command::Check(a) => run_check(a, style),
+        Command::Lab(a) => run_lab(a),
+        Command::Demo(a) => run_demo(a, style),
     };
     ExitCode::from(code)
 }
@@ -204,5 +242,130 @@ fn run_check(a: CheckArgs, style: Style) -> u8 {
         Ok(()) => report.exit_code() as u8,
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => report.exit_code() as u8,
         Err(e) => fail(&format!("cannot write the report: {e}")),
+    }
+}
+
+fn run_lab(a: LabArgs) -> u8 {
+    use rdp_doctor::lab::{self, Endpoint, Fault};
+    if a.list {
+        for f in Fault::ALL {
+            println!("{:<28} {}", f.name(), f.describe());
+        }
+        return 0;
+    }
+    let mut addrs = Vec::new();
+    for l in &a.listen {
+        match lab::parse_listen(l) {
+            Ok(v) => addrs.push(v),
+            Err(e) => return fail(&e),
+        }
+    }
+    let mut endpoints = Vec::new();
+    if a.fault.len() == 1 && a.fault[0] == "all" {
+        let ports: Vec<_> = addrs.into_iter().flatten().collect();
+        if ports.len() < Fault::ALL.len() {
+            return fail(&format!(
+                "--fault all needs {} ports, --listen gives {}",
+                Fault::ALL.len(),
+                ports.len()
+            ));
+        }
+        for (addr, fault) in ports.into_iter().zip(Fault::ALL) {
+            endpoints.push(Endpoint { addr, fault });
+        }
+    } else {
+        if a.fault.len() != addrs.len() {
+            return fail("give one --fault per --listen (or --fault all with a port range)");
+        }
+        for (range, name) in addrs.into_iter().zip(&a.fault) {
+            let Some(fault) = Fault::parse(name) else {
+                return fail(&format!(
+                    "unknown fault '{}'; see rdp-doctor lab --list",
+                    rdp_doctor::sanitize::escape(name)
+                ));
+            };
+            for addr in range {
+                endpoints.push(Endpoint { addr, fault });
+            }
+        }
+    }
+    if let Some(e) = endpoints.iter().find(|e| !e.addr.ip().is_loopback()) {
+        if !a.allow_remote {
+            return fail(&format!(
+                "{} is not a loopback address; the lab is a deliberately broken server, pass --allow-remote to expose it",
+                e.addr
+            ));
+        }
+    }
+    let rt = match runtime() {
+        Ok(r) => r,
+        Err(e) => return fail(&e),
+    };
+    rt.block_on(async {
+        let lab = match lab::start(lab::LabConfig {
+            endpoints,
+            names: a.name.clone(),
+            log: true,
+        })
+        .await
+        {
+            Ok(l) => l,
+            Err(e) => return fail(&e),
+        };
+        if let Some(p) = &a.ca_out {
+            if let Err(e) = std::fs::write(p, &lab.ca_pem) {
+                return fail(&format!("cannot write {}: {e}", p.display()));
+            }
+            eprintln!(
+                "lab CA certificate written to {} (use: rdp-doctor check --ca {} ...)",
+                p.display(),
+                p.display()
+            );
+        }
+        for e in &lab.endpoints {
+            let where_ = if e.addr.ip().is_loopback() {
+                "loopback only"
+            } else {
+                "REACHABLE FROM THE NETWORK"
+            };
+            eprintln!(
+                "lab listening on {} (tcp+udp, {where_}): {} - {}",
+                e.addr,
+                e.fault.name(),
+                e.fault.describe()
+            );
+        }
+        eprintln!("press Ctrl-C to stop");
+        let _ = tokio::signal::ctrl_c().await;
+        0
+    })
+}
+
+fn run_demo(a: DemoArgs, style: Style) -> u8 {
+    let timeout = match seconds(a.timeout, "timeout") {
+        Ok(t) => t,
+        Err(e) => return fail(&e),
+    };
+    let rt = match runtime() {
+        Ok(r) => r,
+        Err(e) => return fail(&e),
+    };
+    let result = match rt.block_on(rdp_doctor::demo::run(&rdp_doctor::lab::Fault::ALL, timeout)) {
+        Ok(r) => r,
+        Err(e) => return fail(&e),
+    };
+    let mut out = std::io::stdout().lock();
+    let render = if a.table_only {
+        let mut r = result;
+        r.reports.clear();
+        rdp_doctor::demo::render(&r, style, &mut out).map(|_| r.rows.iter().all(|x| x.ok))
+    } else {
+        rdp_doctor::demo::render(&result, style, &mut out).map(|_| result.rows.iter().all(|x| x.ok))
+    };
+    match render {
+        Ok(true) => 0,
+        Ok(false) => 2,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => 0,
+        Err(e) => fail(&format!("cannot write: {e}")),
     }
 }

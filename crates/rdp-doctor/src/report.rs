@@ -182,7 +182,18 @@ pub fn phase_records(f: &Facts, tl: &Timeline) -> Vec<PhaseRecord> {
             };
             out.push(rec(Phase::Protocols, status, tl, summary, json(p)));
         }
-        None => out.push(skipped(Phase::Protocols, "not run")),
+        None => out.push(skipped(
+            Phase::Protocols,
+            match &f.negotiation {
+                Some(n)
+                    if n.selected().is_none()
+                        && !matches!(n.response, X224Outcome::Failure { .. }) =>
+                {
+                    "not run: the main Connection Request got no Connection Confirm"
+                }
+                _ => "not run",
+            },
+        )),
     }
     // tls
     match &f.tls {

@@ -117,9 +117,12 @@ pub async fn run(opts: &CheckOptions) -> ProbeRun {
     facts.address_used = Some(addr.ip().to_string());
 
     // 3-8. the main connection's chain, the protocol enumeration and UDP, concurrently
-    let main = main_chain(stream, addr, opts, t0);
+    // The enumeration starts once the main connection got a Connection Confirm: against a
+    // server that does not speak X.224 at all it would only wait for the same time-outs again.
+    let (confirm_tx, confirm_rx) = tokio::sync::oneshot::channel::<bool>();
+    let main = main_chain(stream, addr, opts, t0, confirm_tx);
     let protos = async {
-        if opts.enumerate_protocols {
+        if opts.enumerate_protocols && confirm_rx.await.unwrap_or(false) {
             Some(protocols::run(addr, opts.timeout, opts.timeout, t0).await)
         } else {
             None
@@ -180,6 +183,7 @@ async fn main_chain(
     addr: SocketAddr,
     opts: &CheckOptions,
     t0: Instant,
+    confirmed: tokio::sync::oneshot::Sender<bool>,
 ) -> MainChain {
     let _ = addr;
     let mut out = MainChain::default();
@@ -201,6 +205,10 @@ async fn main_chain(
         confirm_hex: neg.confirm_hex,
     };
     let selected = nf.selected();
+    let _ = confirmed.send(matches!(
+        nf.response,
+        X224Outcome::Selected { .. } | X224Outcome::Failure { .. } | X224Outcome::Legacy
+    ));
     out.negotiation = Some(nf);
     let Some(selected) = selected else {
         return out;

@@ -157,12 +157,16 @@ fn facts(r: &Report, s: Style, w: &mut dyn Write) -> io::Result<()> {
         lines.push((
             "Certificate".into(),
             format!(
-                "{} issued by {}; {} .. {} ({} days left); {} {} bits; SHA-1 {}",
+                "{} issued by {}; {} .. {} ({}); {} {} bits; SHA-1 {}",
                 escape(&c.subject),
                 escape(&c.issuer),
                 c.not_before,
                 c.not_after,
-                c.days_left,
+                if c.days_left < 0 {
+                    format!("expired {} days ago", -c.days_left)
+                } else {
+                    format!("{} days left", c.days_left)
+                },
                 c.key_type,
                 c.key_bits,
                 c.sha1

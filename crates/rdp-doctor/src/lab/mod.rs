@@ -1,0 +1,398 @@
+//! `rdp-doctor lab`: an RDP endpoint that behaves correctly up to a chosen fault. It speaks the
+//! server side for real (X.224 Connection Confirm, TLS with a certificate generated at start-up,
+//! CredSSP/NTLM CHALLENGE, MCS Connect Response, RDP-UDP SYN+ACK), so that `check`, xfreerdp
+//! and nmap see a plausible server, and breaks in exactly one, named way.
+//!
+//! A test tool: it binds to loopback unless told otherwise.
+
+mod certs;
+mod conn;
+mod session;
+mod udp;
+mod weakkey;
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use tokio::net::{TcpListener, UdpSocket};
+
+/// Each fault is named after the finding `check` must report for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Fault {
+    Healthy,
+    CertExpired,
+    CertNotYetValid,
+    CertSelfSigned,
+    CertNameMismatch,
+    CertWeakKey,
+    CertExpiringSoon,
+    CertWrongUsage,
+    TlsHandshakeFailed,
+    TlsVersionMismatch,
+    TlsStalled,
+    ServerRequiresNla,
+    ServerRequiresTls,
+    ServerForbidsTls,
+    ServerHasNoCertificate,
+    StandardRdpSecurityOnly,
+    CredsspOutdatedServer,
+    CredsspFailed,
+    ClockSkew,
+    X224NoResponse,
+    X224Reset,
+    NotRdp,
+    ServerDeniedConnection,
+    SlowDrip,
+    UdpBlocked,
+}
+
+/// What `check` must conclude about a fault (the demo and the tests use this table).
+pub struct Expectation {
+    /// The first finding's id, or None for no finding at all.
+    pub first_finding: Option<&'static str>,
+    pub verdict: crate::model::Verdict,
+    /// The client profile (`--sec`) that reproduces the failure, when it is not mstsc's.
+    pub client: &'static str,
+}
+
+impl Fault {
+    pub const ALL: [Fault; 25] = [
+        Fault::Healthy,
+        Fault::CertExpired,
+        Fault::CertNotYetValid,
+        Fault::CertSelfSigned,
+        Fault::CertNameMismatch,
+        Fault::CertWeakKey,
+        Fault::CertExpiringSoon,
+        Fault::CertWrongUsage,
+        Fault::TlsHandshakeFailed,
+        Fault::TlsVersionMismatch,
+        Fault::TlsStalled,
+        Fault::ServerRequiresNla,
+        Fault::ServerRequiresTls,
+        Fault::ServerForbidsTls,
+        Fault::ServerHasNoCertificate,
+        Fault::StandardRdpSecurityOnly,
+        Fault::CredsspOutdatedServer,
+        Fault::CredsspFailed,
+        Fault::ClockSkew,
+        Fault::X224NoResponse,
+        Fault::X224Reset,
+        Fault::NotRdp,
+        Fault::ServerDeniedConnection,
+        Fault::SlowDrip,
+        Fault::UdpBlocked,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Fault::Healthy => "healthy",
+            Fault::CertExpired => "cert-expired",
+            Fault::CertNotYetValid => "cert-not-yet-valid",
+            Fault::CertSelfSigned => "cert-self-signed",
+            Fault::CertNameMismatch => "cert-name-mismatch",
+            Fault::CertWeakKey => "cert-weak-key",
+            Fault::CertExpiringSoon => "cert-expiring-soon",
+            Fault::CertWrongUsage => "cert-wrong-usage",
+            Fault::TlsHandshakeFailed => "tls-handshake-failed",
+            Fault::TlsVersionMismatch => "tls-version-mismatch",
+            Fault::TlsStalled => "tls-stalled",
+            Fault::ServerRequiresNla => "server-requires-nla",
+            Fault::ServerRequiresTls => "server-requires-tls",
+            Fault::ServerForbidsTls => "server-forbids-tls",
+            Fault::ServerHasNoCertificate => "server-has-no-certificate",
+            Fault::StandardRdpSecurityOnly => "standard-rdp-security-only",
+            Fault::CredsspOutdatedServer => "credssp-outdated-server",
+            Fault::CredsspFailed => "credssp-failed",
+            Fault::ClockSkew => "clock-skew",
+            Fault::X224NoResponse => "x224-no-response",
+            Fault::X224Reset => "x224-reset",
+            Fault::NotRdp => "not-rdp",
+            Fault::ServerDeniedConnection => "server-denied-connection",
+            Fault::SlowDrip => "slow-drip",
+            Fault::UdpBlocked => "udp-blocked",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Fault> {
+        Fault::ALL.into_iter().find(|f| f.name() == s)
+    }
+
+    /// One line on what the endpoint does.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Fault::Healthy => "Windows defaults: NLA required (TLS-only and RDP-only requests get HYBRID_REQUIRED_BY_SERVER), a valid certificate for the listen name, UDP answered",
+            Fault::CertExpired => "like healthy, with a certificate that expired 35 days ago",
+            Fault::CertNotYetValid => "like healthy, with a certificate valid only from 30 days from now",
+            Fault::CertSelfSigned => "like healthy, with a self-signed certificate",
+            Fault::CertNameMismatch => "like healthy, with a certificate for wrong.example.invalid",
+            Fault::CertWeakKey => "like healthy, with an RSA-1024 certificate",
+            Fault::CertExpiringSoon => "like healthy, with a certificate that expires in 10 days",
+            Fault::CertWrongUsage => "like healthy, with a certificate whose EKU is clientAuth only",
+            Fault::TlsHandshakeFailed => "selects CredSSP, then resets the connection after the ClientHello (a server that cannot read its private key)",
+            Fault::TlsVersionMismatch => "selects CredSSP, then answers the ClientHello with a protocol_version alert",
+            Fault::TlsStalled => "selects CredSSP, sends the first part of its TLS flight, then nothing (an MTU black hole)",
+            Fault::ServerRequiresNla => "NLA required; reproduce with a client that has CredSSP off (check --sec tls)",
+            Fault::ServerRequiresTls => "TLS required, NLA off: RDP-only and CredSSP-only requests get SSL_REQUIRED_BY_SERVER (check --sec rdp)",
+            Fault::ServerForbidsTls => "Standard RDP Security only: any request for TLS or CredSSP gets SSL_NOT_ALLOWED_BY_SERVER",
+            Fault::ServerHasNoCertificate => "every request gets SSL_CERT_NOT_ON_SERVER",
+            Fault::StandardRdpSecurityOnly => "selects Standard RDP Security whatever the client asks",
+            Fault::CredsspOutdatedServer => "answers CredSSP with TSRequest version 3 (no CVE-2018-0886 fix)",
+            Fault::CredsspFailed => "resets the connection after the client's first TSRequest",
+            Fault::ClockSkew => "NTLM CHALLENGE timestamp 4 hours ahead",
+            Fault::X224NoResponse => "accepts TCP, reads the Connection Request, never answers",
+            Fault::X224Reset => "accepts TCP, reads the Connection Request, resets",
+            Fault::NotRdp => "answers like an HTTP server",
+            Fault::ServerDeniedConnection => "TLS without NLA; answers the MCS Connect Initial with a Disconnect Provider Ultimatum",
+            Fault::SlowDrip => "like healthy, but writes one byte per second",
+            Fault::UdpBlocked => "like healthy, but never answers on UDP",
+        }
+    }
+
+    pub fn expectation(self) -> Expectation {
+        use crate::model::Verdict::*;
+        let (first, verdict, client) = match self {
+            Fault::Healthy => (None, Healthy, "mstsc"),
+            Fault::CertExpired => (Some("cert-expired"), Failing, "mstsc"),
+            Fault::CertNotYetValid => (Some("cert-not-yet-valid"), Failing, "mstsc"),
+            Fault::CertSelfSigned => (Some("cert-self-signed"), Degraded, "mstsc"),
+            Fault::CertNameMismatch => (Some("cert-name-mismatch"), Degraded, "mstsc"),
+            Fault::CertWeakKey => (Some("cert-weak-key"), Degraded, "mstsc"),
+            Fault::CertExpiringSoon => (Some("cert-expiring-soon"), Degraded, "mstsc"),
+            Fault::CertWrongUsage => (Some("cert-wrong-usage"), Degraded, "mstsc"),
+            Fault::TlsHandshakeFailed => (Some("tls-handshake-failed"), Failing, "mstsc"),
+            Fault::TlsVersionMismatch => (Some("tls-version-mismatch"), Failing, "mstsc"),
+            Fault::TlsStalled => (Some("tls-stalled"), Failing, "mstsc"),
+            Fault::ServerRequiresNla => (Some("server-requires-nla"), Failing, "tls"),
+            Fault::ServerRequiresTls => (Some("server-requires-tls"), Failing, "rdp"),
+            Fault::ServerForbidsTls => (Some("server-forbids-tls"), Failing, "mstsc"),
+            Fault::ServerHasNoCertificate => (Some("server-has-no-certificate"), Failing, "mstsc"),
+            Fault::StandardRdpSecurityOnly => {
+                (Some("standard-rdp-security-only"), Degraded, "mstsc")
+            }
+            Fault::CredsspOutdatedServer => (Some("credssp-outdated-server"), Failing, "mstsc"),
+            Fault::CredsspFailed => (Some("credssp-failed"), Failing, "mstsc"),
+            Fault::ClockSkew => (Some("clock-skew"), Degraded, "mstsc"),
+            Fault::X224NoResponse => (Some("x224-no-response"), Failing, "mstsc"),
+            Fault::X224Reset => (Some("x224-reset"), Failing, "mstsc"),
+            Fault::NotRdp => (Some("not-rdp"), Failing, "mstsc"),
+            Fault::ServerDeniedConnection => (Some("server-denied-connection"), Failing, "mstsc"),
+            Fault::SlowDrip => (Some("slow-drip"), Failing, "mstsc"),
+            Fault::UdpBlocked => (Some("udp-blocked"), Healthy, "mstsc"),
+        };
+        Expectation {
+            first_finding: first,
+            verdict,
+            client,
+        }
+    }
+
+    fn needs_own_cert(self) -> bool {
+        matches!(
+            self,
+            Fault::CertExpired
+                | Fault::CertNotYetValid
+                | Fault::CertSelfSigned
+                | Fault::CertNameMismatch
+                | Fault::CertWeakKey
+                | Fault::CertExpiringSoon
+                | Fault::CertWrongUsage
+        )
+    }
+}
+
+/// One listening endpoint.
+#[derive(Debug, Clone, Copy)]
+pub struct Endpoint {
+    pub addr: SocketAddr,
+    pub fault: Fault,
+}
+
+pub struct LabConfig {
+    pub endpoints: Vec<Endpoint>,
+    /// Names the certificates are issued for (default: localhost and the listen addresses).
+    pub names: Vec<String>,
+    /// Log each connection on stderr.
+    pub log: bool,
+}
+
+/// State shared by the connections of one endpoint.
+pub(crate) struct Shared {
+    pub fault: Fault,
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    pub log: bool,
+    pub addr: SocketAddr,
+}
+
+/// A running lab. Dropping it stops every endpoint.
+pub struct Lab {
+    pub endpoints: Vec<Endpoint>,
+    /// The lab CA certificate (PEM): trust it (`check --ca`) and certificate faults are the
+    /// only certificate findings.
+    pub ca_pem: String,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+fn tls_config(key: Arc<rustls::sign::CertifiedKey>) -> Result<Arc<rustls::ServerConfig>, String> {
+    #[derive(Debug)]
+    struct One(Arc<rustls::sign::CertifiedKey>);
+    impl rustls::server::ResolvesServerCert for One {
+        fn resolve(
+            &self,
+            _: rustls::server::ClientHello<'_>,
+        ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+            Some(self.0.clone())
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let cfg = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_no_client_auth()
+        .with_cert_resolver(Arc::new(One(key)));
+    Ok(Arc::new(cfg))
+}
+
+/// Binds every endpoint (TCP and UDP on the same port) and starts serving.
+pub async fn start(cfg: LabConfig) -> Result<Lab, String> {
+    let ca = certs::LabCa::generate()?;
+    let mut names = cfg.names.clone();
+    if names.is_empty() {
+        names.push("localhost".into());
+    }
+    for e in &cfg.endpoints {
+        let ip = e.addr.ip().to_string();
+        if !names.contains(&ip) && !e.addr.ip().is_unspecified() {
+            names.push(ip);
+        }
+    }
+    let default_key = certs::leaf_for(Fault::Healthy, &ca, &names)?;
+    let mut tasks = Vec::new();
+    let mut bound = Vec::new();
+    for e in &cfg.endpoints {
+        let key = if e.fault.needs_own_cert() {
+            certs::leaf_for(e.fault, &ca, &names)?
+        } else {
+            default_key.clone()
+        };
+        let (listener, udp, addr) = bind_pair(e.addr).await?;
+        let shared = Arc::new(Shared {
+            fault: e.fault,
+            tls: Some(tls_config(key)?),
+            log: cfg.log,
+            addr,
+        });
+        let s2 = shared.clone();
+        tasks.push(tokio::spawn(async move { udp::serve(udp, s2).await }));
+        tasks.push(tokio::spawn(async move {
+            loop {
+                match listener.accept().await {
+                    Ok((stream, peer)) => {
+                        let s = shared.clone();
+                        tokio::spawn(async move { conn::serve(stream, peer, s).await });
+                    }
+                    Err(_) => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+                }
+            }
+        }));
+        bound.push(Endpoint {
+            addr,
+            fault: e.fault,
+        });
+    }
+    Ok(Lab {
+        endpoints: bound,
+        ca_pem: ca.pem,
+        tasks,
+    })
+}
+
+/// Binds TCP and UDP on the same port. With port 0 the kernel picks the TCP port; if that port
+/// is taken on UDP, try another.
+async fn bind_pair(want: SocketAddr) -> Result<(TcpListener, UdpSocket, SocketAddr), String> {
+    let mut last = String::new();
+    for _ in 0..20 {
+        let listener = TcpListener::bind(want)
+            .await
+            .map_err(|err| format!("cannot listen on {want}: {err}"))?;
+        let addr = listener.local_addr().map_err(|err| err.to_string())?;
+        match UdpSocket::bind(addr).await {
+            Ok(udp) => return Ok((listener, udp, addr)),
+            Err(err) => {
+                last = format!("cannot bind UDP {addr}: {err}");
+                if want.port() != 0 {
+                    break;
+                }
+            }
+        }
+    }
+    Err(last)
+}
+
+/// Parses `ADDR:PORT` or `ADDR:FIRST-LAST` into socket addresses.
+pub fn parse_listen(s: &str) -> Result<Vec<SocketAddr>, String> {
+    let (host, ports) = if let Some(rest) = s.strip_prefix('[') {
+        let (h, p) = rest
+            .split_once("]:")
+            .ok_or_else(|| format!("expected [ADDR]:PORT, got '{s}'"))?;
+        (h.to_string(), p.to_string())
+    } else {
+        let (h, p) = s
+            .rsplit_once(':')
+            .ok_or_else(|| format!("expected ADDR:PORT, got '{s}'"))?;
+        (h.to_string(), p.to_string())
+    };
+    let ip: IpAddr = host
+        .parse()
+        .map_err(|_| format!("'{host}' is not an IP address"))?;
+    let (a, b) = match ports.split_once('-') {
+        Some((a, b)) => (a, b),
+        None => (ports.as_str(), ports.as_str()),
+    };
+    let a: u16 = a.parse().map_err(|_| format!("bad port '{a}'"))?;
+    let b: u16 = b.parse().map_err(|_| format!("bad port '{b}'"))?;
+    if b < a || b - a > 1000 {
+        return Err(format!("bad port range {a}-{b} (at most 1000 ports)"));
+    }
+    Ok((a..=b).map(|p| SocketAddr::new(ip, p)).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_fault_is_a_finding_id_or_healthy() {
+        let cat = crate::kb::catalogue();
+        for f in Fault::ALL {
+            assert_eq!(Fault::parse(f.name()), Some(f));
+            if f != Fault::Healthy {
+                assert!(
+                    cat.get(f.name()).is_some(),
+                    "{} is not a finding id",
+                    f.name()
+                );
+                assert_eq!(f.expectation().first_finding, Some(f.name()));
+            }
+        }
+    }
+
+    #[test]
+    fn listen_ranges() {
+        assert_eq!(parse_listen("127.0.0.1:3389").expect("ok").len(), 1);
+        assert_eq!(parse_listen("127.0.0.1:4000-4009").expect("ok").len(), 10);
+        assert_eq!(
+            parse_listen("[::1]:4000").expect("ok")[0].to_string(),
+            "[::1]:4000"
+        );
+        assert!(parse_listen("localhost:1").is_err());
+        assert!(parse_listen("127.0.0.1:9-1").is_err());
+    }
+}
