@@ -14,6 +14,7 @@
 pub mod cursor;
 pub mod error;
 pub mod nego;
+pub mod oracles;
 pub mod rdpeudp;
 pub mod tls;
 pub mod tpkt;

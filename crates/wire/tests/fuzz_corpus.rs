@@ -1,0 +1,52 @@
+//! Replays the saved fuzz corpus (`fuzz/corpus/<target>/*`) and the crash regressions
+//! (`fuzz/regressions/<target>/*`) through the oracles on stable `cargo test`.
+
+use std::path::Path;
+
+fn replay(target: &str, oracle: fn(&[u8])) -> usize {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz");
+    let mut n = 0;
+    for dir in ["corpus", "regressions"] {
+        let d = root.join(dir).join(target);
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let data = std::fs::read(e.path()).expect("readable corpus file");
+            oracle(&data);
+            n += 1;
+        }
+    }
+    n
+}
+
+macro_rules! corpus_test {
+    ($name:ident, $target:literal, $oracle:path) => {
+        #[test]
+        fn $name() {
+            let n = replay($target, $oracle);
+            assert!(n > 0, "no corpus for {}: run fuzz/seed.sh", $target);
+        }
+    };
+}
+
+corpus_test!(
+    x224_confirm,
+    "x224_confirm",
+    rdp_doctor_wire::oracles::x224_confirm
+);
+corpus_test!(
+    x224_request,
+    "x224_request",
+    rdp_doctor_wire::oracles::x224_request
+);
+corpus_test!(
+    tls_flight,
+    "tls_flight",
+    rdp_doctor_wire::oracles::tls_flight
+);
+corpus_test!(
+    rdpeudp_datagram,
+    "rdpeudp_datagram",
+    rdp_doctor_wire::oracles::rdpeudp_datagram
+);
