@@ -76,6 +76,8 @@ pub async fn run(faults: &[Fault], timeout: Duration) -> Result<DemoResult, Stri
                 enumerate_protocols: true,
                 udp: true,
                 now_unix: crate::check::now_unix(),
+                samples: 1,
+                mss_retry: true,
             };
             let ctx = crate::diagnose::Context::new(target);
             let report = crate::check::check(&opts, &ctx).await;

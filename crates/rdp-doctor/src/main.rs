@@ -136,6 +136,12 @@ struct CheckArgs {
     /// Median round trip (ms) above which the path counts as high-latency.
     #[arg(long, default_value_t = 150.0)]
     latency_threshold: f64,
+    /// Repeat the light phases (TCP connect + X.224) N times in all for firmer RTT/loss numbers.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+    samples: u32,
+    /// Do not retry a stalled TLS handshake with a small MSS (path-MTU black-hole test).
+    #[arg(long)]
+    no_mss_retry: bool,
 }
 
 fn main() -> ExitCode {
@@ -222,6 +228,8 @@ fn run_check(a: CheckArgs, style: Style) -> u8 {
         enumerate_protocols: !a.no_enumerate,
         udp: !a.no_udp,
         now_unix: rdp_doctor::check::now_unix(),
+        samples: a.samples,
+        mss_retry: !a.no_mss_retry,
     };
     let mut ctx = rdp_doctor::diagnose::Context::new(target);
     ctx.expiry_warning_days = a.expiry_warning_days;

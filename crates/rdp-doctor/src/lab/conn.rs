@@ -311,6 +311,7 @@ async fn stall_tls(mut stream: TcpStream, peer: SocketAddr, shared: &Shared) {
 }
 
 /// Writes `bytes` framed in TPKT + X.224 Data.
+#[allow(dead_code)] // used once the MCS answers land
 pub(crate) async fn send_mcs<S: AsyncWrite + Unpin>(s: &mut S, mcs: &[u8]) -> std::io::Result<()> {
     let frame = tpkt::encode(&x224::encode_data(mcs)).map_err(std::io::Error::other)?;
     s.write_all(&frame).await?;

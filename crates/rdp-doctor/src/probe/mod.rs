@@ -32,7 +32,15 @@ pub struct CheckOptions {
     pub udp: bool,
     /// Unix time used to judge certificates (normally now).
     pub now_unix: i64,
+    /// Repeat the light phases (TCP connect + X.224) this many times in all, for firmer
+    /// round-trip and loss numbers.
+    pub samples: u32,
+    /// When TLS stalls, retry with a small MSS to detect a path-MTU black hole.
+    pub mss_retry: bool,
 }
+
+/// The MSS the path-MTU retry advertises (the IPv4 minimum reassembly size minus headers).
+pub const RETRY_MSS: u32 = 536;
 
 /// Start offset and duration of each phase, in ms from the start of the check.
 #[derive(Debug, Clone, Default)]
@@ -68,6 +76,7 @@ pub async fn run(opts: &CheckOptions) -> ProbeRun {
     };
     let mut tl = Timeline::default();
     let mut rtts: Vec<f64> = Vec::new();
+    let mut retransmits: Option<u32> = None;
 
     // 1. resolve
     let (rf, addrs) = resolve::resolve(&opts.target, opts.timeout).await;
@@ -146,17 +155,41 @@ pub async fn run(opts: &CheckOptions) -> ProbeRun {
     facts.certificate = m.certificate;
     facts.credssp = m.credssp;
     facts.mcs = m.mcs;
+    add_retrans(&mut retransmits, m.retransmits);
     if let Some(p) = p {
         tl.add(Phase::Protocols, p.start_ms, p.duration_ms);
         rtts.extend(p.connect_ms);
+        add_retrans(&mut retransmits, p.retransmits);
         facts.protocols = Some(p.fact);
     }
     if let Some((s, f)) = u {
         tl.add(Phase::Udp, s, f.duration_ms);
         facts.udp = Some(f);
     }
-    facts.path = Some(path_fact(&rtts));
+    // Extra samples of the light phases, one after another.
+    for _ in 1..opts.samples.max(1) {
+        let (o, s) = net::connect(addr, opts.timeout, net::ConnectOpts::default()).await;
+        if let (TcpOutcome::Connected { duration_ms }, Some(mut s)) = (o, s) {
+            rtts.push(duration_ms);
+            let _ =
+                x224::negotiate(&mut s, opts.client.requested_protocols, None, opts.timeout).await;
+            add_retrans(
+                &mut retransmits,
+                rdp_doctor_sys::tcp_stats(&s).map(|st| st.total_retransmits),
+            );
+        }
+    }
+    let mut path = path_fact(&rtts);
+    path.retransmits = retransmits;
+    path.mss_retry = m.mss_retry;
+    facts.path = Some(path);
     finish(facts, tl, t0)
+}
+
+fn add_retrans(total: &mut Option<u32>, more: Option<u32>) {
+    if let Some(m) = more {
+        *total = Some(total.unwrap_or(0) + m);
+    }
 }
 
 fn finish(facts: Facts, timeline: Timeline, t0: Instant) -> ProbeRun {
@@ -174,6 +207,8 @@ struct MainChain {
     certificate: Option<CertFact>,
     credssp: Option<CredsspFact>,
     mcs: Option<McsFact>,
+    mss_retry: Option<MssRetry>,
+    retransmits: Option<u32>,
     timeline: Timeline,
 }
 
@@ -185,7 +220,6 @@ async fn main_chain(
     t0: Instant,
     confirmed: tokio::sync::oneshot::Sender<bool>,
 ) -> MainChain {
-    let _ = addr;
     let mut out = MainChain::default();
     let x_start = net::ms(t0.elapsed());
     let neg = x224::negotiate(
@@ -218,14 +252,53 @@ async fn main_chain(
     }
     // TLS (SSL, HYBRID, HYBRID_EX, RDSTLS and RDSAAD all start with a TLS handshake)
     let t_start = net::ms(t0.elapsed());
-    let tr = tls::handshake(stream, &opts.target.host, opts.timeout).await;
+    let retrans = std::sync::atomic::AtomicU32::new(0);
+    let tr = tls::handshake_with(stream, &opts.target.host, opts.timeout, Some(&retrans)).await;
+    out.retransmits = Some(retrans.load(std::sync::atomic::Ordering::Relaxed));
     out.timeline.add(Phase::Tls, t_start, tr.fact.duration_ms);
+    if tr.fact.outcome == TlsOutcome::Stalled && opts.mss_retry {
+        out.mss_retry = Some(mss_retry(addr, opts).await);
+    }
     if !tr.chain.is_empty() {
         out.certificate =
             crate::cert::analyze(&tr.chain, &opts.target.host, opts.now_unix, &opts.trust);
     }
     out.tls = Some(tr.fact);
     out
+}
+
+/// A second attempt with a small MSS: if the TLS handshake completes now, full-size packets
+/// are what the path loses.
+async fn mss_retry(addr: SocketAddr, opts: &CheckOptions) -> MssRetry {
+    let start = Instant::now();
+    let done = |ok: bool| MssRetry {
+        mss: RETRY_MSS,
+        tls_completed: ok,
+        duration_ms: net::ms(start.elapsed()),
+    };
+    let (_, stream) = net::connect(
+        addr,
+        opts.timeout,
+        net::ConnectOpts {
+            mss: Some(RETRY_MSS),
+        },
+    )
+    .await;
+    let Some(mut stream) = stream else {
+        return done(false);
+    };
+    let neg = x224::negotiate(
+        &mut stream,
+        opts.client.requested_protocols,
+        opts.client.cookie.as_deref(),
+        opts.timeout,
+    )
+    .await;
+    if !matches!(neg.outcome, X224Outcome::Selected { protocol, .. } if protocol != 0) {
+        return done(false);
+    }
+    let tr = tls::handshake(stream, &opts.target.host, opts.timeout).await;
+    done(tr.fact.outcome == TlsOutcome::Ok)
 }
 
 /// RTT statistics from the TCP connect samples.

@@ -11,6 +11,8 @@ pub struct ProtocolsRun {
     pub fact: ProtocolsFact,
     /// TCP connect times, for the path statistics.
     pub connect_ms: Vec<f64>,
+    /// Retransmitted segments over all enumeration connections (where the OS reports it).
+    pub retransmits: Option<u32>,
     pub start_ms: f64,
     pub duration_ms: f64,
 }
@@ -40,8 +42,13 @@ pub async fn run(
                 TcpOutcome::Connected { duration_ms } => Some(*duration_ms),
                 _ => None,
             };
+            let mut retrans = None;
             let response = match stream {
-                Some(mut s) => x224::negotiate(&mut s, p.0, None, timeout).await.outcome,
+                Some(mut s) => {
+                    let o = x224::negotiate(&mut s, p.0, None, timeout).await.outcome;
+                    retrans = rdp_doctor_sys::tcp_stats(&s).map(|st| st.total_retransmits);
+                    o
+                }
                 None => X224Outcome::Error {
                     error: format!("TCP connect failed: {}", describe_tcp(&tcp)),
                 },
@@ -57,22 +64,28 @@ pub async fn run(
                     response,
                 },
                 connect_ms,
+                retrans,
             )
         });
     }
-    let mut results: Vec<(usize, ProtocolProbe, Option<f64>)> = Vec::new();
+    let mut results: Vec<(usize, ProtocolProbe, Option<f64>, Option<u32>)> = Vec::new();
     while let Some(r) = set.join_next().await {
         if let Ok(v) = r {
             results.push(v);
         }
     }
-    results.sort_by_key(|(i, _, _)| *i);
-    let connect_ms = results.iter().filter_map(|(_, _, c)| *c).collect();
-    let probes: Vec<ProtocolProbe> = results.into_iter().map(|(_, p, _)| p).collect();
+    results.sort_by_key(|(i, ..)| *i);
+    let connect_ms = results.iter().filter_map(|(_, _, c, _)| *c).collect();
+    let retransmits = results
+        .iter()
+        .filter_map(|(.., r)| *r)
+        .fold(None, |acc: Option<u32>, r| Some(acc.unwrap_or(0) + r));
+    let probes: Vec<ProtocolProbe> = results.into_iter().map(|(_, p, ..)| p).collect();
     let fact = summarize(probes);
     ProtocolsRun {
         fact,
         connect_ms,
+        retransmits,
         start_ms,
         duration_ms: net::ms(t0.elapsed()) - start_ms,
     }

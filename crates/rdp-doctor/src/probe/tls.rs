@@ -32,6 +32,12 @@ pub struct Counting<S> {
     capture: Arc<Mutex<Capture>>,
 }
 
+impl<S> Counting<S> {
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+}
+
 impl<S: AsyncRead + Unpin> AsyncRead for Counting<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
@@ -160,6 +166,17 @@ pub fn server_name(host: &str) -> ServerName<'static> {
 
 /// Runs the TLS handshake over an already negotiated X.224 connection.
 pub async fn handshake(stream: TcpStream, host: &str, timeout: Duration) -> TlsResult {
+    handshake_with(stream, host, timeout, None).await
+}
+
+/// Like [`handshake`]; `retrans` receives the kernel's retransmission count of the connection
+/// when the handshake ends (stalled connections included).
+pub async fn handshake_with(
+    stream: TcpStream,
+    host: &str,
+    timeout: Duration,
+    retrans: Option<&std::sync::atomic::AtomicU32>,
+) -> TlsResult {
     let start = Instant::now();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let verifier = Arc::new(RecordingVerifier {
@@ -188,12 +205,16 @@ pub async fn handshake(stream: TcpStream, host: &str, timeout: Duration) -> TlsR
     config.enable_sni = host.parse::<IpAddr>().is_err();
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
     let capture = Arc::new(Mutex::new(Capture::default()));
+    let stats = StatsHandle::of(&stream);
     let counting = Counting {
         inner: stream,
         capture: capture.clone(),
     };
     let result =
         tokio::time::timeout(timeout, connector.connect(server_name(host), counting)).await;
+    if let (Some(r), Some(st)) = (retrans, stats.and_then(|h| h.read())) {
+        r.fetch_add(st.total_retransmits, std::sync::atomic::Ordering::Relaxed);
+    }
     let duration_ms = net::ms(start.elapsed());
     let (bytes, total) = capture
         .lock()
@@ -304,5 +325,18 @@ fn classify_error(e: &io::Error, flight: &rdp_doctor_wire::tls::ServerFlight, fa
     };
     if fact.outcome == TlsOutcome::Error && flight.alert.is_some() {
         fact.outcome = TlsOutcome::Alert;
+    }
+}
+
+/// A duplicate handle on a socket, so its kernel statistics can be read after the stream was
+/// moved into a TLS connector (and even after that future was dropped on a time-out).
+struct StatsHandle(socket2::Socket);
+
+impl StatsHandle {
+    fn of(s: &TcpStream) -> Option<StatsHandle> {
+        socket2::SockRef::from(s).try_clone().ok().map(StatsHandle)
+    }
+    fn read(&self) -> Option<rdp_doctor_sys::TcpStats> {
+        rdp_doctor_sys::tcp_stats(&self.0)
     }
 }
