@@ -139,8 +139,8 @@ pub fn render(r: &DemoResult, s: Style, w: &mut dyn Write) -> io::Result<()> {
     writeln!(w)?;
     writeln!(
         w,
-        "  {:<27} {:<7} {:<28} {:<9} {:>9}  {}",
-        "fault (lab endpoint)", "client", "first finding", "verdict", "time", "as expected"
+        "  {:<27} {:<7} {:<28} {:<9} {:>9}  as expected",
+        "fault (lab endpoint)", "client", "first finding", "verdict", "time"
     )?;
     for row in &r.rows {
         let first = row.first.as_deref().unwrap_or("(none)");
