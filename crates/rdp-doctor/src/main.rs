@@ -269,7 +269,7 @@ fn run_lab(a: LabArgs) -> u8 {
         }
     }
     let mut endpoints = Vec::new();
-    if a.fault.len() == 1 && a.fault[0] == "all" {
+    if a.fault.len() == 1 && a.fault.first().map(String::as_str) == Some("all") {
         let ports: Vec<_> = addrs.into_iter().flatten().collect();
         if ports.len() < Fault::ALL.len() {
             return fail(&format!(

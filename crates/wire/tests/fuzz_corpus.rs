@@ -1,5 +1,11 @@
 //! Replays the saved fuzz corpus (`fuzz/corpus/<target>/*`) and the crash regressions
 //! (`fuzz/regressions/<target>/*`) through the oracles on stable `cargo test`.
+#![allow(
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used
+)]
 
 use std::path::Path;
 
