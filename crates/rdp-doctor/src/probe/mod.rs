@@ -158,8 +158,11 @@ pub async fn run(opts: &CheckOptions) -> ProbeRun {
     add_retrans(&mut retransmits, m.retransmits);
     if let Some(p) = p {
         tl.add(Phase::Protocols, p.start_ms, p.duration_ms);
-        rtts.extend(p.connect_ms);
-        add_retrans(&mut retransmits, p.retransmits);
+        // The enumeration is a burst of connections: a small accept queue can drop one of its
+        // SYNs (a 1 s retransmission that is the server's backlog, not the path). Its slow
+        // connects and retransmissions therefore do not count as loss; the main connection
+        // and `--samples` measure the path.
+        rtts.extend(p.connect_ms.iter().copied().filter(|ms| *ms < 1000.0));
         facts.protocols = Some(p.fact);
     }
     if let Some((s, f)) = u {

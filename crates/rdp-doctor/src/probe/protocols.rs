@@ -17,9 +17,14 @@ pub struct ProtocolsRun {
     pub duration_ms: f64,
 }
 
-/// How many enumeration connections are open at once. Small servers have tiny listen backlogs
-/// (xrdp 0.9 listens with a backlog of 2): a burst of SYNs overflows the queue, the kernel
-/// drops SYNs, and each dropped SYN costs a 1 s retransmission that looks like packet loss.
+/// Enumeration connections start this far apart. Small servers have tiny listen backlogs
+/// (xrdp 0.9 listens with a backlog of 2): a burst of SYNs overflows the accept queue, the
+/// kernel drops SYNs, and each dropped SYN costs a 1 s retransmission that looks like packet
+/// loss. Staggering by a few milliseconds avoids the burst without serialising on servers that
+/// are slow to answer each request (FreeRDP's shadow server takes 50-100 ms per X.224 answer).
+pub const STAGGER: Duration = Duration::from_millis(4);
+/// At most this many enumeration connections are open at once (with the main connection, one
+/// more than xrdp's accept queue holds).
 pub const PARALLEL: usize = 3;
 
 pub async fn run(
@@ -34,6 +39,7 @@ pub async fn run(
     for (i, p) in Protocols::ALL.iter().copied().enumerate() {
         let gate = gate.clone();
         set.spawn(async move {
+            tokio::time::sleep(STAGGER * i as u32).await;
             let _permit = gate.acquire_owned().await;
             let started = std::time::Instant::now();
             let (tcp, stream) =
