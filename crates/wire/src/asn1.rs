@@ -100,20 +100,20 @@ pub fn expect<'a>(
 }
 
 /// Reads an INTEGER's contents as a signed value (two's complement, X.690 8.3). Accepts
-/// redundant leading 0x00/0xFF octets as long as the value fits in an `i64`.
+/// redundant leading sign octets (BER) as long as the value fits in an `i64`.
 pub fn integer_value(contents: &[u8], what: &'static str) -> Result<i64, DecodeError> {
-    if contents.is_empty() {
+    let Some(&first) = contents.first() else {
         return Err(DecodeError::Invalid { what, value: 0 });
-    }
-    let negative = contents.first().is_some_and(|b| b & 0x80 != 0);
-    // Strip redundant sign octets.
+    };
+    let negative = first & 0x80 != 0;
+    // Drop an octet that only repeats the sign of the next one.
     let mut s = contents;
-    while s.len() > 8 {
-        match s.split_first() {
-            Some((&0x00, rest)) if !negative => s = rest,
-            Some((&0xFF, rest)) if negative => s = rest,
-            _ => break,
+    while let (Some(&a), Some(&b)) = (s.first(), s.get(1)) {
+        let redundant = (a == 0x00 && b & 0x80 == 0) || (a == 0xFF && b & 0x80 != 0);
+        if !redundant {
+            break;
         }
+        s = s.get(1..).unwrap_or(&[]);
     }
     if s.len() > 8 {
         return Err(DecodeError::TooLarge {
@@ -240,6 +240,22 @@ mod tests {
         );
         assert!(integer_value(&[], "i").is_err());
         assert!(integer_value(&[0x01; 9], "i").is_err());
+        // 2^64 - 1 does not fit an i64 and must not wrap to -1.
+        assert!(
+            integer_value(&[0x00, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF], "i").is_err()
+        );
+        assert_eq!(
+            integer_value(&[0x00, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF], "i"),
+            Ok(i64::MAX)
+        );
+        assert_eq!(
+            integer_value(&[0xFF, 0x80, 0, 0, 0, 0, 0, 0, 0], "i"),
+            Ok(i64::MIN)
+        );
+        assert_eq!(
+            integer_value(&[0xFF, 0xFF, 0xC0, 0, 0, 0x6D], "i"),
+            Ok(-0x3FFF_FF93)
+        );
     }
 
     #[test]
