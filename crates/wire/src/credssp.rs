@@ -672,6 +672,38 @@ pub fn server_read_auth_info(
     TsCredentials::decode(&plain).map_err(PubKeyAuthError::Malformed)
 }
 
+/// The Early User Authorization Result PDU ([MS-RDPBCGR] 2.2.10.2): 4 bytes, little-endian,
+/// sent by the server over TLS after CredSSP when PROTOCOL_HYBRID_EX was selected. Open: an
+/// unknown value is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct EarlyUserAuthResult(pub u32);
+
+impl EarlyUserAuthResult {
+    pub const AUTHZ_SUCCESS: EarlyUserAuthResult = EarlyUserAuthResult(0x0000_0000);
+    /// The user may not log on remotely (no "Allow log on through Remote Desktop Services").
+    pub const AUTHZ_ACCESS_DENIED: EarlyUserAuthResult = EarlyUserAuthResult(0x0000_0005);
+    pub const LEN: usize = 4;
+
+    pub fn encode(self) -> [u8; 4] {
+        self.0.to_le_bytes()
+    }
+
+    /// Decodes the first four bytes of `data`.
+    pub fn decode(data: &[u8]) -> Result<EarlyUserAuthResult, DecodeError> {
+        Ok(EarlyUserAuthResult(
+            Cursor::new(data).u32_le("Early User Authorization Result")?,
+        ))
+    }
+
+    pub fn name(self) -> Option<&'static str> {
+        match self.0 {
+            0 => Some("AUTHZ_SUCCESS"),
+            5 => Some("AUTHZ_ACCESS_DENIED"),
+            _ => None,
+        }
+    }
+}
+
 /// Fuzz oracle: [`TsRequest::decode`] never panics; a decoded request re-encodes to bytes that
 /// decode to the same value, and [`frame_status`] agrees that the input is one whole frame.
 pub fn fuzz_ts_request(data: &[u8]) {

@@ -404,6 +404,16 @@ fn frame_status_cases() {
 }
 
 #[test]
+fn early_user_auth_result() {
+    use credssp::EarlyUserAuthResult as R;
+    assert_eq!(R::decode(&[5, 0, 0, 0]), Ok(R::AUTHZ_ACCESS_DENIED));
+    assert_eq!(R::AUTHZ_ACCESS_DENIED.name(), Some("AUTHZ_ACCESS_DENIED"));
+    assert_eq!(R::decode(&[0, 0, 0, 1]).unwrap().name(), None);
+    assert_eq!(R(0x0100_0000).encode(), [0, 0, 0, 1]);
+    assert!(R::decode(&[0, 0, 0]).is_err());
+}
+
+#[test]
 fn adapted_to_peer_follows_the_interop_quirks() {
     let r = TsRequest {
         version: 6,
