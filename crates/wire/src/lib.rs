@@ -11,9 +11,12 @@
 //! Spec references are given per item as `[MS-RDPBCGR] 2.2.1.1` etc.
 #![forbid(unsafe_code)]
 
+pub mod asn1;
+pub mod credssp;
 pub mod cursor;
 pub mod error;
 pub mod nego;
+pub mod ntlm;
 pub mod oracles;
 pub mod rdpeudp;
 pub mod tls;
