@@ -242,8 +242,9 @@ pub fn tls_peek(
 
 /// The DER certificates in a PEM file, in order.
 pub fn pem_certs(path: &std::path::Path) -> Result<Vec<Vec<u8>>, String> {
+    use rustls::pki_types::pem::PemObject;
     let data = std::fs::read(path).map_err(|e| format!("read {}: {e}", path.display()))?;
-    rustls_pemfile::certs(&mut data.as_slice())
+    CertificateDer::pem_slice_iter(&data)
         .map(|c| c.map(|d| d.as_ref().to_vec()))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| format!("PEM {}: {e}", path.display()))
