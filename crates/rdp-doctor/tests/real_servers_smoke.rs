@@ -54,13 +54,18 @@ fn timing(what: &str, d: Duration) {
 /// CC with dst-ref 0, the server's src-ref, class 0, and the expected RDP_NEG_RSP /
 /// RDP_NEG_FAILURE.
 fn assert_cc(server: &str, addr: SocketAddr, requested: u32, expected: NegOutcome) {
+    assert_cc_for(server, addr, Some(requested), expected);
+}
+
+/// Like [`assert_cc`]; `None` sends a CR without RDP_NEG_REQ (a pre-RDP-5.2 client).
+fn assert_cc_for(server: &str, addr: SocketAddr, requested: Option<u32>, expected: NegOutcome) {
     let src_ref = if server.starts_with("shadow") {
         SHADOW_SRC_REF
     } else {
         XRDP_SRC_REF
     };
-    let got = x224_confirm(addr, Some(requested))
-        .unwrap_or_else(|e| panic!("{server}: X.224 with 0x{requested:02X}: {e}"));
+    let got = x224_confirm(addr, requested)
+        .unwrap_or_else(|e| panic!("{server}: X.224 with {requested:02X?}: {e}"));
     let want = ConnectionConfirm {
         dst_ref: 0,
         src_ref,
@@ -70,11 +75,16 @@ fn assert_cc(server: &str, addr: SocketAddr, requested: u32, expected: NegOutcom
     assert_eq!(
         got.cc,
         want,
-        "{server}: requestedProtocols 0x{requested:02X}: CC {}",
+        "{server}: requestedProtocols {requested:02X?}: CC {}",
         hex(&got.raw)
     );
-    // TPKT(4) + LI/code/dst/src/class(7) + RDP_NEG_*(8).
-    assert_eq!(got.raw.len(), 19, "{server}: CC {}", hex(&got.raw));
+    // TPKT(4) + LI/code/dst/src/class(7) + RDP_NEG_RSP/FAILURE(8), or nothing after the class.
+    let len = if expected == NegOutcome::Absent {
+        11
+    } else {
+        19
+    };
+    assert_eq!(got.raw.len(), len, "{server}: CC {}", hex(&got.raw));
 }
 
 fn start_xrdp(cfg: XrdpConfig) -> XrdpServer {
@@ -88,7 +98,10 @@ fn start_shadow(cfg: ShadowConfig) -> ShadowServer {
     let label = format!("sec={} cert={:?}", cfg.sec, cfg.cert);
     let s = ShadowServer::start(cfg).unwrap_or_else(|e| panic!("shadow did not start: {e}"));
     timing(&format!("shadow start {label}"), s.startup());
-    timing("  its Xvfb start", s.xvfb().startup());
+    timing(
+        &format!("  its (shared) Xvfb :{} start", s.xvfb().display()),
+        s.xvfb().startup(),
+    );
     s
 }
 
@@ -126,6 +139,8 @@ fn xrdp_negotiate_selects_ssl_for_modern_and_rdp_for_legacy() {
         REQ_RDP,
         rsp(XRDP_RSP_FLAGS, Protocols::RDP),
     );
+    // A legacy CR without RDP_NEG_REQ gets a CC without negotiation data.
+    assert_cc_for("xrdp negotiate", s.socket_addr(), None, NegOutcome::Absent);
     // Server-side oracle for the first request.
     assert!(
         s.wait_for_log("selected [SSL]", Duration::from_secs(2)),
@@ -454,6 +469,13 @@ fn shadow_nla_requires_hybrid_and_checks_the_password() {
         REQ_RDP,
         failure(FailureCode::HYBRID_REQUIRED_BY_SERVER),
     );
+    // Even a legacy client without RDP_NEG_REQ is told HYBRID_REQUIRED_BY_SERVER.
+    assert_cc_for(
+        "shadow nla",
+        s.socket_addr(),
+        None,
+        failure(FailureCode::HYBRID_REQUIRED_BY_SERVER),
+    );
     let peek = tls_peek(s.socket_addr(), REQ_MODERN, TlsVersions::Both).unwrap();
     assert_serves(
         "shadow nla",
@@ -502,7 +524,15 @@ fn shadow_nla_requires_hybrid_and_checks_the_password() {
         !bad.command.contains("WrongPass9?"),
         "password not redacted"
     );
-    println!("shadow log after the NLA runs:\n{}", s.log());
+    // Server-side oracle: the NTLM AUTHENTICATE failed its MIC check (lab README §3.3).
+    assert!(
+        s.wait_for_log(
+            "Message Integrity Check (MIC) verification failed!",
+            Duration::from_secs(2)
+        ),
+        "server-side NTLM oracle missing:\n{}",
+        s.log()
+    );
 }
 
 #[test]

@@ -351,22 +351,37 @@ fn generate() -> Result<LabCerts, String> {
     })
 }
 
-/// The lab certificates, generated on first use (about 2 s). Panics with the openssl output if
-/// generation fails: tests that need certificates must fail loudly, never skip.
+/// The lab certificates, generated on first use (about 2 s), or why generation failed.
+pub fn try_lab() -> Result<&'static LabCerts, String> {
+    static CERTS: OnceLock<Result<LabCerts, String>> = OnceLock::new();
+    CERTS
+        .get_or_init(generate)
+        .as_ref()
+        .map_err(|e| format!("test certificate generation failed: {e}"))
+}
+
+/// The files of one certificate, or why they are not there.
+pub fn try_files(name: CertName) -> Result<&'static CertFiles, String> {
+    try_lab()?
+        .get(name)
+        .ok_or_else(|| format!("certificate {name:?} missing from the lab set"))
+}
+
+/// Like [`try_lab`], but panics with the openssl output: tests that need certificates must fail
+/// loudly, never skip.
 #[allow(clippy::panic)]
 pub fn lab() -> &'static LabCerts {
-    static CERTS: OnceLock<Result<LabCerts, String>> = OnceLock::new();
-    match CERTS.get_or_init(generate) {
+    match try_lab() {
         Ok(c) => c,
-        Err(e) => panic!("test certificate generation failed: {e}"),
+        Err(e) => panic!("{e}"),
     }
 }
 
 /// The files of one certificate (see [`lab`]).
 #[allow(clippy::panic)]
 pub fn files(name: CertName) -> &'static CertFiles {
-    match lab().get(name) {
-        Some(f) => f,
-        None => panic!("certificate {name:?} missing from the lab set"),
+    match try_files(name) {
+        Ok(f) => f,
+        Err(e) => panic!("{e}"),
     }
 }

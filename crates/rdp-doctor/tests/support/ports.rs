@@ -78,13 +78,33 @@ pub fn free_port() -> Result<u16, String> {
     Err(format!("no free TCP port in {lo}-{hi} on loopback"))
 }
 
-/// A display number from the range without an X lock file. The caller still has to cope with a
-/// server that fails to start on it (another X server may appear in between).
+/// Whether display `d` has no live X server. A lock whose pid is gone or a zombie (an Xvfb
+/// killed by SIGKILL cannot remove it, and PID 1 here does not reap orphans) is stale: it is
+/// removed with its socket, because Xvfb refuses a lock whose pid still exists, even as a zombie.
+/// Only displays of our own range get here.
+fn display_is_free(d: u32) -> bool {
+    let lock = format!("/tmp/.X{d}-lock");
+    let Ok(text) = std::fs::read_to_string(&lock) else {
+        return !Path::new(&lock).exists();
+    };
+    let stale = match text.trim().parse::<u32>() {
+        Ok(pid) => super::process::proc_stat(pid).is_none_or(|s| s.state == 'Z'),
+        Err(_) => false,
+    };
+    if stale {
+        let _ = std::fs::remove_file(format!("/tmp/.X11-unix/X{d}"));
+        let _ = std::fs::remove_file(&lock);
+    }
+    stale
+}
+
+/// A display number from the range without a live X server. The caller still has to cope with
+/// a server that fails to start on it (another X server may appear in between).
 pub fn next_display() -> Result<u32, String> {
     let (lo, hi) = display_range();
     for _ in 0..=(hi - lo) {
         let d = next_in(&DISPLAY_COUNTER, lo, hi);
-        if !Path::new(&format!("/tmp/.X{d}-lock")).exists() {
+        if display_is_free(d) {
             return Ok(d);
         }
     }

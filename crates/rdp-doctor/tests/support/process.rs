@@ -295,6 +295,20 @@ pub fn wait_listening(
     }
 }
 
+/// Why one server start attempt failed: losing the race for a port to another program (between
+/// allocation and the server's bind) is retried on a new port; anything else is reported.
+#[derive(Debug)]
+pub enum StartError {
+    PortTaken(String),
+    Other(String),
+}
+
+impl From<String> for StartError {
+    fn from(e: String) -> Self {
+        StartError::Other(e)
+    }
+}
+
 /// A file's text (lossy), or a note saying why it could not be read.
 pub fn read_text(path: &Path) -> String {
     match fs::read(path) {

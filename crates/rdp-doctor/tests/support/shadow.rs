@@ -8,7 +8,7 @@
 
 use super::certs::{self, CertName};
 use super::ports::free_port;
-use super::process::{read_text, tail, wait_listening, GroupChild};
+use super::process::{read_text, tail, wait_listening, GroupChild, StartError};
 use super::tmp::TempDir;
 use super::xvfb::{self, Xvfb};
 use std::io::Write as _;
@@ -139,10 +139,26 @@ pub struct ShadowServer {
 }
 
 impl ShadowServer {
+    /// Starts the server (and the shared Xvfb if needed) and waits until it listens; retries on
+    /// a new port (twice) if another program took the port first.
     pub fn start(config: ShadowConfig) -> Result<ShadowServer, String> {
         if !["nla", "tls", "rdp", "ext"].contains(&config.sec.as_str()) {
             return Err(format!("sec {:?}: expected nla|tls|rdp|ext", config.sec));
         }
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match Self::start_once(&config) {
+                Err(StartError::PortTaken(e)) if attempt < 3 => {
+                    eprintln!("shadow: port taken, retrying on another: {}", tail(&e, 200));
+                }
+                Err(StartError::PortTaken(e) | StartError::Other(e)) => return Err(e),
+                Ok(s) => return Ok(s),
+            }
+        }
+    }
+
+    fn start_once(config: &ShadowConfig) -> Result<ShadowServer, StartError> {
         let xvfb = xvfb::shared()?;
         let port = free_port()?;
         let addr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port);
@@ -151,7 +167,7 @@ impl ShadowServer {
         let cert_dir = home.join(".config/freerdp/shadow");
         std::fs::create_dir_all(&cert_dir).map_err(|e| format!("mkdir: {e}"))?;
         if let Some(name) = config.cert {
-            let f = certs::files(name);
+            let f = certs::try_files(name)?;
             std::fs::copy(f.served(), cert_dir.join("shadow.crt"))
                 .map_err(|e| format!("copy cert: {e}"))?;
             std::fs::copy(&f.key, cert_dir.join("shadow.key"))
@@ -190,20 +206,26 @@ impl ShadowServer {
                 xvfb,
                 addr,
                 startup,
-                config,
+                config: config.clone(),
                 dir,
             }),
             Err(e) => {
                 child.stop();
-                Err(format!(
+                let log = read_text(&dir.join("shadow.log"));
+                let msg = format!(
                     "{e}\nconfig: sec={} cert={:?} users={:?} extra={:?} DISPLAY={}\n--- shadow log ---\n{}",
                     config.sec,
                     config.cert,
                     config.users.iter().map(|u| &u.0).collect::<Vec<_>>(),
                     config.extra_args,
                     xvfb.display_env(),
-                    tail(&read_text(&dir.join("shadow.log")), 4000),
-                ))
+                    tail(&log, 4000),
+                );
+                if log.contains("Problem creating TCP listener") {
+                    Err(StartError::PortTaken(msg))
+                } else {
+                    Err(StartError::Other(msg))
+                }
             }
         }
     }

@@ -8,7 +8,7 @@
 
 use super::certs::{self, CertName};
 use super::ports::free_port;
-use super::process::{read_text, tail, wait_listening, GroupChild};
+use super::process::{read_text, tail, wait_listening, GroupChild, StartError};
 use super::tmp::TempDir;
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -146,7 +146,7 @@ pub struct XrdpServer {
 fn ini(cfg: &XrdpConfig, addr: SocketAddr, dir: &Path) -> Result<String, String> {
     let (cert, key) = match cfg.cert {
         Some(name) => {
-            let f = certs::files(name);
+            let f = certs::try_files(name)?;
             (f.served().to_path_buf(), f.key.clone())
         }
         None => (
@@ -219,15 +219,30 @@ fn ini(cfg: &XrdpConfig, addr: SocketAddr, dir: &Path) -> Result<String, String>
 
 impl XrdpServer {
     /// Writes the private ini, starts xrdp and waits until it listens. The error says why, with
-    /// the xrdp log.
+    /// the xrdp log. If another program took the port between allocation and bind, it retries
+    /// on a new port (twice).
     pub fn start(config: XrdpConfig) -> Result<XrdpServer, String> {
         config.validate()?;
         ensure_rsakeys()?;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match Self::start_once(&config) {
+                Err(StartError::PortTaken(e)) if attempt < 3 => {
+                    eprintln!("xrdp: port taken, retrying on another: {}", tail(&e, 200));
+                }
+                Err(StartError::PortTaken(e) | StartError::Other(e)) => return Err(e),
+                Ok(s) => return Ok(s),
+            }
+        }
+    }
+
+    fn start_once(config: &XrdpConfig) -> Result<XrdpServer, StartError> {
         let ip = config.addr.unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
         let port = free_port()?;
         let addr = SocketAddr::new(ip, port);
         let dir = TempDir::new(&format!("xrdp-{}-{port}", config.security_layer))?;
-        let ini_path = dir.write("xrdp.ini", ini(&config, addr, dir.path())?.as_bytes())?;
+        let ini_path = dir.write("xrdp.ini", ini(config, addr, dir.path())?.as_bytes())?;
         let console = std::fs::File::create(dir.join("console.log"))
             .map_err(|e| format!("console log: {e}"))?;
         let console2 = console.try_clone().map_err(|e| format!("dup: {e}"))?;
@@ -256,17 +271,24 @@ impl XrdpServer {
                 child,
                 addr,
                 startup,
-                config,
+                config: config.clone(),
                 dir,
             }),
             Err(e) => {
                 child.stop();
-                Err(format!(
+                let log = read_text(&dir.join("xrdp.log"));
+                let msg = format!(
                     "{e}\nconfig: {config:?}\n--- xrdp.log ---\n{}\n--- console ---\n{}\n--- xrdp.ini ---\n{}",
-                    tail(&read_text(&dir.join("xrdp.log")), 4000),
+                    tail(&log, 4000),
                     tail(&read_text(&dir.join("console.log")), 2000),
                     read_text(&ini_path),
-                ))
+                );
+                // xrdp logs this and exits 1 when the bind fails.
+                if log.contains("trans_listen_address failed") {
+                    Err(StartError::PortTaken(msg))
+                } else {
+                    Err(StartError::Other(msg))
+                }
             }
         }
     }
@@ -349,5 +371,7 @@ pub fn start_many(configs: Vec<XrdpConfig>) -> Vec<Result<XrdpServer, String>> {
 
 /// The certificate a server with `cfg` serves, if any (for assertions).
 pub fn served_cert(cfg: &XrdpConfig) -> Option<&'static Path> {
-    cfg.cert.map(|n| certs::files(n).served())
+    cfg.cert
+        .and_then(|n| certs::try_files(n).ok())
+        .map(|f| f.served())
 }
