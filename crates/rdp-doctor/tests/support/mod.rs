@@ -14,6 +14,12 @@
 //! * [`rdp`]: raw X.224 CR/CC and a TLS peek, built on `rdp_doctor_wire`.
 //! * [`netns`]: network namespaces (root).
 //!
+//! Environment: `RDP_DOCTOR_TEST_PORTS=LOW-HIGH` (default 43000-43999),
+//! `RDP_DOCTOR_TEST_DISPLAYS=LOW-HIGH` (default 430-439), `RDP_DOCTOR_TEST_TMP` (default
+//! `$TMPDIR/rdp-doctor-tests`), `RDP_DOCTOR_KEEP_TMP=1` keeps server directories (ini, logs,
+//! HOME) for debugging. Processes and directories left by a test process that was killed are
+//! removed by the next one (see `process::reap_stale_once`, `tmp::process_dir`).
+//!
 //! Everything here is test code for a lab on loopback; the lab password appears in xfreerdp's
 //! argv only (see `tools::xfreerdp_auth_only`).
 // Each test file uses a different subset of the harness.
