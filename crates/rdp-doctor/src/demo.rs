@@ -50,6 +50,7 @@ pub async fn run(faults: &[Fault], timeout: Duration) -> Result<DemoResult, Stri
         .collect();
     let lab = lab::start(LabConfig {
         endpoints,
+        users: Vec::new(),
         names: vec!["localhost".into()],
         log: false,
     })

@@ -312,6 +312,7 @@ fn run_lab(a: LabArgs) -> u8 {
     rt.block_on(async {
         let lab = match lab::start(lab::LabConfig {
             endpoints,
+            users: Vec::new(),
             names: a.name.clone(),
             log: true,
         })

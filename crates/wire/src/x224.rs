@@ -321,12 +321,13 @@ mod tests {
         }
     }
 
-    /// xrdp 0.9.21 `security_layer=tls`, asked for PROTOCOL_RDP only (captured on loopback):
-    /// LI 0x0E, CC, refs 0, class 0 | RDP_NEG_FAILURE code 1 SSL_REQUIRED_BY_SERVER.
+    /// xrdp 0.9.21 `security_layer=tls`, asked for PROTOCOL_RDP only (captured on loopback by
+    /// `crates/rdp-doctor/tests/real_servers_smoke.rs`, which asserts the same 19 bytes):
+    /// LI 0x0E, CC, dst 0, src 0x1234, class 0 | RDP_NEG_FAILURE code 1 SSL_REQUIRED_BY_SERVER.
     #[test]
     fn decodes_xrdp_failure() {
         let p = [
-            0x0E, 0xD0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03, 0x00, 0x08, 0x00, 0x01, 0x00, 0x00,
+            0x0E, 0xD0, 0x00, 0x00, 0x12, 0x34, 0x00, 0x03, 0x00, 0x08, 0x00, 0x01, 0x00, 0x00,
             0x00,
         ];
         match decode(&p).expect("decodes") {

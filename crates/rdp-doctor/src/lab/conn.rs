@@ -216,7 +216,9 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>)
     };
     log(&shared, peer, "TLS established");
     if selected.needs_credssp() {
-        super::session::credssp(tls, peer, &shared, selected).await;
+        if let Some(authenticated) = super::session::credssp(tls, peer, &shared, selected).await {
+            super::session::mcs_over_tls(authenticated, peer, &shared).await;
+        }
     } else {
         super::session::mcs_over_tls(tls, peer, &shared).await;
     }

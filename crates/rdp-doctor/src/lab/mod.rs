@@ -7,7 +7,7 @@
 
 mod certs;
 mod conn;
-mod session;
+pub mod session;
 mod udp;
 mod weakkey;
 
@@ -200,6 +200,12 @@ impl Fault {
     }
 }
 
+/// The lab's published test account.
+pub const DEFAULT_USER: &str = "labuser";
+pub const DEFAULT_PASSWORD: &str = "LabPass1!";
+
+pub use session::LabUser;
+
 /// One listening endpoint.
 #[derive(Debug, Clone, Copy)]
 pub struct Endpoint {
@@ -209,6 +215,8 @@ pub struct Endpoint {
 
 pub struct LabConfig {
     pub endpoints: Vec<Endpoint>,
+    /// Accounts CredSSP accepts (default: labuser / LabPass1!, a published test account).
+    pub users: Vec<session::LabUser>,
     /// Names the certificates are issued for (default: localhost and the listen addresses).
     pub names: Vec<String>,
     /// Log each connection on stderr.
@@ -221,6 +229,9 @@ pub(crate) struct Shared {
     pub tls: Option<Arc<rustls::ServerConfig>>,
     pub log: bool,
     pub addr: SocketAddr,
+    /// The certificate's subjectPublicKey (what CredSSP binds to).
+    pub spki: Vec<u8>,
+    pub users: Vec<session::LabUser>,
 }
 
 /// A running lab. Dropping it stops every endpoint.
@@ -274,6 +285,11 @@ pub async fn start(cfg: LabConfig) -> Result<Lab, String> {
         }
     }
     let default_key = certs::leaf_for(Fault::Healthy, &ca, &names)?;
+    let users = if cfg.users.is_empty() {
+        vec![session::LabUser::new(DEFAULT_USER, "", DEFAULT_PASSWORD)]
+    } else {
+        cfg.users.clone()
+    };
     let mut tasks = Vec::new();
     let mut bound = Vec::new();
     for e in &cfg.endpoints {
@@ -283,11 +299,23 @@ pub async fn start(cfg: LabConfig) -> Result<Lab, String> {
             default_key.clone()
         };
         let (listener, udp, addr) = bind_pair(e.addr).await?;
+        let spki = key
+            .cert
+            .first()
+            .and_then(|c| {
+                use x509_parser::prelude::FromDer;
+                x509_parser::certificate::X509Certificate::from_der(c.as_ref())
+                    .ok()
+                    .map(|(_, x)| x.public_key().subject_public_key.data.to_vec())
+            })
+            .unwrap_or_default();
         let shared = Arc::new(Shared {
             fault: e.fault,
             tls: Some(tls_config(key)?),
             log: cfg.log,
             addr,
+            spki,
+            users: users.clone(),
         });
         let s2 = shared.clone();
         tasks.push(tokio::spawn(async move { udp::serve(udp, s2).await }));

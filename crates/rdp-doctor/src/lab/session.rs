@@ -1,9 +1,38 @@
 //! The lab's CredSSP and MCS answers (after the X.224/TLS steps in `conn`).
 
 use super::conn::{hold, log};
-use super::Shared;
+use super::{Fault, Shared};
+use crate::probe::net::{self, ReadEnd};
+use rdp_doctor_wire::credssp::{self, EarlyUserAuthResult, TsCredentials, TsRequest};
+use rdp_doctor_wire::nego::Protocols;
+use rdp_doctor_wire::ntlm::{self, Negotiate, TargetNames, Version};
 use std::net::SocketAddr;
-use tokio::io::{AsyncRead, AsyncWrite};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+
+const CLIENT_WAIT: Duration = Duration::from_secs(10);
+
+/// The NTSTATUS a Windows server returns in TSRequest.errorCode for a bad user or password.
+pub const STATUS_LOGON_FAILURE: u32 = 0xC000_006D;
+
+/// The names the lab announces in its NTLM CHALLENGE (an obviously fake host).
+pub fn lab_names() -> TargetNames {
+    TargetNames {
+        nb_computer: Some("RDPLAB".into()),
+        nb_domain: Some("RDPLAB".into()),
+        dns_computer: Some("rdplab.lab.invalid".into()),
+        dns_domain: Some("lab.invalid".into()),
+        dns_tree: Some("lab.invalid".into()),
+    }
+}
+
+/// Windows Server 2022 in the NTLM VERSION structure.
+pub const LAB_VERSION: Version = Version {
+    major: 10,
+    minor: 0,
+    build: 20348,
+    revision: Version::NTLMSSP_REVISION_W2K3,
+};
 
 /// Standard RDP Security: the client's next message is the MCS Connect Initial, in the clear.
 pub(crate) async fn standard_rdp<S: AsyncRead + AsyncWrite + Unpin>(
@@ -25,13 +54,201 @@ pub(crate) async fn mcs_over_tls<S: AsyncRead + AsyncWrite + Unpin>(
     hold(&mut s).await;
 }
 
-/// CredSSP: answer the client's NTLM NEGOTIATE.
+async fn read_ts<S: AsyncRead + Unpin>(s: &mut S) -> Result<TsRequest, String> {
+    let mut buf = Vec::new();
+    match net::read_frame(
+        s,
+        &mut buf,
+        credssp::MAX_TS_REQUEST_LEN,
+        CLIENT_WAIT,
+        crate::probe::credssp::progress,
+    )
+    .await
+    {
+        ReadEnd::Frame { len } => {
+            TsRequest::decode(buf.get(..len).unwrap_or(&[])).map_err(|e| e.to_string())
+        }
+        other => Err(format!("{other:?}")),
+    }
+}
+
+async fn send_ts<S: AsyncWrite + Unpin>(s: &mut S, t: &TsRequest) -> std::io::Result<()> {
+    s.write_all(&t.encode()).await?;
+    s.flush().await
+}
+
+/// CredSSP server side. Returns the stream when the client authenticated (for what follows),
+/// `None` when the exchange ended (fault, failure, or a probe that only wanted the CHALLENGE).
 pub(crate) async fn credssp<S: AsyncRead + AsyncWrite + Unpin>(
     mut s: S,
     peer: SocketAddr,
     shared: &Shared,
-    _selected: rdp_doctor_wire::nego::Protocols,
-) {
-    log(shared, peer, "CredSSP: waiting for TSRequest");
-    hold(&mut s).await;
+    selected: Protocols,
+) -> Option<S> {
+    // 1. NEGOTIATE
+    let first = match read_ts(&mut s).await {
+        Ok(t) => t,
+        Err(e) => {
+            log(shared, peer, &format!("CredSSP: no TSRequest ({e})"));
+            return None;
+        }
+    };
+    if shared.fault == Fault::CredsspFailed {
+        log(
+            shared,
+            peer,
+            "CredSSP: dropping the connection after the client's first TSRequest",
+        );
+        return None; // dropping the TLS stream without close_notify; `conn` resets the socket
+    }
+    let Some(neg_bytes) = first.first_token().map(<[u8]>::to_vec) else {
+        log(shared, peer, "CredSSP: TSRequest without a token");
+        return None;
+    };
+    let Ok(neg) = Negotiate::decode(&neg_bytes) else {
+        log(shared, peer, "CredSSP: the token is not an NTLM NEGOTIATE");
+        return None;
+    };
+    // 2. CHALLENGE, with the server's clock (4 h ahead for the clock-skew fault)
+    let skew: i64 = if shared.fault == Fault::ClockSkew {
+        4 * 3600
+    } else {
+        0
+    };
+    let now = crate::check::now_unix() + skew;
+    let chal = ntlm::server_challenge(
+        &neg,
+        rand::random(),
+        &lab_names(),
+        Some(ntlm::unix_seconds_to_filetime(now)),
+        Some(LAB_VERSION),
+    );
+    let chal_bytes = chal.encode();
+    let version = if shared.fault == Fault::CredsspOutdatedServer {
+        3
+    } else {
+        credssp::VERSION_CURRENT
+    };
+    let answer = TsRequest::with_token(version, chal_bytes.clone());
+    if send_ts(&mut s, &answer).await.is_err() {
+        return None;
+    }
+    log(
+        shared,
+        peer,
+        &format!("CredSSP: CHALLENGE sent (TSRequest version {version})"),
+    );
+    // 3. AUTHENTICATE + pubKeyAuth
+    let second = match read_ts(&mut s).await {
+        Ok(t) => t,
+        Err(_) => {
+            log(shared, peer, "CredSSP: client left after the CHALLENGE");
+            return None;
+        }
+    };
+    let auth_bytes = second.first_token().map(<[u8]>::to_vec).unwrap_or_default();
+    let users = &shared.users;
+    let verified =
+        ntlm::verify_authenticate(&neg_bytes, &chal_bytes, &auth_bytes, |user, domain| {
+            users
+                .iter()
+                .find(|u| {
+                    u.user.eq_ignore_ascii_case(user)
+                        && (u.domain.is_empty()
+                            || domain.is_empty()
+                            || u.domain.eq_ignore_ascii_case(domain))
+                })
+                .map(|u| u.nt_hash.clone())
+        });
+    let mut out = match verified {
+        Ok(o) => o,
+        Err(e) => {
+            log(
+                shared,
+                peer,
+                &format!("CredSSP: authentication failed ({e:?}); answering STATUS_LOGON_FAILURE"),
+            );
+            let mut t = TsRequest::with_token(version, Vec::new());
+            t.nego_tokens.clear();
+            t.error_code = Some(STATUS_LOGON_FAILURE);
+            let _ = send_ts(&mut s, &t.adapted_to_peer(second.version)).await;
+            return None;
+        }
+    };
+    let peer_version = second.version.min(version);
+    let nonce = second.client_nonce;
+    let Some(pka) = second.pub_key_auth.as_deref() else {
+        log(shared, peer, "CredSSP: AUTHENTICATE without pubKeyAuth");
+        return None;
+    };
+    if let Err(e) = credssp::verify_client_pub_key_auth(
+        &mut out.session,
+        peer_version,
+        nonce.as_ref(),
+        &shared.spki,
+        pka,
+    ) {
+        log(
+            shared,
+            peer,
+            &format!("CredSSP: pubKeyAuth does not verify ({e})"),
+        );
+        return None;
+    }
+    let mut reply = TsRequest::with_token(version, Vec::new());
+    reply.nego_tokens.clear();
+    reply.pub_key_auth = Some(credssp::server_pub_key_auth(
+        &mut out.session,
+        peer_version,
+        nonce.as_ref(),
+        &shared.spki,
+    ));
+    if send_ts(&mut s, &reply).await.is_err() {
+        return None;
+    }
+    // 4. authInfo (the delegated credentials)
+    let third = read_ts(&mut s).await.ok()?;
+    let creds =
+        credssp::server_read_auth_info(&mut out.session, third.auth_info.as_deref().unwrap_or(&[]))
+            .ok()?;
+    let who = match &creds {
+        TsCredentials::Password(p) => format!("{}\\{}", p.domain, p.user),
+        TsCredentials::Other { cred_type, .. } => format!("credential type {cred_type}"),
+    };
+    log(
+        shared,
+        peer,
+        &format!(
+            "CredSSP: {}\\{} authenticated, delegated {who}",
+            out.domain, out.user
+        ),
+    );
+    if selected.contains(Protocols::HYBRID_EX) {
+        if s.write_all(&EarlyUserAuthResult::AUTHZ_SUCCESS.encode())
+            .await
+            .is_err()
+        {
+            return None;
+        }
+        let _ = s.flush().await;
+    }
+    Some(s)
+}
+
+/// A lab account: user name, domain (empty = any) and NT hash.
+#[derive(Clone)]
+pub struct LabUser {
+    pub user: String,
+    pub domain: String,
+    pub nt_hash: ntlm::Key16,
+}
+
+impl LabUser {
+    pub fn new(user: &str, domain: &str, password: &str) -> LabUser {
+        LabUser {
+            user: user.into(),
+            domain: domain.into(),
+            nt_hash: ntlm::nt_hash(password),
+        }
+    }
 }

@@ -2,6 +2,7 @@
 //! sequence against one target, running independent steps concurrently, and returns facts with
 //! a timeline. Every step is bounded in time and bytes; a failed step is recorded, not thrown.
 
+pub mod credssp;
 pub mod net;
 pub mod protocols;
 pub mod resolve;
@@ -266,7 +267,17 @@ async fn main_chain(
         out.certificate =
             crate::cert::analyze(&tr.chain, &opts.target.host, opts.now_unix, &opts.trust);
     }
+    let tls_ok = tr.fact.outcome == TlsOutcome::Ok;
     out.tls = Some(tr.fact);
+    let Some(mut tls_stream) = tr.stream.filter(|_| tls_ok) else {
+        return out;
+    };
+    if rdp_doctor_wire::nego::Protocols(selected).needs_credssp() {
+        let c_start = net::ms(t0.elapsed());
+        let cf = credssp::probe(&mut tls_stream, opts.timeout, opts.now_unix).await;
+        out.timeline.add(Phase::Credssp, c_start, cf.duration_ms);
+        out.credssp = Some(cf);
+    }
     out
 }
 
