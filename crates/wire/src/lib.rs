@@ -13,6 +13,7 @@
 
 pub mod cursor;
 pub mod error;
+pub mod mcs;
 pub mod nego;
 pub mod oracles;
 pub mod rdpeudp;
