@@ -6,6 +6,7 @@
 //! test pins byte for byte to the encoder). That xrdp 0.9.21 and the FreeRDP 2.11 shadow server
 //! answered with a successful Connect Response, and then with Attach User / Channel Join
 //! confirms, shows that both accept the Connect Initial we encode.
+#![allow(clippy::panic, clippy::indexing_slicing)]
 
 use rdp_doctor_wire::mcs::{
     self, connect_result_name, encryption_level, encryption_level_name, encryption_method,

@@ -149,7 +149,7 @@ pub struct ClientConnectInitial {
 }
 
 impl ClientConnectInitial {
-    /// What a modern mstsc sends, for a probe that stops after the Connect Response:
+    /// Modelled on what mstsc sends, for a probe that stops after the Connect Response:
     /// core data (RDP 10.7, 1024x768, 24-bit colour, keyboard 0x409, error-info PDUs wanted,
     /// serverSelectedProtocol = `selected_protocol`), security data offering 40/56/128-bit and
     /// FIPS when Standard RDP Security was negotiated (`selected_protocol == 0`) and nothing

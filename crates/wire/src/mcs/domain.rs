@@ -497,9 +497,10 @@ mod tests {
         }
     }
 
-    /// The byte patterns every RDP stack uses ([MS-RDPBCGR] 4.1 examples, IronRDP and FreeRDP
-    /// agree): `21 80` DPUm rn-user-requested, `2E 00 00 06` AttachUserConfirm initiator
-    /// 1007, `3E 00 00 06 03 EB 03 EB` ChannelJoinConfirm 1003, `04 01 00 01 00` Erect Domain.
+    /// The byte patterns RDP stacks use (IronRDP's test vectors; xrdp and FreeRDP send the same
+    /// shapes, see tests/mcs_captures.rs): `21 80` DPUm rn-user-requested, `2E 00 00 06`
+    /// AttachUserConfirm initiator 1007, `3E 00 00 06 03 EB 03 EB` ChannelJoinConfirm 1003,
+    /// `04 01 00 01 00` Erect Domain.
     #[test]
     fn well_known_encodings() {
         assert_eq!(

@@ -109,8 +109,8 @@ fn duplicate(ty: u16) -> DecodeError {
 }
 
 /// Reads trailing optional fields in order: once one is missing, all later ones are too
-/// ([MS-RDPBCGR] 2.2.1.3.2: "If a field is present, all of the preceding fields MUST also be
-/// present"). A partial field at the end is ignored.
+/// ([MS-RDPBCGR] 2.2.1.3.2: an optional field may only be present when every field before it
+/// is). A partial field at the end is ignored.
 struct Tail<'a> {
     c: Cursor<'a>,
     done: bool,
@@ -261,9 +261,10 @@ pub struct ClientCoreData {
 }
 
 impl ClientCoreData {
-    /// What a current mstsc sends at 1024x768: RDP 10.7, 24-bit high colour (16/24 bpp
-    /// fields as mstsc sets them), US keyboard, error-info PDUs wanted, LAN connection type,
-    /// and the protocol the server selected in the X.224 exchange.
+    /// Modelled on mstsc at 1024x768: RDP 10.7, 8-bpp legacy fields with highColorDepth 24
+    /// and 24/16/15 bpp supported, US keyboard (0x409, IBM enhanced, 12 function keys),
+    /// error-info PDUs wanted (so a server can send Set Error Info), LAN connection type, and
+    /// the protocol the server selected in the X.224 exchange.
     pub fn for_probe(selected_protocol: u32, client_name: &str) -> Self {
         use cs_core::*;
         ClientCoreData {
@@ -570,8 +571,8 @@ pub struct ClientGccData {
 }
 
 impl ClientGccData {
-    /// Encodes the blocks in the order mstsc uses: core, cluster, security, network, then
-    /// the optional ones.
+    /// Encodes core, cluster, security, network, then the optional ones ([MS-RDPBCGR] 2.2.1.3
+    /// allows any order: each block is identified by its header).
     pub fn encode_blocks(&self) -> Result<Vec<u8>, DecodeError> {
         let mut out = Vec::new();
         if let Some(core) = &self.core {

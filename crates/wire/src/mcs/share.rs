@@ -6,7 +6,7 @@
 //! CredSSP) there is no security header in front ([MS-RDPBCGR] 3.3.5.1); with Standard RDP
 //! Security the PDU would be encrypted and is not decoded here.
 
-use super::domain::{DomainPdu, SendData, SERVER_CHANNEL_ID};
+use super::domain::{BASE_CHANNEL_ID, SERVER_CHANNEL_ID};
 use crate::cursor::Cursor;
 use crate::DecodeError;
 
@@ -141,19 +141,27 @@ pub fn encode_share_data(
 }
 
 /// The MCS Send Data Indication carrying a Set Error Info PDU (TS_SET_ERROR_INFO_PDU,
-/// [MS-RDPBCGR] 2.2.5.1.1) on `channel` (the I/O channel), from the server channel 1002.
-pub fn set_error_info_pdu(
-    error_info: u32,
-    share_id: u32,
-    channel: u16,
-) -> Result<Vec<u8>, DecodeError> {
-    let share = encode_share_data(
-        share_id,
-        SERVER_CHANNEL_ID,
-        PDUTYPE2_SET_ERROR_INFO_PDU,
-        &error_info.to_le_bytes(),
-    )?;
-    DomainPdu::SendDataIndication(SendData::new(SERVER_CHANNEL_ID, channel, share)).encode()
+/// [MS-RDPBCGR] 2.2.5.1.1) on `channel` (the I/O channel), from the server channel 1002
+/// ([MS-RDPBCGR] 3.3.5.1). 29 bytes; no security header (Enhanced RDP Security).
+pub fn set_error_info_pdu(error_info: u32, share_id: u32, channel: u16) -> Vec<u8> {
+    const SHARE_LEN: u8 = (CONTROL_LEN + DATA_HEADER_LEN + 4) as u8;
+    let mut out = Vec::with_capacity(7 + usize::from(SHARE_LEN));
+    // Send Data Indication: CHOICE 26, initiator 1002 (offset from 1001), channelId,
+    // priority high + begin|end segmentation, one-byte PER length.
+    out.push(super::domain::choice::SEND_DATA_INDICATION << 2);
+    out.extend_from_slice(&(SERVER_CHANNEL_ID - BASE_CHANNEL_ID).to_be_bytes());
+    out.extend_from_slice(&channel.to_be_bytes());
+    out.extend_from_slice(&[0x70, SHARE_LEN]);
+    // TS_SHARECONTROLHEADER + TS_SHAREDATAHEADER + errorInfo
+    out.extend_from_slice(&u16::from(SHARE_LEN).to_le_bytes());
+    out.extend_from_slice(&(pdu_type::DATA | TS_PROTOCOL_VERSION).to_le_bytes());
+    out.extend_from_slice(&SERVER_CHANNEL_ID.to_le_bytes());
+    out.extend_from_slice(&share_id.to_le_bytes());
+    out.extend_from_slice(&[0, STREAM_LOW]);
+    out.extend_from_slice(&8u16.to_le_bytes()); // uncompressedLength: 4 + payload
+    out.extend_from_slice(&[PDUTYPE2_SET_ERROR_INFO_PDU, 0, 0, 0]);
+    out.extend_from_slice(&error_info.to_le_bytes());
+    out
 }
 
 /// Reads the errorInfo code (raw, unknown codes included) from the userData of a Send Data
@@ -172,7 +180,7 @@ pub fn decode_set_error_info(user_data: &[u8]) -> Result<u32, DecodeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mcs::domain::{decode_domain_pdu, IO_CHANNEL_ID};
+    use crate::mcs::domain::{decode_domain_pdu, DomainPdu, SendData, IO_CHANNEL_ID};
 
     /// ERRINFO_SERVER_INSUFFICIENT_PRIVILEGES (0x9) as a server sends it on the I/O channel:
     /// `68 00 01 03 EB 70 16` SDin initiator 1002, channel 1003, 22 bytes |
@@ -181,7 +189,7 @@ mod tests {
     /// `09 00 00 00` errorInfo.
     #[test]
     fn set_error_info_layout_and_round_trip() {
-        let pdu = set_error_info_pdu(0x9, 0x103EA, IO_CHANNEL_ID).expect("fits");
+        let pdu = set_error_info_pdu(0x9, 0x103EA, IO_CHANNEL_ID);
         assert_eq!(
             pdu,
             [
@@ -195,9 +203,24 @@ mod tests {
             panic!("not a Send Data Indication");
         };
         assert_eq!((sd.initiator, sd.channel_id), (1002, 1003));
+        // the hand-built bytes equal the generic encoders' output
+        let generic = DomainPdu::SendDataIndication(SendData::new(
+            SERVER_CHANNEL_ID,
+            IO_CHANNEL_ID,
+            encode_share_data(
+                0x103EA,
+                SERVER_CHANNEL_ID,
+                PDUTYPE2_SET_ERROR_INFO_PDU,
+                &[9, 0, 0, 0],
+            )
+            .expect("fits"),
+        ))
+        .encode()
+        .expect("encodes");
+        assert_eq!(generic, pdu);
         assert_eq!(decode_set_error_info(&sd.data), Ok(9));
         // an unknown code survives
-        let pdu = set_error_info_pdu(0xDEAD_BEEF, 0, IO_CHANNEL_ID).expect("fits");
+        let pdu = set_error_info_pdu(0xDEAD_BEEF, 0, IO_CHANNEL_ID);
         let DomainPdu::SendDataIndication(sd) = decode_domain_pdu(&pdu).expect("decodes") else {
             panic!("not a Send Data Indication");
         };
