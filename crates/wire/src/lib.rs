@@ -15,6 +15,7 @@ pub mod asn1;
 pub mod credssp;
 pub mod cursor;
 pub mod error;
+pub mod mcs;
 pub mod nego;
 pub mod ntlm;
 pub mod oracles;
