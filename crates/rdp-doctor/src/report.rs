@@ -305,13 +305,17 @@ pub fn phase_records(f: &Facts, tl: &Timeline) -> Vec<PhaseRecord> {
             let s = match &m.outcome {
                 McsOutcome::Connected => {
                     let mut s = m.rdp_version.clone().unwrap_or_else(|| "connected".into());
-                    if let Some(l) = &m.encryption_level_name {
-                        s.push_str(&format!("; encryption level {l}"));
+                    if m.over == "tls" {
+                        s.push_str("; encrypted by TLS");
+                    } else {
+                        if let Some(l) = &m.encryption_level_name {
+                            s.push_str(&format!("; Standard RDP Security, encryption level {l}"));
+                        }
+                        if let Some(me) = &m.encryption_method_name {
+                            s.push_str(&format!(", method {me}"));
+                        }
                     }
-                    if let Some(me) = &m.encryption_method_name {
-                        s.push_str(&format!(", method {me}"));
-                    }
-                    s.push_str(&format!(" (over {})", m.over));
+                    s.push_str(&format!("; {} channel id(s)", m.channels.len()));
                     s
                 }
                 McsOutcome::Denied => format!(

@@ -56,6 +56,18 @@ corpus_test!(
     "rdpeudp_datagram",
     rdp_doctor_wire::oracles::rdpeudp_datagram
 );
-corpus_test!(ts_request, "ts_request", rdp_doctor_wire::credssp::fuzz_ts_request);
-corpus_test!(ntlm_challenge, "ntlm_challenge", rdp_doctor_wire::ntlm::fuzz_challenge);
-corpus_test!(ntlm_authenticate, "ntlm_authenticate", rdp_doctor_wire::ntlm::fuzz_authenticate);
+corpus_test!(
+    ts_request,
+    "ts_request",
+    rdp_doctor_wire::credssp::fuzz_ts_request
+);
+corpus_test!(
+    ntlm_challenge,
+    "ntlm_challenge",
+    rdp_doctor_wire::ntlm::fuzz_challenge
+);
+corpus_test!(
+    ntlm_authenticate,
+    "ntlm_authenticate",
+    rdp_doctor_wire::ntlm::fuzz_authenticate
+);

@@ -136,6 +136,7 @@ pub const PRODUCED_IDS: &[&str] = &[
     "clock-skew",
     "server-denied-connection",
     "mcs-no-response",
+    "weak-rdp-encryption",
     "udp-blocked",
     "high-latency",
     "packet-loss",

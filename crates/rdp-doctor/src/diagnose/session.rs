@@ -79,6 +79,23 @@ fn human_duration(s: u64) -> String {
 pub fn mcs(f: &Facts, _ctx: &Context, hits: &mut Vec<Hit>) {
     let Some(m) = &f.mcs else { return };
     let over = format!("after security negotiation ({})", m.over);
+    if m.outcome == McsOutcome::Connected && m.over == "rdp" {
+        let level = m.encryption_level.unwrap_or(0);
+        let method = m.encryption_method.unwrap_or(0);
+        // 0x01 40-bit, 0x08 56-bit: nothing stronger selected.
+        let weak_method = method != 0 && method & (0x02 | 0x10) == 0;
+        if level <= 1 || weak_method {
+            hits.push(
+                Hit::new("weak-rdp-encryption")
+                    .evidence(format!(
+                        "the MCS Connect Response's security data: encryption level {}, method {}",
+                        escape(m.encryption_level_name.as_deref().unwrap_or("?")),
+                        escape(m.encryption_method_name.as_deref().unwrap_or("?"))
+                    ))
+                    .evidence("the connection runs Standard RDP Security (no TLS)".to_string()),
+            );
+        }
+    }
     match m.outcome {
         McsOutcome::Connected | McsOutcome::Skipped => {}
         McsOutcome::Denied => hits.push(Hit::new("server-denied-connection").evidence(format!(
@@ -205,6 +222,28 @@ mod tests {
             }),
             ..Facts::default()
         }
+    }
+
+    #[test]
+    fn weak_standard_rdp_encryption() {
+        let mut f = m(McsOutcome::Connected);
+        if let Some(x) = f.mcs.as_mut() {
+            x.over = "rdp".into();
+            x.encryption_level = Some(0);
+            x.encryption_method = Some(0);
+        }
+        assert_eq!(ids(&f, "s"), ["weak-rdp-encryption"]);
+        if let Some(x) = f.mcs.as_mut() {
+            x.encryption_level = Some(2);
+            x.encryption_method = Some(2);
+        }
+        assert!(ids(&f, "s").is_empty());
+        // Under TLS, level NONE is the normal case.
+        if let Some(x) = f.mcs.as_mut() {
+            x.over = "tls".into();
+            x.encryption_level = Some(0);
+        }
+        assert!(ids(&f, "s").is_empty());
     }
 
     #[test]

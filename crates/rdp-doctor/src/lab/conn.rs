@@ -169,7 +169,8 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>)
         }
     };
     if !selected.needs_tls() {
-        super::session::standard_rdp(stream, peer, &shared).await;
+        super::session::standard_rdp(stream, peer, &shared, requested.map(|p| p.0).unwrap_or(0))
+            .await;
         return;
     }
     // 2. TLS
@@ -217,10 +218,16 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>)
     log(&shared, peer, "TLS established");
     if selected.needs_credssp() {
         if let Some(authenticated) = super::session::credssp(tls, peer, &shared, selected).await {
-            super::session::mcs_over_tls(authenticated, peer, &shared).await;
+            super::session::mcs_over_tls(
+                authenticated,
+                peer,
+                &shared,
+                requested.map(|p| p.0).unwrap_or(0),
+            )
+            .await;
         }
     } else {
-        super::session::mcs_over_tls(tls, peer, &shared).await;
+        super::session::mcs_over_tls(tls, peer, &shared, requested.map(|p| p.0).unwrap_or(0)).await;
     }
 }
 
@@ -313,7 +320,6 @@ async fn stall_tls(mut stream: TcpStream, peer: SocketAddr, shared: &Shared) {
 }
 
 /// Writes `bytes` framed in TPKT + X.224 Data.
-#[allow(dead_code)] // used once the MCS answers land
 pub(crate) async fn send_mcs<S: AsyncWrite + Unpin>(s: &mut S, mcs: &[u8]) -> std::io::Result<()> {
     let frame = tpkt::encode(&x224::encode_data(mcs)).map_err(std::io::Error::other)?;
     s.write_all(&frame).await?;

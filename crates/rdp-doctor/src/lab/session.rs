@@ -4,8 +4,13 @@ use super::conn::{hold, log};
 use super::{Fault, Shared};
 use crate::probe::net::{self, ReadEnd};
 use rdp_doctor_wire::credssp::{self, EarlyUserAuthResult, TsCredentials, TsRequest};
+use rdp_doctor_wire::mcs::{
+    self, CertificateKind, DisconnectReason, DomainPdu, ProprietaryCertificate, ServerCertificate,
+    ServerConnectResponse, ServerSecurityData,
+};
 use rdp_doctor_wire::nego::Protocols;
 use rdp_doctor_wire::ntlm::{self, Negotiate, TargetNames, Version};
+use rdp_doctor_wire::{tpkt, x224};
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
@@ -35,22 +40,118 @@ pub const LAB_VERSION: Version = Version {
 };
 
 /// Standard RDP Security: the client's next message is the MCS Connect Initial, in the clear.
+/// The answer carries a server random and a proprietary certificate for a fresh 512-bit key
+/// (the key size of Windows' classic proprietary certificates). Its signature is not the
+/// Terminal Services key's: clients that verify it (FreeRDP) refuse to go further.
 pub(crate) async fn standard_rdp<S: AsyncRead + AsyncWrite + Unpin>(
-    mut s: S,
+    s: S,
     peer: SocketAddr,
     shared: &Shared,
+    requested: u32,
 ) {
-    log(shared, peer, "standard RDP security: waiting for MCS");
-    hold(&mut s).await;
+    use rsa::traits::PublicKeyParts;
+    let key = match rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 512) {
+        Ok(k) => k,
+        Err(_) => return,
+    };
+    let cert = ServerCertificate {
+        temporary: false,
+        kind: CertificateKind::Proprietary(ProprietaryCertificate::new(
+            &key.n().to_bytes_le(),
+            65537,
+            vec![0u8; 72],
+        )),
+    };
+    let Ok(cert) = cert.encode() else { return };
+    let random: [u8; 32] = rand::random();
+    // 128-bit RC4, level "client compatible" (Windows' default MinEncryptionLevel 2).
+    let security = ServerSecurityData::standard(0x02, 2, random.to_vec(), cert);
+    answer_mcs(s, peer, shared, requested, security).await;
 }
 
-/// TLS without CredSSP: the client's next message is the MCS Connect Initial.
+/// TLS (with or without CredSSP before): the client's next message is the MCS Connect Initial.
 pub(crate) async fn mcs_over_tls<S: AsyncRead + AsyncWrite + Unpin>(
+    s: S,
+    peer: SocketAddr,
+    shared: &Shared,
+    requested: u32,
+) {
+    answer_mcs(s, peer, shared, requested, ServerSecurityData::external()).await;
+}
+
+async fn answer_mcs<S: AsyncRead + AsyncWrite + Unpin>(
     mut s: S,
     peer: SocketAddr,
     shared: &Shared,
+    requested: u32,
+    security: ServerSecurityData,
 ) {
-    log(shared, peer, "TLS: waiting for MCS");
+    let mut buf = Vec::new();
+    let len =
+        match net::read_frame(&mut s, &mut buf, 64 * 1024, CLIENT_WAIT, net::tpkt_progress).await {
+            ReadEnd::Frame { len } => len,
+            other => {
+                log(
+                    shared,
+                    peer,
+                    &format!("MCS: no Connect Initial ({other:?})"),
+                );
+                return;
+            }
+        };
+    let payload = buf.get(tpkt::HEADER_LEN..len).unwrap_or(&[]);
+    let ci = match x224::decode(payload).map(|t| match t {
+        x224::Tpdu::Data(d) => mcs::decode_domain_pdu(d).ok(),
+        _ => None,
+    }) {
+        Ok(Some(DomainPdu::ConnectInitial(ci))) => ci,
+        _ => {
+            log(shared, peer, "MCS: expected a Connect Initial");
+            return;
+        }
+    };
+    if shared.fault == Fault::ServerDeniedConnection {
+        log(
+            shared,
+            peer,
+            "MCS: denying the connection (Disconnect Provider Ultimatum)",
+        );
+        if let Ok(p) =
+            mcs::encode_disconnect_provider_ultimatum(DisconnectReason::PROVIDER_INITIATED)
+        {
+            let _ = super::conn::send_mcs(&mut s, &p).await;
+        }
+        let _ = s.shutdown().await;
+        return;
+    }
+    let channels = ci
+        .gcc
+        .network
+        .as_ref()
+        .map(|n| n.channels.len())
+        .unwrap_or(0)
+        .min(31) as u16;
+    let resp = ServerConnectResponse::for_lab(mcs::RDP_VERSION_10_7, requested, security, channels);
+    match resp.encode() {
+        Ok(p) => {
+            if super::conn::send_mcs(&mut s, &p).await.is_err() {
+                return;
+            }
+        }
+        Err(e) => {
+            log(
+                shared,
+                peer,
+                &format!("MCS: cannot encode the Connect Response: {e}"),
+            );
+            return;
+        }
+    }
+    log(
+        shared,
+        peer,
+        &format!("MCS: Connect Response sent ({channels} channels)"),
+    );
     hold(&mut s).await;
 }
 

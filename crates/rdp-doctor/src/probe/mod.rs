@@ -3,6 +3,7 @@
 //! a timeline. Every step is bounded in time and bytes; a failed step is recorded, not thrown.
 
 pub mod credssp;
+pub mod mcs;
 pub mod net;
 pub mod protocols;
 pub mod resolve;
@@ -252,8 +253,23 @@ async fn main_chain(
         return out;
     };
     if selected == 0 {
+        // Standard RDP Security: MCS runs in the clear on this connection.
+        let m_start = net::ms(t0.elapsed());
+        let mf = mcs::connect(&mut stream, 0, "rdp", opts.timeout).await;
+        out.timeline.add(Phase::Mcs, m_start, mf.duration_ms);
+        out.mcs = Some(mf);
         return out;
     }
+    // With CredSSP selected, the MCS phase needs a second connection that asks for TLS only;
+    // it runs alongside this one's TLS and CredSSP.
+    let side_mcs = if rdp_doctor_wire::nego::Protocols(selected).needs_credssp() {
+        let o = opts.clone();
+        Some(tokio::spawn(async move {
+            mcs_over_tls_only(addr, &o, t0).await
+        }))
+    } else {
+        None
+    };
     // TLS (SSL, HYBRID, HYBRID_EX, RDSTLS and RDSAAD all start with a TLS handshake)
     let t_start = net::ms(t0.elapsed());
     let retrans = std::sync::atomic::AtomicU32::new(0);
@@ -269,16 +285,89 @@ async fn main_chain(
     }
     let tls_ok = tr.fact.outcome == TlsOutcome::Ok;
     out.tls = Some(tr.fact);
-    let Some(mut tls_stream) = tr.stream.filter(|_| tls_ok) else {
-        return out;
-    };
-    if rdp_doctor_wire::nego::Protocols(selected).needs_credssp() {
-        let c_start = net::ms(t0.elapsed());
-        let cf = credssp::probe(&mut tls_stream, opts.timeout, opts.now_unix).await;
-        out.timeline.add(Phase::Credssp, c_start, cf.duration_ms);
-        out.credssp = Some(cf);
+    if let Some(mut tls_stream) = tr.stream.filter(|_| tls_ok) {
+        if rdp_doctor_wire::nego::Protocols(selected).needs_credssp() {
+            let c_start = net::ms(t0.elapsed());
+            let cf = credssp::probe(&mut tls_stream, opts.timeout, opts.now_unix).await;
+            out.timeline.add(Phase::Credssp, c_start, cf.duration_ms);
+            out.credssp = Some(cf);
+        } else {
+            let m_start = net::ms(t0.elapsed());
+            let mf = mcs::connect(&mut tls_stream, selected, "tls", opts.timeout).await;
+            out.timeline.add(Phase::Mcs, m_start, mf.duration_ms);
+            out.mcs = Some(mf);
+        }
+    }
+    if let Some(side) = side_mcs {
+        if let Ok((mf, timing)) = side.await {
+            if let Some((s, d)) = timing {
+                out.timeline.add(Phase::Mcs, s, d);
+            }
+            out.mcs = Some(mf);
+        }
     }
     out
+}
+
+/// The MCS phase for a server that selected CredSSP on the main connection: a second
+/// connection asking for TLS only. A server that requires NLA refuses it; then MCS is out of
+/// reach without credentials.
+async fn mcs_over_tls_only(
+    addr: SocketAddr,
+    opts: &CheckOptions,
+    t0: Instant,
+) -> (McsFact, Option<(f64, f64)>) {
+    let (_, stream) = net::connect(addr, opts.timeout, net::ConnectOpts::default()).await;
+    let Some(mut stream) = stream else {
+        return (
+            mcs::skipped("tls", "a second connection for the MCS phase failed".into()),
+            None,
+        );
+    };
+    let neg = x224::negotiate(
+        &mut stream,
+        rdp_doctor_wire::nego::Protocols::SSL.0,
+        None,
+        opts.timeout,
+    )
+    .await;
+    match &neg.outcome {
+        X224Outcome::Selected { protocol: 1, .. } => {}
+        X224Outcome::Failure { code, name } => {
+            let why = if *code == 5 {
+                "the server requires NLA (HYBRID_REQUIRED_BY_SERVER to a TLS-only request): the MCS phase needs credentials (check --user)".to_string()
+            } else {
+                format!(
+                    "the server refused a TLS-only request (RDP_NEG_FAILURE {code} {}): the MCS phase needs CredSSP",
+                    name.as_deref().unwrap_or("")
+                )
+            };
+            return (mcs::skipped("tls", why), None);
+        }
+        other => {
+            return (
+                mcs::skipped(
+                    "tls",
+                    format!(
+                        "a TLS-only request got {}",
+                        crate::diagnose::negotiation_describe(other)
+                    ),
+                ),
+                None,
+            )
+        }
+    }
+    let tr = tls::handshake(stream, &opts.target.host, opts.timeout).await;
+    let Some(mut s) = tr.stream else {
+        return (
+            mcs::skipped("tls", "TLS on the second connection failed".into()),
+            None,
+        );
+    };
+    let mf = mcs::connect(&mut s, 1, "tls", opts.timeout).await;
+    let end = net::ms(t0.elapsed());
+    let d = mf.duration_ms;
+    (mf, Some((end - d, d)))
 }
 
 /// A second attempt with a small MSS: if the TLS handshake completes now, full-size packets
