@@ -140,8 +140,8 @@ fn one_item(item: &Item, part_of_combined: bool, w: &mut dyn Write, p: Paint) ->
 
 fn heading(it: &Interpretation, p: Paint) -> String {
     let alt = match it.key.strip_prefix("0x") {
-        Some(_) => format!(" = {}", it.code),
-        None => String::new(),
+        Some(_) if it.code >= 10 => format!(" = {}", it.code),
+        _ => String::new(),
     };
     format!(
         "{} {}{alt}: {}",
@@ -153,7 +153,8 @@ fn heading(it: &Interpretation, p: Paint) -> String {
 
 fn full(it: &Interpretation, n: &str, w: &mut dyn Write, p: Paint) -> io::Result<()> {
     writeln!(w, "  {n}{}", heading(it, p))?;
-    let ind = "    ";
+    // Under "1. " the text lines up with the heading.
+    let ind = if n.is_empty() { "    " } else { "     " };
     if it.undocumented {
         writeln!(
             w,

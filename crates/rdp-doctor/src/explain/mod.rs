@@ -587,7 +587,7 @@ fn structure_notes(value: u32) -> Vec<String> {
     }
     if value >> 16 == 1 {
         n.push(format!(
-            "As a FreeRDP error it is class 1 (ERRINFO) code 0x{:04X}, which is not in the ERRINFO table.",
+            "If it is a FreeRDP last-error value, it is class 1 (ERRINFO) code 0x{:04X}, which is not in the ERRINFO table either.",
             value & 0xFFFF
         ));
     }
@@ -663,6 +663,8 @@ pub fn explain(queries: &[String]) -> Explanation {
         ignored.push(format!("... and {ignored_more} more"));
     }
     if drafts.is_empty() {
+        // The one item below shows the input; listing its words again as ignored adds nothing.
+        ignored.clear();
         let all = queries.join(" ");
         let shown: String = all.chars().take(query::MAX_TOKEN_CHARS).collect();
         let mut item = empty_item(&shown, Status::NotACode);
@@ -707,14 +709,23 @@ fn resolve(
             Some(s) => s,
             None => {
                 let mut item = empty_item(text, Status::NotACode);
+                // Every accepted prefix is a suggestion candidate; the message lists one per table.
                 let mut known: Vec<&str> = tables::SELECTORS.iter().map(|(w, _)| *w).collect();
+                let mut listed: Vec<&str> = book
+                    .tables
+                    .iter()
+                    .map(|t| tables::selector_for(&t.meta.id))
+                    .filter(|w| *w != "event")
+                    .collect();
+                listed.push("event");
                 if let Some(t) = book.table("event") {
                     known.extend(t.providers.iter().map(|p| p.id.as_str()));
+                    listed.extend(t.providers.iter().map(|p| p.id.as_str()));
                 }
                 item.message = Some(format!(
-                    "unknown prefix '{}:'; known prefixes: {}",
+                    "unknown prefix '{}:'; known prefixes include {}",
                     escape(sel),
-                    known.join(", ")
+                    listed.join(", ")
                 ));
                 let rest = text.split_once(':').map(|(_, r)| r).unwrap_or("");
                 let mut close: Vec<(usize, &str)> = known
