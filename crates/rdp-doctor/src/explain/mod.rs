@@ -22,7 +22,10 @@
 //! - `a/b` reads two codes together: `4625/0xC000006E` (event + status), `0x904/0x7`.
 //! - Two neighbouring codes that are an mstsc main code and an extended code (`0x904 0x7`) are
 //!   read as a pair; the pair 0x904/0x7 has its own entry (kb/codes/pairs.toml).
-//! - Other words are prose: listed under `ignored`, never an error on their own.
+//! - Other words are prose: listed under `ignored`, never an error on their own. Tokens are
+//!   separated by white space, `,`, `;`, `=` and `|`; brackets and trailing punctuation are
+//!   stripped (`[0x0002000D]`, `0x7.`). At most 4096 words and [`MAX_ITEMS`] codes are read;
+//!   `notes` says when input was left out.
 //!
 //! # Ranking
 //! A number that exists in several tables lists every interpretation, most likely first. The
@@ -95,6 +98,8 @@ pub const SCHEMA: &str = "rdp-doctor/explain/v1";
 pub const MAX_ITEMS: usize = 64;
 const MAX_IGNORED: usize = 20;
 const MAX_SUGGESTIONS: usize = 3;
+/// Words checked for being a typo of a code name, per call.
+const TYPO_BUDGET: usize = 200;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Explanation {
@@ -597,7 +602,9 @@ fn structure_notes(value: u32) -> Vec<String> {
 /// Reads the queries. Pure: no I/O, no clock; the code tables are compiled in.
 pub fn explain(queries: &[String]) -> Explanation {
     let book = codebook();
-    let tokens = query::tokenize(queries);
+    let (tokens, cut) = query::tokenize(queries);
+    // Typo suggestions cost an edit distance per known name: only for the first words of prose.
+    let mut typo_budget = TYPO_BUDGET;
     let mut drafts: Vec<Draft> = Vec::new();
     let mut ignored: Vec<String> = Vec::new();
     let mut ignored_more = 0usize;
@@ -645,14 +652,23 @@ pub fn explain(queries: &[String]) -> Explanation {
                 value,
                 tok.group,
                 &mut hints,
-                &mut ignored,
-                &mut ignored_more,
+                &mut Prose {
+                    ignored: &mut ignored,
+                    more: &mut ignored_more,
+                    typo_budget: &mut typo_budget,
+                },
             ),
         };
         if let Some(d) = draft {
             drafts.push(d);
             hints = Hints::default();
         }
+    }
+    if cut {
+        notes.push(format!(
+            "The input is longer than {} words; the rest was not read.",
+            query::MAX_TOKENS
+        ));
     }
     if dropped > 0 {
         notes.push(format!(
@@ -692,7 +708,23 @@ pub fn explain(queries: &[String]) -> Explanation {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Where words that are not codes go, and how many more may be checked for typos.
+struct Prose<'a> {
+    ignored: &'a mut Vec<String>,
+    more: &'a mut usize,
+    typo_budget: &'a mut usize,
+}
+
+impl Prose<'_> {
+    fn ignore(&mut self, word: &str) {
+        if self.ignored.len() < MAX_IGNORED {
+            self.ignored.push(escape(word));
+        } else {
+            *self.more += 1;
+        }
+    }
+}
+
 fn resolve(
     book: &CodeBook,
     text: &str,
@@ -700,8 +732,7 @@ fn resolve(
     value: Value,
     group: Option<usize>,
     hints: &mut Hints,
-    ignored: &mut Vec<String>,
-    ignored_more: &mut usize,
+    prose: &mut Prose<'_>,
 ) -> Option<Draft> {
     let scope = match selector {
         None => Scope::Bare,
@@ -782,14 +813,15 @@ fn resolve(
             }
             let cands = name_cands(book, &raw, &scope, hints);
             if cands.is_empty() {
-                let similar = similar_names(book, &raw);
-                if selector.is_none() && similar.is_empty() && !has_code_prefix(book, &raw) {
-                    // Prose.
-                    if ignored.len() < MAX_IGNORED {
-                        ignored.push(escape(&raw));
-                    } else {
-                        *ignored_more += 1;
-                    }
+                let coded = selector.is_some() || has_code_prefix(book, &raw);
+                let similar = if coded || *prose.typo_budget > 0 {
+                    *prose.typo_budget = prose.typo_budget.saturating_sub(1);
+                    similar_names(book, &raw)
+                } else {
+                    Vec::new()
+                };
+                if !coded && similar.is_empty() {
+                    prose.ignore(&raw);
                     return None;
                 }
                 let mut item = empty_item(text, Status::Unknown);

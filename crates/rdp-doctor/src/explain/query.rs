@@ -54,13 +54,20 @@ const CLOSERS: &[char] = &[
     ')', ']', '}', '>', '"', '\'', '`', '.', ',', ';', ':', '!', '?',
 ];
 
+/// At most this many tokens are read; the rest of a huge paste is left out (and said so).
+pub const MAX_TOKENS: usize = 4096;
+
 /// Splits the queries into tokens. All queries are read as one text, so `Error code 0x904,
-/// Extended error code 0x7` gives the same result quoted or not.
-pub fn tokenize(queries: &[String]) -> Vec<Token> {
+/// Extended error code 0x7` gives the same result quoted or not. The flag says whether the
+/// input was cut at [`MAX_TOKENS`].
+pub fn tokenize(queries: &[String]) -> (Vec<Token>, bool) {
     let mut out = Vec::new();
     let mut group = 0usize;
     for q in queries {
-        for raw in q.split(|c: char| c.is_whitespace() || c == ',' || c == ';') {
+        for raw in q.split(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | '=' | '|')) {
+            if out.len() >= MAX_TOKENS {
+                return (out, true);
+            }
             let t = raw.trim_start_matches(OPENERS).trim_end_matches(CLOSERS);
             let t = t.trim_start_matches(OPENERS);
             if t.is_empty() {
@@ -82,7 +89,7 @@ pub fn tokenize(queries: &[String]) -> Vec<Token> {
             }
         }
     }
-    out
+    (out, false)
 }
 
 /// `4625/0xC000006E` -> two codes read together; anything else with a `/` (`TCP/IP`, a path,
@@ -343,7 +350,7 @@ mod tests {
 
     #[test]
     fn selectors_and_compounds() {
-        let toks = tokenize(&["schannel:36870".into(), "4625/0xC000006E".into()]);
+        let (toks, _) = tokenize(&["schannel:36870".into(), "4625/0xC000006E".into()]);
         assert_eq!(toks.len(), 3);
         assert_eq!(
             toks.first().map(|t| &t.piece),
@@ -365,7 +372,7 @@ mod tests {
             "https://example.invalid/x",
             "C:\\Windows",
         ] {
-            let toks = tokenize(&[s.into()]);
+            let (toks, _) = tokenize(&[s.into()]);
             assert!(toks.iter().all(|t| t.group.is_none()), "{s}: {toks:?}");
             assert_eq!(toks.len(), 1, "{s}");
         }
@@ -383,7 +390,7 @@ mod tests {
 
     #[test]
     fn pasted_dialog_text_splits_into_words_and_codes() {
-        let toks = tokenize(&["Error code: 0x904, Extended error code: 0x7.".into()]);
+        let (toks, _) = tokenize(&["Error code: 0x904, Extended error code: 0x7.".into()]);
         let numbers: Vec<&str> = toks
             .iter()
             .filter_map(|t| match &t.piece {
@@ -410,7 +417,7 @@ mod tests {
             .collect();
         assert_eq!(words, ["Error", "code", "Extended", "error", "code"]);
         // FreeRDP log style: NAME [0x...]
-        let toks = tokenize(&["ERRCONNECT_CONNECT_TRANSPORT_FAILED [0x0002000D]".into()]);
+        let (toks, _) = tokenize(&["ERRCONNECT_CONNECT_TRANSPORT_FAILED [0x0002000D]".into()]);
         assert_eq!(toks.len(), 2);
     }
 
@@ -428,5 +435,10 @@ mod tests {
         );
         let long = "A".repeat(100_000);
         assert!(matches!(parse_token(&long), Piece::Invalid { .. }));
+        let (toks, cut) = tokenize(&["x ".repeat(MAX_TOKENS + 10)]);
+        assert!(cut);
+        assert_eq!(toks.len(), MAX_TOKENS);
+        let (_, cut) = tokenize(&["Status=0xC000006D".into()]);
+        assert!(!cut);
     }
 }

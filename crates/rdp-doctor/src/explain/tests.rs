@@ -691,3 +691,19 @@ fn hostile_input_never_panics() {
     fuzz_explain("0x904 ".repeat(10_000).as_bytes());
     fuzz_explain(&vec![b'9'; 1 << 16]);
 }
+
+#[test]
+fn a_huge_paste_is_cut_and_stays_cheap() {
+    // 100 000 long words: only the first MAX_TOKENS are read, few are checked for typos.
+    let text = "connectionrefusedsomething ".repeat(100_000);
+    let started = std::time::Instant::now();
+    let e = explain(&[text]);
+    assert!(
+        e.notes.iter().any(|n| n.contains("rest was not read")),
+        "{:?}",
+        e.notes
+    );
+    assert_eq!(exit_code(&e), 3);
+    // Generous bound for an unoptimised build on a shared 2-core machine.
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+}
