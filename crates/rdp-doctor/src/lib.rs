@@ -10,6 +10,7 @@ pub mod cert;
 pub mod check;
 pub mod demo;
 pub mod diagnose;
+pub mod explain;
 pub mod facts;
 pub mod kb;
 pub mod lab;
