@@ -44,6 +44,26 @@ enum Command {
     Lab(LabArgs),
     /// Start the lab with every fault in-process, check each endpoint, print the table.
     Demo(DemoArgs),
+    /// Decode error codes as shown: 0x904 0x7, ERRINFO_*/ERRCONNECT_* names, NTSTATUS, SEC_E_*,
+    /// event IDs (schannel:36870, 1058), RDP_NEG failures, TLS alerts, xfreerdp exit codes.
+    Explain(ExplainArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ExplainFormat {
+    Human,
+    Json,
+}
+
+#[derive(Args)]
+struct ExplainArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ExplainFormat::Human)]
+    format: ExplainFormat,
+    /// Codes as shown, e.g. 0x904 0x7, 2308, ERRINFO_SERVER_DENIED_CONNECTION, 0xC000006D,
+    /// -1073741715, schannel:36870, "Logon Type: 10", 4625/0xC000006E.
+    #[arg(required = true, allow_negative_numbers = true, value_name = "CODE")]
+    codes: Vec<String>,
 }
 
 #[derive(Args)]
@@ -169,6 +189,7 @@ fn main() -> ExitCode {
         Command::Check(a) => run_check(a, style),
         Command::Lab(a) => run_lab(a),
         Command::Demo(a) => run_demo(a, style),
+        Command::Explain(a) => run_explain(a, style.color),
     };
     ExitCode::from(code)
 }
@@ -377,4 +398,12 @@ fn run_demo(a: DemoArgs, style: Style) -> u8 {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => 0,
         Err(e) => fail(&format!("cannot write: {e}")),
     }
+}
+
+fn run_explain(a: ExplainArgs, color: bool) -> u8 {
+    let json = matches!(a.format, ExplainFormat::Json);
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let code = rdp_doctor::explain::run(&a.codes, json, color && !json, &mut out);
+    u8::try_from(code).unwrap_or(3)
 }

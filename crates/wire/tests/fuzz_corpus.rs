@@ -71,5 +71,13 @@ corpus_test!(
     "ntlm_authenticate",
     rdp_doctor_wire::ntlm::fuzz_authenticate
 );
-corpus_test!(mcs_server, "mcs_server", rdp_doctor_wire::mcs::fuzz_server_pdus);
-corpus_test!(mcs_client, "mcs_client", rdp_doctor_wire::mcs::fuzz_client_pdus);
+corpus_test!(
+    mcs_server,
+    "mcs_server",
+    rdp_doctor_wire::mcs::fuzz_server_pdus
+);
+corpus_test!(
+    mcs_client,
+    "mcs_client",
+    rdp_doctor_wire::mcs::fuzz_client_pdus
+);
