@@ -6,7 +6,9 @@
 //! [`render`]ers. Only `probe` and `lab` touch sockets and the clock.
 #![forbid(unsafe_code)]
 
+pub mod evidence;
 pub mod facts;
 pub mod kb;
 pub mod model;
+pub mod rdpfile;
 pub mod sanitize;
