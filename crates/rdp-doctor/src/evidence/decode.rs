@@ -229,6 +229,7 @@ pub fn apply(decoder: &str, raw: &str) -> String {
     let code = parse_code(raw);
     match decoder {
         "ntstatus" => match code {
+            Some(0) => "0x0".to_string(),
             Some(c) => match ntstatus(c) {
                 Some((name, meaning)) => format!("0x{c:08X} ({name}: {meaning})"),
                 None => format!("0x{c:08X} (undocumented here)"),

@@ -81,6 +81,10 @@ struct System {
     channel: Option<Value>,
     #[serde(rename = "Computer", default)]
     computer: Option<Value>,
+    #[serde(rename = "TimeCreated", default)]
+    time_created: Option<Value>,
+    #[serde(rename = "EventRecordID", default)]
+    event_record_id: Option<Value>,
 }
 
 /// Turns one record as the evtx crate renders it to JSON into an [`Event`].
@@ -125,6 +129,23 @@ pub fn from_json(
             flatten_fields(v, &mut data);
         }
     }
+    // What Event Viewer shows: TimeCreated/@SystemTime and EventRecordID. They can differ from
+    // the record header (a log exported with wevtutil epl renumbers the header's record ids;
+    // the header time is when the record was written). The header values are the fallback.
+    let time = sys
+        .time_created
+        .as_ref()
+        .and_then(|t| t.get("#attributes"))
+        .and_then(|a| a.get("SystemTime"))
+        .and_then(|t| {
+            OffsetDateTime::parse(&scalar(t), &time::format_description::well_known::Rfc3339).ok()
+        })
+        .or(time);
+    let record_id = sys
+        .event_record_id
+        .as_ref()
+        .and_then(|v| scalar(v).trim().parse::<u64>().ok())
+        .unwrap_or(record_id);
     Ok(Event {
         time,
         provider,

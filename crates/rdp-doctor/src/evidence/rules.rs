@@ -362,12 +362,15 @@ impl ExampleRecord {
 
     /// One line: `#201 2018-07-06T18:45:47.0178202Z System/...RemoteConnectionManager 1056 on HOST: k=v; ...`
     pub fn one_line(&self) -> String {
-        let data = self
-            .data
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ");
+        let data = if self.data.is_empty() {
+            "(no data)".to_string()
+        } else {
+            self.data
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
         super::truncate(
             &format!(
                 "record #{} {} {} {} on {} ({}): {}",
