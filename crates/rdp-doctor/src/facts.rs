@@ -112,9 +112,13 @@ pub enum TcpOutcome {
         duration_ms: f64,
     },
     /// RST (or ICMP port unreachable): nothing listens, or a firewall rejects.
-    Refused { duration_ms: f64 },
+    Refused {
+        duration_ms: f64,
+    },
     /// No answer at all within the timeout: a firewall drops the SYN, or the host is down.
-    Filtered { timeout_ms: f64 },
+    Filtered {
+        timeout_ms: f64,
+    },
     /// ICMP host/network unreachable or administratively prohibited.
     Unreachable {
         duration_ms: f64,
@@ -122,7 +126,10 @@ pub enum TcpOutcome {
         kind: String,
         error: String,
     },
-    Error { duration_ms: f64, error: String },
+    Error {
+        duration_ms: f64,
+        error: String,
+    },
     /// Not tried (deadline reached first).
     NotTried,
 }
@@ -145,7 +152,10 @@ pub enum X224Outcome {
         flag_names: Vec<String>,
     },
     /// RDP_NEG_FAILURE.
-    Failure { code: u32, name: Option<String> },
+    Failure {
+        code: u32,
+        name: Option<String>,
+    },
     /// A Connection Confirm without negotiation data (pre-RDP 5.2 server): Standard RDP Security.
     Legacy,
     /// The bytes that came back are not a TPKT frame.
@@ -156,11 +166,17 @@ pub enum X224Outcome {
     },
     /// A TPKT frame that is not a Connection Confirm (e.g. a Disconnect Request, or an MCS
     /// Disconnect Provider Ultimatum as xrdp sends for RDSAAD).
-    UnexpectedPdu { description: String },
+    UnexpectedPdu {
+        description: String,
+    },
     /// A TPKT frame we could not decode.
-    Malformed { error: String },
+    Malformed {
+        error: String,
+    },
     /// Nothing at all arrived before the timeout.
-    NoResponse { timeout_ms: f64 },
+    NoResponse {
+        timeout_ms: f64,
+    },
     /// Some bytes, but not a whole answer, before the timeout (a trickling server).
     Partial {
         bytes: usize,
@@ -168,10 +184,16 @@ pub enum X224Outcome {
         timeout_ms: f64,
     },
     /// The server reset the connection (RST).
-    Reset { bytes_before: usize },
+    Reset {
+        bytes_before: usize,
+    },
     /// The server closed the connection (FIN) without answering.
-    Closed { bytes_before: usize },
-    Error { error: String },
+    Closed {
+        bytes_before: usize,
+    },
+    Error {
+        error: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

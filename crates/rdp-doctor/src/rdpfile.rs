@@ -145,12 +145,20 @@ pub const KNOWN_KEYS: &[&str] = &[
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Value {
-    Str { value: String },
-    Int { value: i64 },
+    Str {
+        value: String,
+    },
+    Int {
+        value: i64,
+    },
     /// A `b:` value (hex): never stored, never printed.
-    Binary { bytes: usize },
+    Binary {
+        bytes: usize,
+    },
     /// A password or token in clear text (`password:s:`, `gatewayaccesstoken:s:`): never stored.
-    Secret { chars: usize },
+    Secret {
+        chars: usize,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -425,7 +433,9 @@ impl RdpFile {
     }
 
     pub fn domain(&self) -> Option<&str> {
-        self.string("domain").map(str::trim).filter(|s| !s.is_empty())
+        self.string("domain")
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
     }
 
     pub fn rdsaad(&self) -> bool {
@@ -434,9 +444,9 @@ impl RdpFile {
 
     /// Whether a saved password (or other secret) is in the file (never its value).
     pub fn has_secret(&self) -> bool {
-        self.settings
-            .iter()
-            .any(|s| matches!(s.value, Value::Binary { .. } | Value::Secret { .. }) && is_secret_key(&s.key))
+        self.settings.iter().any(|s| {
+            matches!(s.value, Value::Binary { .. } | Value::Secret { .. }) && is_secret_key(&s.key)
+        })
     }
 }
 
@@ -608,7 +618,10 @@ pub fn findings(rdp: &RdpFile) -> Vec<Finding> {
                         &[
                             ("host", host.clone()),
                             ("port", p.to_string()),
-                            ("value", rdp.string("full address").unwrap_or("").to_string()),
+                            (
+                                "value",
+                                rdp.string("full address").unwrap_or("").to_string(),
+                            ),
                         ],
                     ));
                 }
@@ -655,7 +668,12 @@ pub fn findings(rdp: &RdpFile) -> Vec<Finding> {
     // Gateway.
     let usage = rdp.gateway_usage();
     range_check(rdp, "gatewayusagemethod", &[0, 1, 2, 3, 4], &mut out);
-    range_check(rdp, "gatewaycredentialssource", &[0, 1, 2, 3, 4, 5], &mut out);
+    range_check(
+        rdp,
+        "gatewaycredentialssource",
+        &[0, 1, 2, 3, 4, 5],
+        &mut out,
+    );
     range_check(rdp, "gatewayprofileusagemethod", &[0, 1], &mut out);
     let gw_evidence = || {
         vec![
@@ -692,7 +710,10 @@ pub fn findings(rdp: &RdpFile) -> Vec<Finding> {
         if !alt.eq_ignore_ascii_case(full.trim()) {
             out.push(catalogue_finding(
                 "rdpfile-alternate-address",
-                vec![ev_setting(rdp, "full address"), ev_setting(rdp, "alternate full address")],
+                vec![
+                    ev_setting(rdp, "full address"),
+                    ev_setting(rdp, "alternate full address"),
+                ],
                 &[("value", alt.to_string())],
             ));
         }
@@ -700,8 +721,14 @@ pub fn findings(rdp: &RdpFile) -> Vec<Finding> {
     if rdp.use_redirection_server_name() {
         out.push(catalogue_finding(
             "rdpfile-redirection-server-name",
-            vec![ev_setting(rdp, "use redirection server name"), ev_setting(rdp, "loadbalanceinfo")],
-            &[("value", rdp.loadbalanceinfo().unwrap_or("(none)").to_string())],
+            vec![
+                ev_setting(rdp, "use redirection server name"),
+                ev_setting(rdp, "loadbalanceinfo"),
+            ],
+            &[(
+                "value",
+                rdp.loadbalanceinfo().unwrap_or("(none)").to_string(),
+            )],
         ));
     }
     range_check(rdp, "use redirection server name", &[0, 1], &mut out);
@@ -710,7 +737,13 @@ pub fn findings(rdp: &RdpFile) -> Vec<Finding> {
             .settings
             .iter()
             .filter(|s| is_secret_key(&s.key))
-            .map(|s| format!("line {}: {}: present (value not shown)", s.line, crate::sanitize::escape(&s.key)))
+            .map(|s| {
+                format!(
+                    "line {}: {}: present (value not shown)",
+                    s.line,
+                    crate::sanitize::escape(&s.key)
+                )
+            })
             .collect();
         out.push(catalogue_finding("rdpfile-saved-password", lines, &[]));
     }
@@ -827,7 +860,10 @@ pub fn client_vs_probe(rdp: &RdpFile, report: &Report) -> Vec<Finding> {
                         "client-rdsaad-not-accepted",
                         vec![
                             format!(".rdp file: {}", ev_setting(rdp, "enablerdsaadauth")),
-                            format!("probe: PROTOCOL_RDSAAD alone was {}", crate::sanitize::escape(&pr.status)),
+                            format!(
+                                "probe: PROTOCOL_RDSAAD alone was {}",
+                                crate::sanitize::escape(&pr.status)
+                            ),
                         ],
                         &[],
                     ));
@@ -838,10 +874,16 @@ pub fn client_vs_probe(rdp: &RdpFile, report: &Report) -> Vec<Finding> {
     if let Some(cert) = &facts.certificate {
         let mut problems = Vec::new();
         if cert.expired {
-            problems.push(format!("probe: the certificate expired ({})", crate::sanitize::escape(&cert.not_after)));
+            problems.push(format!(
+                "probe: the certificate expired ({})",
+                crate::sanitize::escape(&cert.not_after)
+            ));
         }
         if cert.not_yet_valid {
-            problems.push(format!("probe: the certificate is not valid before {}", crate::sanitize::escape(&cert.not_before)));
+            problems.push(format!(
+                "probe: the certificate is not valid before {}",
+                crate::sanitize::escape(&cert.not_before)
+            ));
         }
         if cert.self_signed {
             problems.push("probe: the certificate is self-signed".to_string());
@@ -866,9 +908,15 @@ pub fn client_vs_probe(rdp: &RdpFile, report: &Report) -> Vec<Finding> {
                 _ => None,
             };
             if let Some(id) = id {
-                let mut ev = vec![format!(".rdp file: {}", ev_setting(rdp, "authentication level"))];
+                let mut ev = vec![format!(
+                    ".rdp file: {}",
+                    ev_setting(rdp, "authentication level")
+                )];
                 ev.extend(problems);
-                ev.push(format!("probe: certificate SHA1 {}", crate::sanitize::escape(&cert.sha1)));
+                ev.push(format!(
+                    "probe: certificate SHA1 {}",
+                    crate::sanitize::escape(&cert.sha1)
+                ));
                 out.push(catalogue_finding(id, ev, &[]));
             }
         }
@@ -1002,7 +1050,12 @@ fn render_human(
     color: bool,
 ) -> std::io::Result<()> {
     let profile = client_profile(rdp);
-    writeln!(w, "rdp-doctor rdpfile: {path} ({}, {} settings)", rdp.encoding, rdp.settings.len())?;
+    writeln!(
+        w,
+        "rdp-doctor rdpfile: {path} ({}, {} settings)",
+        rdp.encoding,
+        rdp.settings.len()
+    )?;
     match target(rdp) {
         Some((h, p)) => writeln!(w, "target:   {}:{}", crate::sanitize::escape(&h), p)?,
         None => writeln!(w, "target:   (none: full address missing)")?,

@@ -63,7 +63,10 @@ mod tests {
 
     #[test]
     fn previews_are_bounded() {
-        assert_eq!(preview_bytes(b"HTTP/1.1 400\r\n", 100), "HTTP/1.1 400\\x0d\\x0a");
+        assert_eq!(
+            preview_bytes(b"HTTP/1.1 400\r\n", 100),
+            "HTTP/1.1 400\\x0d\\x0a"
+        );
         assert_eq!(preview_bytes(&[b'a'; 50], 10), "aaaaaaaaaa...");
         assert_eq!(hex(&[1, 2, 3], 2), "0102...");
     }

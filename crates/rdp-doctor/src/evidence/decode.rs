@@ -114,7 +114,9 @@ pub fn hresult(code: u32) -> Option<&'static str> {
     Some(match code {
         0x8009_0302 => "SEC_E_UNSUPPORTED_FUNCTION (the CredSSP encryption-oracle message)",
         0x8009_0303 => "SEC_E_TARGET_UNKNOWN",
-        0x8009_0304 => "SEC_E_INTERNAL_ERROR (\"The Local Security Authority cannot be contacted\")",
+        0x8009_0304 => {
+            "SEC_E_INTERNAL_ERROR (\"The Local Security Authority cannot be contacted\")"
+        }
         0x8009_0308 => "SEC_E_INVALID_TOKEN",
         0x8009_030C => "SEC_E_LOGON_DENIED",
         0x8009_030D => "SEC_E_UNKNOWN_CREDENTIALS (the private key cannot be opened)",

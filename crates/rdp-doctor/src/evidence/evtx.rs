@@ -231,7 +231,9 @@ mod tests {
     fn classic_event_with_qualifiers_and_binary() {
         // Shape of RCM 1056 in omerbenamram-evtx/2-vss_7-System.evtx, record 201, as evtx 0.15.1
         // renders it.
-        let e = ev(r##"{"Event":{"System":{"Provider":{"#attributes":{"Name":"Microsoft-Windows-TerminalServices-RemoteConnectionManager","EventSourceName":"TermService"}},"EventID":{"#attributes":{"Qualifiers":49152},"#text":1056},"Channel":"System","Computer":"DESKTOP-1N4R894"},"EventData":{"Data":{"#text":"DESKTOP-1N4R894"},"Binary":"59EFF2E3B509C83137E81085E02A1AC63A7E61AA"}}}"##);
+        let e = ev(
+            r##"{"Event":{"System":{"Provider":{"#attributes":{"Name":"Microsoft-Windows-TerminalServices-RemoteConnectionManager","EventSourceName":"TermService"}},"EventID":{"#attributes":{"Qualifiers":49152},"#text":1056},"Channel":"System","Computer":"DESKTOP-1N4R894"},"EventData":{"Data":{"#text":"DESKTOP-1N4R894"},"Binary":"59EFF2E3B509C83137E81085E02A1AC63A7E61AA"}}}"##,
+        );
         assert_eq!(e.event_id, 1056);
         assert_eq!(e.field("Data"), Some("DESKTOP-1N4R894"));
         assert_eq!(
@@ -243,7 +245,9 @@ mod tests {
     #[test]
     fn userdata_and_string_event_id_and_null_values() {
         // Shape of RCM 1149 in EVTX-to-MITRE-Attack/ID1149-...evtx (EventID as a string).
-        let e = ev(r##"{"Event":{"System":{"Provider":{"#attributes":{"Name":"RCM"}},"EventID":"1149","Channel":"c","Computer":"h"},"UserData":{"EventXML":{"#attributes":{"xmlns":"Event_NS"},"Param1":"admmig","Param2":null,"Param3":"10.23.123.11"}}}}"##);
+        let e = ev(
+            r##"{"Event":{"System":{"Provider":{"#attributes":{"Name":"RCM"}},"EventID":"1149","Channel":"c","Computer":"h"},"UserData":{"EventXML":{"#attributes":{"xmlns":"Event_NS"},"Param1":"admmig","Param2":null,"Param3":"10.23.123.11"}}}}"##,
+        );
         assert_eq!(e.event_id, 1149);
         assert_eq!(e.field("Param1"), Some("admmig"));
         assert_eq!(e.field("Param2"), Some(""));
@@ -252,7 +256,8 @@ mod tests {
 
     #[test]
     fn repeated_unnamed_data_gets_suffixes() {
-        let e = ev(r##"{"Event":{"System":{"EventID":1},"EventData":{"Data":{"#text":["a","b"]}}}}"##);
+        let e =
+            ev(r##"{"Event":{"System":{"EventID":1},"EventData":{"Data":{"#text":["a","b"]}}}}"##);
         assert_eq!(e.field("Data"), Some("a"));
         assert_eq!(e.field("Data_1"), Some("b"));
     }

@@ -127,8 +127,10 @@ pub fn join(report: &mut Report, evidence: &EvidenceFindings) -> JoinSummary {
 
         if hits.is_empty() {
             // Maybe the probe finding was already merged into another log finding.
-            let earlier: Vec<&(String, String)> =
-                consumed.iter().filter(|(p, _)| related.contains(p)).collect();
+            let earlier: Vec<&(String, String)> = consumed
+                .iter()
+                .filter(|(p, _)| related.contains(p))
+                .collect();
             if let Some((p, into)) = earlier.first() {
                 log.evidence.insert(
                     0,
@@ -227,13 +229,12 @@ pub fn join(report: &mut Report, evidence: &EvidenceFindings) -> JoinSummary {
         }
         let pos = first_pos.min(report.findings.len());
         for pid in &probe_ids {
-            if *pid != merged.id {
-                summary.merged.push((merged.id.clone(), pid.clone()));
-            } else if merged.id != log.id {
-                summary.merged.push((merged.id.clone(), log.id.clone()));
+            let other = if *pid == merged.id {
+                log.id.clone()
             } else {
-                summary.merged.push((merged.id.clone(), pid.clone()));
-            }
+                pid.clone()
+            };
+            summary.merged.push((merged.id.clone(), other));
             consumed.push((pid.clone(), merged.id.clone()));
         }
         report.findings.insert(pos, merged);

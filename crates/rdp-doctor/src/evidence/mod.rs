@@ -82,14 +82,14 @@ pub(crate) fn put_field(data: &mut BTreeMap<String, String>, name: &str, value: 
     } else {
         value
     };
-    if !data.contains_key(name) {
-        data.insert(name.to_string(), value);
+    use std::collections::btree_map::Entry;
+    if let Entry::Vacant(e) = data.entry(name.to_string()) {
+        e.insert(value);
         return;
     }
     for i in 1..limits::MAX_FIELDS {
-        let k = format!("{name}_{i}");
-        if !data.contains_key(&k) {
-            data.insert(k, value);
+        if let Entry::Vacant(e) = data.entry(format!("{name}_{i}")) {
+            e.insert(value);
             return;
         }
     }
@@ -123,7 +123,10 @@ pub fn decode_text(bytes: &[u8]) -> (String, &'static str) {
             // No BOM: UTF-16LE text has a zero byte in (nearly) every odd position.
             let sample = bytes.get(..bytes.len().min(512)).unwrap_or(bytes);
             let pairs = sample.len() / 2;
-            let zero_high = sample.chunks_exact(2).filter(|c| c.get(1) == Some(&0)).count();
+            let zero_high = sample
+                .chunks_exact(2)
+                .filter(|c| c.get(1) == Some(&0))
+                .count();
             if pairs >= 2 && zero_high * 10 >= pairs * 9 {
                 (utf16(bytes, true), "utf-16le")
             } else {
@@ -329,7 +332,11 @@ pub fn read_file(path: &Path, threads: usize, sink: &mut dyn FnMut(Event)) -> Fi
 /// filters and the rules, and returns the merged findings. Deterministic: the result does not
 /// depend on which worker read which file.
 pub fn collect(files: &[PathBuf], opts: &LogsOptions) -> EvidenceFindings {
-    collect_with(files, opts, opts.host.as_ref().map(|h| HostMatcher::new([h])))
+    collect_with(
+        files,
+        opts,
+        opts.host.as_ref().map(|h| HostMatcher::new([h])),
+    )
 }
 
 /// [`collect`] with a host filter that may know several names for the server.
@@ -343,10 +350,19 @@ pub fn collect_with(
     let cpus = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
-    let workers = if opts.threads == 0 { cpus } else { opts.threads }
-        .clamp(1, files.len().max(1));
+    let workers = if opts.threads == 0 {
+        cpus
+    } else {
+        opts.threads
+    }
+    .clamp(1, files.len().max(1));
     // A file gets the CPUs no other file is using (evtx parses its chunks on rayon).
-    let per_file_threads = (if opts.threads == 0 { cpus } else { opts.threads } / workers).max(1);
+    let per_file_threads = (if opts.threads == 0 {
+        cpus
+    } else {
+        opts.threads
+    } / workers)
+        .max(1);
     let filter = rules::Filter {
         since: opts.since,
         host,
@@ -449,7 +465,9 @@ mod tests {
             1_700_000_000 - 7200
         );
         assert_eq!(
-            parse_since("2023-11-14", now).expect("parses").unix_timestamp(),
+            parse_since("2023-11-14", now)
+                .expect("parses")
+                .unix_timestamp(),
             1_699_920_000
         );
         assert!(parse_since("2023-11-14T22:13:20Z", now).is_ok());

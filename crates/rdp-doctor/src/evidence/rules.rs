@@ -108,7 +108,10 @@ struct RulesFile {
 #[derive(Debug, Clone, PartialEq)]
 enum Seg {
     Lit(String),
-    Field { name: String, decoder: Option<String> },
+    Field {
+        name: String,
+        decoder: Option<String>,
+    },
 }
 
 fn parse_template(t: &str) -> Result<Vec<Seg>, String> {
@@ -199,14 +202,24 @@ impl Engine {
                 }
             }
             for c in &def.conditions {
-                if c.equals.is_none() && c.any_of.is_empty() && c.not_in.is_empty() && c.present.is_none() {
-                    return Err(format!("rule {}: condition on {} tests nothing", def.id, c.field));
+                if c.equals.is_none()
+                    && c.any_of.is_empty()
+                    && c.not_in.is_empty()
+                    && c.present.is_none()
+                {
+                    return Err(format!(
+                        "rule {}: condition on {} tests nothing",
+                        def.id, c.field
+                    ));
                 }
             }
             let i = rules.len();
             for p in &def.provider {
                 for id in &def.event_id {
-                    index.entry((p.to_ascii_lowercase(), *id)).or_default().push(i);
+                    index
+                        .entry((p.to_ascii_lowercase(), *id))
+                        .or_default()
+                        .push(i);
                 }
             }
             rules.push(Rule {
@@ -245,10 +258,13 @@ impl Engine {
         let candidates = self
             .index
             .get(&(ev.provider.to_ascii_lowercase(), ev.event_id))?;
-        candidates.iter().filter_map(|i| self.rules.get(*i)).find(|r| {
-            (r.channels.is_empty() || r.channels.contains(&ev.channel.to_ascii_lowercase()))
-                && r.def.conditions.iter().all(|c| c.matches(ev))
-        })
+        candidates
+            .iter()
+            .filter_map(|i| self.rules.get(*i))
+            .find(|r| {
+                (r.channels.is_empty() || r.channels.contains(&ev.channel.to_ascii_lowercase()))
+                    && r.def.conditions.iter().all(|c| c.matches(ev))
+            })
     }
 
     /// The id of the rule that claims this event, if any.
@@ -281,7 +297,9 @@ impl Condition {
                 return false;
             }
         }
-        if !self.any_of.is_empty() && !v.is_some_and(|v| self.any_of.iter().any(|e| values_equal(v, e))) {
+        if !self.any_of.is_empty()
+            && !v.is_some_and(|v| self.any_of.iter().any(|e| values_equal(v, e)))
+        {
             return false;
         }
         if let Some(v) = v {
@@ -345,13 +363,11 @@ impl ExampleRecord {
             event_id: ev.event_id,
             computer: esc(&ev.computer),
             record_id: ev.record_id,
-            file: esc(
-                std::path::Path::new(&*ev.source)
-                    .file_name()
-                    .map(|f| f.to_string_lossy().into_owned())
-                    .unwrap_or_default()
-                    .as_str(),
-            ),
+            file: esc(std::path::Path::new(&*ev.source)
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_default()
+                .as_str()),
             data: ev
                 .data
                 .iter()
@@ -378,7 +394,11 @@ impl ExampleRecord {
                 self.time.as_deref().unwrap_or("(no time)"),
                 self.provider,
                 self.event_id,
-                if self.computer.is_empty() { "?" } else { &self.computer },
+                if self.computer.is_empty() {
+                    "?"
+                } else {
+                    &self.computer
+                },
                 self.file,
                 data
             ),
@@ -610,7 +630,9 @@ impl Aggregator {
         let cat = catalogue();
         let mut findings = Vec::new();
         for (id, acc) in self.accs {
-            let Some(example_ev) = acc.example else { continue };
+            let Some(example_ev) = acc.example else {
+                continue;
+            };
             let example = ExampleRecord::from_event(&example_ev);
             let hosts: Vec<String> = acc
                 .hosts
@@ -643,14 +665,20 @@ impl Aggregator {
                 if hosts.is_empty() {
                     String::new()
                 } else {
-                    format!(" about {}", hosts.iter().take(5).cloned().collect::<Vec<_>>().join(", "))
+                    format!(
+                        " about {}",
+                        hosts.iter().take(5).cloned().collect::<Vec<_>>().join(", ")
+                    )
                 }
             )];
             for l in &lines {
                 evidence.push(format!("{}x {}", l.count, l.text));
             }
             if distinct_lines > lines.len() {
-                evidence.push(format!("... and {} more distinct", distinct_lines - lines.len()));
+                evidence.push(format!(
+                    "... and {} more distinct",
+                    distinct_lines - lines.len()
+                ));
             }
             evidence.push(format!("example: {}", example.one_line()));
 
@@ -735,7 +763,8 @@ fn fill(text: &str, ev: &Event) -> String {
             return out;
         };
         let name = tail.get(1..close).unwrap_or("");
-        let ok_name = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        let ok_name =
+            !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !ok_name {
             out.push('{');
             rest = tail.get(1..).unwrap_or("");
@@ -747,7 +776,9 @@ fn fill(text: &str, ev: &Event) -> String {
             ev.field(name)
         };
         match v {
-            Some(v) if !v.is_empty() && v != "-" => out.push_str(&crate::sanitize::escape(&super::truncate(v, 200))),
+            Some(v) if !v.is_empty() && v != "-" => {
+                out.push_str(&crate::sanitize::escape(&super::truncate(v, 200)))
+            }
             _ => {
                 out.push('<');
                 out.push_str(name);
@@ -772,7 +803,10 @@ mod tests {
             event_id: id,
             computer: "SRV".into(),
             record_id: 1,
-            data: data.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            data: data
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             source: Arc::from("f"),
         }
     }
@@ -782,15 +816,32 @@ mod tests {
         let e = Engine::parse(EVENT_RULES_TOML).expect("rules parse");
         let cat = catalogue();
         for r in e.rules() {
-            assert!(cat.get(&r.finding).is_some(), "rule {} -> unknown finding {}", r.id, r.finding);
-            assert!(!r.provider.is_empty() && !r.event_id.is_empty(), "rule {} matches nothing", r.id);
+            assert!(
+                cat.get(&r.finding).is_some(),
+                "rule {} -> unknown finding {}",
+                r.id,
+                r.finding
+            );
+            assert!(
+                !r.provider.is_empty() && !r.event_id.is_empty(),
+                "rule {} matches nothing",
+                r.id
+            );
         }
         for j in &e.joins {
-            assert!(cat.get(&j.log).is_some(), "join: unknown log finding {}", j.log);
+            assert!(
+                cat.get(&j.log).is_some(),
+                "join: unknown log finding {}",
+                j.log
+            );
             for p in &j.probe {
                 assert!(cat.get(p).is_some(), "join: unknown probe finding {p}");
             }
-            assert!(j.keep == "log" || j.keep == "probe", "join {}: keep must be log or probe", j.log);
+            assert!(
+                j.keep == "log" || j.keep == "probe",
+                "join {}: keep must be log or probe",
+                j.log
+            );
         }
     }
 
@@ -799,25 +850,62 @@ mod tests {
         let e = engine();
         let want: &[(&str, &[u32])] = &[
             ("Schannel", &[36870, 36871, 36874, 36887, 36888]),
-            ("Microsoft-Windows-TerminalServices-RemoteConnectionManager", &[1056, 1057, 1058, 261, 1149]),
-            ("Microsoft-Windows-RemoteDesktopServices-RdpCoreTS", &[131, 140, 226]),
-            ("Microsoft-Windows-TerminalServices-LocalSessionManager", &[21, 22, 23, 24, 25, 39, 40]),
+            (
+                "Microsoft-Windows-TerminalServices-RemoteConnectionManager",
+                &[1056, 1057, 1058, 261, 1149],
+            ),
+            (
+                "Microsoft-Windows-RemoteDesktopServices-RdpCoreTS",
+                &[131, 140, 226],
+            ),
+            (
+                "Microsoft-Windows-TerminalServices-LocalSessionManager",
+                &[21, 22, 23, 24, 25, 39, 40],
+            ),
             ("Microsoft-Windows-Security-Auditing", &[4825]),
-            ("Microsoft-Windows-TerminalServices-ClientActiveXCore", &[1024, 1025, 1026, 1027, 1028, 1029, 1102, 1103, 1104, 1105]),
+            (
+                "Microsoft-Windows-TerminalServices-ClientActiveXCore",
+                &[1024, 1025, 1026, 1027, 1028, 1029, 1102, 1103, 1104, 1105],
+            ),
         ];
         for (p, ids) in want {
             for id in *ids {
                 // A catch-all event with the fields the rules look at.
-                let e1 = ev(p, *id, &[("Value", "12345"), ("Reason", "999"), ("LogonType", "10"), ("Status", "0xc0000001"), ("SubStatus", "0x0")]);
+                let e1 = ev(
+                    p,
+                    *id,
+                    &[
+                        ("Value", "12345"),
+                        ("Reason", "999"),
+                        ("LogonType", "10"),
+                        ("Status", "0xc0000001"),
+                        ("SubStatus", "0x0"),
+                    ],
+                );
                 assert!(e.rule_for(&e1).is_some(), "no rule for {p} {id}");
             }
         }
-        let lt10 = ev("Microsoft-Windows-Security-Auditing", 4625, &[("LogonType", "10"), ("Status", "0xc0000001")]);
+        let lt10 = ev(
+            "Microsoft-Windows-Security-Auditing",
+            4625,
+            &[("LogonType", "10"), ("Status", "0xc0000001")],
+        );
         assert!(e.rule_for(&lt10).is_some());
-        let lt3 = ev("Microsoft-Windows-Security-Auditing", 4625, &[("LogonType", "3"), ("Status", "0xc0000001")]);
+        let lt3 = ev(
+            "Microsoft-Windows-Security-Auditing",
+            4625,
+            &[("LogonType", "3"), ("Status", "0xc0000001")],
+        );
         assert!(e.rule_for(&lt3).is_some());
-        let lt2 = ev("Microsoft-Windows-Security-Auditing", 4625, &[("LogonType", "2"), ("Status", "0xc000006d")]);
-        assert!(e.rule_for(&lt2).is_none(), "console logons are not RDP evidence");
+        let lt2 = ev(
+            "Microsoft-Windows-Security-Auditing",
+            4625,
+            &[("LogonType", "2"), ("Status", "0xc000006d")],
+        );
+        assert!(
+            e.rule_for(&lt2).is_none(),
+            "console logons are not RDP evidence"
+        );
     }
 
     #[test]
@@ -842,6 +930,9 @@ mod tests {
         let segs = parse_template("from {IPString|ip} on {@computer}").expect("parses");
         let e = ev("p", 1, &[("IPString", "1.2.3.4:5"), ("x", "\u{1b}[31m")]);
         assert_eq!(render_summary(&segs, &e), "from 1.2.3.4 on SRV");
-        assert_eq!(fill("a {x} {missing} {computer} {not a name}", &e), "a \\x1b[31m <missing> SRV {not a name}");
+        assert_eq!(
+            fill("a {x} {missing} {computer} {not a name}", &e),
+            "a \\x1b[31m <missing> SRV {not a name}"
+        );
     }
 }

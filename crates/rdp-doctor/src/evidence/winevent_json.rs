@@ -46,7 +46,12 @@ pub fn read(path: &Path, stats: &mut FileStats, sink: &mut dyn FnMut(Event)) {
 }
 
 /// Parses an export held in memory (also the fuzz entry point).
-pub fn read_bytes(bytes: &[u8], source: &Arc<str>, stats: &mut FileStats, sink: &mut dyn FnMut(Event)) {
+pub fn read_bytes(
+    bytes: &[u8],
+    source: &Arc<str>,
+    stats: &mut FileStats,
+    sink: &mut dyn FnMut(Event),
+) {
     let (text, _) = super::decode_text(bytes);
     let text = text.trim_start_matches('\u{feff}').trim_start();
     let mut handle = |v: Value, stats: &mut FileStats| match v {
@@ -206,7 +211,9 @@ pub fn from_powershell(v: &Value, source: &Arc<str>) -> Result<Event, String> {
 fn property_text(v: &Value) -> String {
     match v {
         Value::Object(o) => get_ci(o, "Value").map(scalar).unwrap_or_default(),
-        Value::Array(items) if !items.is_empty() && items.iter().all(|i| i.as_u64().is_some_and(|b| b < 256)) => {
+        Value::Array(items)
+            if !items.is_empty() && items.iter().all(|i| i.as_u64().is_some_and(|b| b < 256)) =>
+        {
             items
                 .iter()
                 .filter_map(Value::as_u64)
@@ -260,7 +267,9 @@ mod tests {
     fn read_str(s: &str) -> (Vec<Event>, FileStats) {
         let mut out = Vec::new();
         let mut stats = FileStats::default();
-        read_bytes(s.as_bytes(), &Arc::from("t"), &mut stats, &mut |e| out.push(e));
+        read_bytes(s.as_bytes(), &Arc::from("t"), &mut stats, &mut |e| {
+            out.push(e)
+        });
         (out, stats)
     }
 
@@ -279,10 +288,7 @@ mod tests {
         assert_eq!(e.event_id, 4825);
         assert_eq!(e.field("AccountName"), Some("svc6test1"));
         assert_eq!(e.field("ClientAddress"), Some("10.23.23.9"));
-        assert_eq!(
-            e.time.map(|t| t.unix_timestamp()),
-            Some(1_594_531_625)
-        );
+        assert_eq!(e.time.map(|t| t.unix_timestamp()), Some(1_594_531_625));
     }
 
     #[test]
@@ -293,12 +299,16 @@ mod tests {
         );
         assert_eq!(evs.len(), 1);
         assert_eq!(st.damaged, 2);
-        assert_eq!(evs.first().and_then(|e| e.field("IPString")), Some("1.2.3.4"));
+        assert_eq!(
+            evs.first().and_then(|e| e.field("IPString")),
+            Some("1.2.3.4")
+        );
     }
 
     #[test]
     fn truncated_array_keeps_what_came_before_the_cut() {
-        let (evs, st) = read_str(r#"[{"Id":1,"ProviderName":"P"},{"Id":2,"ProviderName":"P"},{"Id":3,"Prov"#);
+        let (evs, st) =
+            read_str(r#"[{"Id":1,"ProviderName":"P"},{"Id":2,"ProviderName":"P"},{"Id":3,"Prov"#);
         assert_eq!(evs.len(), 2);
         assert_eq!(st.damaged, 1);
     }
@@ -313,7 +323,9 @@ mod tests {
         }
         let mut stats = FileStats::default();
         let mut ids = Vec::new();
-        read_bytes(&bytes, &Arc::from("t"), &mut stats, &mut |e| ids.push(e.event_id));
+        read_bytes(&bytes, &Arc::from("t"), &mut stats, &mut |e| {
+            ids.push(e.event_id)
+        });
         assert_eq!(ids, vec![7]);
     }
 
@@ -331,7 +343,15 @@ mod tests {
 
     #[test]
     fn fuzz_oracle_survives_garbage() {
-        for s in ["", "[", "[[[[", "{\"Id\":", "\u{0}\u{0}", "[1,2,{\"Id\":4}", "{\"value\":5}"] {
+        for s in [
+            "",
+            "[",
+            "[[[[",
+            "{\"Id\":",
+            "\u{0}\u{0}",
+            "[1,2,{\"Id\":4}",
+            "{\"value\":5}",
+        ] {
             fuzz_winevent_json(s.as_bytes());
         }
         fuzz_winevent_json(&[0xFF, 0xFE, 0x00]);
