@@ -606,3 +606,34 @@ fn truncated_and_damaged_json() {
         Some(3)
     );
 }
+
+#[test]
+fn evtx_fuzz_oracle_on_mutated_samples() {
+    let bytes = std::fs::read(fixture(&format!(
+        "{MITRE}/ID4825-Denied RDP connection with valid credentials.evtx"
+    )))
+    .expect("sample");
+    evidence::evtx::fuzz_evtx(&bytes);
+    evidence::evtx::fuzz_evtx(&[]);
+    evidence::evtx::fuzz_evtx(b"ElfFile\0");
+    let mut seed: u64 = 42;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for i in 0..40 {
+        let mut m = bytes.clone();
+        if i % 5 == 0 {
+            m.truncate((next() as usize) % m.len());
+        }
+        for _ in 0..(1 + i * 3) {
+            let len = m.len().max(1);
+            if let Some(b) = m.get_mut((next() as usize) % len) {
+                *b = next() as u8;
+            }
+        }
+        evidence::evtx::fuzz_evtx(&m);
+    }
+}

@@ -15,23 +15,35 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 
 pub fn read(path: &Path, threads: usize, stats: &mut FileStats, sink: &mut dyn FnMut(Event)) {
-    let parser = match ::evtx::EvtxParser::from_path(path) {
-        Ok(p) => p,
+    match ::evtx::EvtxParser::from_path(path) {
+        Ok(parser) => drain(
+            parser,
+            threads,
+            Arc::from(path.display().to_string()),
+            stats,
+            sink,
+        ),
         Err(e) => {
             stats.error = Some(crate::sanitize::escape(&super::truncate(
                 &format!("not a readable .evtx file: {e}"),
                 300,
-            )));
-            return;
+            )))
         }
-    };
+    }
+}
+
+fn drain<T: std::io::Read + std::io::Seek>(
+    parser: ::evtx::EvtxParser<T>,
+    threads: usize,
+    source: Arc<str>,
+    stats: &mut FileStats,
+    sink: &mut dyn FnMut(Event),
+) {
     let settings = ::evtx::ParserSettings::new()
         .num_threads(threads.max(1))
         .indent(false)
         .separate_json_attributes(false);
     let mut parser = parser.with_configuration(settings);
-    let source: Arc<str> = Arc::from(path.display().to_string());
-    let src = Arc::clone(&source);
     let items = parser.serialized_records(move |record| {
         let rec = record?;
         let rendered = rec.into_json_bytes()?;
@@ -40,7 +52,7 @@ pub fn read(path: &Path, threads: usize, stats: &mut FileStats, sink: &mut dyn F
             &rendered.data,
             rendered.event_record_id,
             OffsetDateTime::from_unix_timestamp_nanos(nanos).ok(),
-            &src,
+            &source,
         ))
     });
     for item in items {
@@ -53,6 +65,19 @@ pub fn read(path: &Path, threads: usize, stats: &mut FileStats, sink: &mut dyn F
             Err(e) => stats.damage(&e.to_string()),
         }
     }
+}
+
+/// Fuzz oracle: any bytes as an .evtx file give events, damage counts or a file error, never a
+/// panic, and every event the sink sees is counted.
+pub fn fuzz_evtx(data: &[u8]) {
+    let mut stats = FileStats::default();
+    let mut seen = 0u64;
+    match ::evtx::EvtxParser::from_buffer(data.to_vec()) {
+        Ok(parser) => drain(parser, 1, Arc::from("fuzz"), &mut stats, &mut |_| seen += 1),
+        Err(_) => return,
+    }
+    assert_eq!(seen, stats.records);
+    assert!(stats.damage_examples.len() <= super::limits::MAX_DAMAGE_EXAMPLES);
 }
 
 #[derive(Deserialize)]
