@@ -44,9 +44,37 @@ enum Command {
     Lab(LabArgs),
     /// Start the lab with every fault in-process, check each endpoint, print the table.
     Demo(DemoArgs),
+    /// Read Windows event logs (.evtx or Get-WinEvent JSON) offline and name the RDP failures
+    /// they record, with counts, time range and fix.
+    Logs(LogsArgs),
+    /// Check an .rdp file for settings that cause or hide connection failures.
+    Rdpfile(RdpfileArgs),
     /// Decode error codes as shown: 0x904 0x7, ERRINFO_*/ERRCONNECT_* names, NTSTATUS, SEC_E_*,
     /// event IDs (schannel:36870, 1058), RDP_NEG failures, TLS alerts, xfreerdp exit codes.
     Explain(ExplainArgs),
+}
+
+#[derive(Args)]
+struct LogsArgs {
+    /// Only events at or after this time: RFC 3339, a date, or a duration back (90m, 36h, 7d).
+    #[arg(long)]
+    since: Option<String>,
+    /// Only events about this server (computer name, or the server a client connected to).
+    #[arg(long)]
+    host: Option<String>,
+    #[arg(long, value_enum, default_value_t = ExplainFormat::Human)]
+    format: ExplainFormat,
+    /// .evtx files or JSON exports.
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
+}
+
+#[derive(Args)]
+struct RdpfileArgs {
+    #[arg(long, value_enum, default_value_t = ExplainFormat::Human)]
+    format: ExplainFormat,
+    #[arg(value_name = "FILE.rdp")]
+    file: PathBuf,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -121,8 +149,16 @@ enum ClientSec {
 
 #[derive(Args)]
 struct CheckArgs {
-    /// The server: HOST, HOST:PORT, [IPv6]:PORT.
-    target: String,
+    /// The server: HOST, HOST:PORT, [IPv6]:PORT (optional with --rdp-file).
+    target: Option<String>,
+    /// Take the target and the client's settings from this .rdp file, and say whether that
+    /// client would fail against what the probe sees.
+    #[arg(long, value_name = "FILE.rdp")]
+    rdp_file: Option<PathBuf>,
+    /// Event logs (.evtx, or Get-WinEvent JSON) of this server or its clients, joined with the
+    /// probe: a probe symptom next to the logged cause becomes one confirmed finding.
+    #[arg(long, value_name = "FILE", num_args = 1..)]
+    evidence: Vec<PathBuf>,
     /// Port, when not given in TARGET.
     #[arg(short, long, default_value_t = 3389)]
     port: u16,
@@ -190,6 +226,8 @@ fn main() -> ExitCode {
         Command::Lab(a) => run_lab(a),
         Command::Demo(a) => run_demo(a, style),
         Command::Explain(a) => run_explain(a, style.color),
+        Command::Logs(a) => run_logs(a, style.color),
+        Command::Rdpfile(a) => run_rdpfile(a, style.color),
     };
     ExitCode::from(code)
 }
@@ -214,10 +252,33 @@ fn runtime() -> Result<tokio::runtime::Runtime, String> {
 }
 
 fn run_check(a: CheckArgs, style: Style) -> u8 {
-    let target = match rdp_doctor::target::parse_target(&a.target, a.port) {
+    let rdp = match &a.rdp_file {
+        Some(p) => match rdp_doctor::rdpfile::RdpFile::read(p) {
+            Ok(r) => Some(r),
+            Err(e) => return fail(&e),
+        },
+        None => None,
+    };
+    let typed = match (&a.target, &rdp) {
+        (Some(t), _) => t.clone(),
+        (None, Some(r)) => match rdp_doctor::rdpfile::target(r) {
+            Some((host, port)) if host.contains(':') => format!("[{host}]:{port}"),
+            Some((host, port)) => format!("{host}:{port}"),
+            None => return fail("the .rdp file has no 'full address'; give the target too"),
+        },
+        (None, None) => {
+            return fail("give a target (HOST, HOST:PORT or [IPv6]:PORT) or --rdp-file FILE")
+        }
+    };
+    let target = match rdp_doctor::target::parse_target(&typed, a.port) {
         Ok(t) => t,
         Err(e) => return fail(&e),
     };
+    for f in &a.evidence {
+        if !f.exists() {
+            return fail(&format!("evidence file {} does not exist", f.display()));
+        }
+    }
     let (timeout, udp_wait) = match (
         seconds(a.timeout, "timeout"),
         seconds(a.udp_timeout, "udp-timeout"),
@@ -239,7 +300,12 @@ fn run_check(a: CheckArgs, style: Style) -> u8 {
         ClientSec::Nla => ClientProfile::with("nla", 0x02),
         ClientSec::Ext => ClientProfile::with("ext", 0x08),
     };
-    client.cookie = a.cookie.clone();
+    if let Some(r) = &rdp {
+        client = rdp_doctor::rdpfile::client_profile(r);
+    }
+    if a.cookie.is_some() {
+        client.cookie = a.cookie.clone();
+    }
     let opts = rdp_doctor::probe::CheckOptions {
         target: target.clone(),
         client,
@@ -259,7 +325,15 @@ fn run_check(a: CheckArgs, style: Style) -> u8 {
         Ok(r) => r,
         Err(e) => return fail(&e),
     };
-    let report = rt.block_on(rdp_doctor::check::check(&opts, &ctx));
+    let mut report = rt.block_on(rdp_doctor::check::check(&opts, &ctx));
+    if let Some(r) = &rdp {
+        let extra = rdp_doctor::rdpfile::client_vs_probe(r, &report);
+        rdp_doctor::report::merge_findings(&mut report, extra);
+    }
+    if !a.evidence.is_empty() {
+        let ev = rdp_doctor::evidence::join::collect_for_report(&a.evidence, &report, 0);
+        rdp_doctor::evidence::join(&mut report, &ev);
+    }
     let format = match a.format {
         OutFormat::Human => Format::Human,
         OutFormat::Json => Format::Json,
@@ -405,5 +479,34 @@ fn run_explain(a: ExplainArgs, color: bool) -> u8 {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let code = rdp_doctor::explain::run(&a.codes, json, color && !json, &mut out);
+    u8::try_from(code).unwrap_or(3)
+}
+
+fn run_logs(a: LogsArgs, color: bool) -> u8 {
+    let since = match &a.since {
+        Some(s) => match rdp_doctor::evidence::parse_since(s, time::OffsetDateTime::now_utc()) {
+            Ok(t) => Some(t),
+            Err(e) => return fail(&e),
+        },
+        None => None,
+    };
+    let json = matches!(a.format, ExplainFormat::Json);
+    let opts = rdp_doctor::evidence::LogsOptions {
+        since,
+        host: a.host.clone(),
+        json,
+        threads: 0,
+    };
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let code = rdp_doctor::evidence::run_logs(&a.files, opts, &mut out, color && !json);
+    u8::try_from(code).unwrap_or(3)
+}
+
+fn run_rdpfile(a: RdpfileArgs, color: bool) -> u8 {
+    let json = matches!(a.format, ExplainFormat::Json);
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let code = rdp_doctor::rdpfile::run_rdpfile(&a.file, json, &mut out, color && !json);
     u8::try_from(code).unwrap_or(3)
 }

@@ -376,3 +376,30 @@ fn short(o: &X224Outcome) -> String {
         other => negotiation_describe(other),
     }
 }
+
+/// Adds findings from another source (a .rdp file, event logs) to a report: a finding whose id
+/// is already there gains the new evidence (and the higher severity); the rest are added. The
+/// order and the verdict are recomputed.
+pub fn merge_findings(report: &mut Report, extra: Vec<Finding>) {
+    for f in extra {
+        match report.findings.iter_mut().find(|g| g.id == f.id) {
+            Some(g) => {
+                for e in f.evidence {
+                    if !g.evidence.contains(&e) {
+                        g.evidence.push(e);
+                    }
+                }
+                g.severity = g.severity.max(f.severity);
+            }
+            None => report.findings.push(f),
+        }
+    }
+    order_findings(&mut report.findings);
+    report.verdict = Verdict::from_findings(&report.findings);
+}
+
+/// Errors first, then warnings, then notes; within a severity, connection-sequence order
+/// (stable, so rules keep their relative order).
+pub fn order_findings(findings: &mut [Finding]) {
+    findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.phase.cmp(&b.phase)));
+}
