@@ -68,6 +68,13 @@ fn readme_documents_every_subcommand() {
             continue;
         }
         if in_commands {
+            if l.trim().is_empty() {
+                break;
+            }
+            // "  name   description"; wrapped description lines are indented further.
+            if !l.starts_with("  ") || l.starts_with("   ") {
+                continue;
+            }
             let Some(cmd) = l.split_whitespace().next() else {
                 break;
             };
