@@ -532,28 +532,7 @@ pub(crate) fn catalogue_finding(
         }
         out
     };
-    match crate::kb::catalogue().get(id) {
-        Some(def) => Finding {
-            id: def.id.clone(),
-            severity: def.severity,
-            phase: def.phase,
-            title: def.title.clone(),
-            explanation: fill(&def.explanation),
-            evidence,
-            fix: def.fix.iter().map(|s| fill(s)).collect(),
-            references: def.references.clone(),
-        },
-        None => Finding {
-            id: id.to_string(),
-            severity: Severity::Warning,
-            phase: Phase::Client,
-            title: format!("{id} (not in the knowledge base)"),
-            explanation: String::new(),
-            evidence,
-            fix: Vec::new(),
-            references: Vec::new(),
-        },
-    }
+    crate::kb::catalogue().build(id, None, evidence, fill, Phase::Client)
 }
 
 fn ev_setting(rdp: &RdpFile, key: &str) -> String {

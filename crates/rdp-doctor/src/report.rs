@@ -401,5 +401,10 @@ pub fn merge_findings(report: &mut Report, extra: Vec<Finding>) {
 /// Errors first, then warnings, then notes; within a severity, connection-sequence order
 /// (stable, so rules keep their relative order).
 pub fn order_findings(findings: &mut [Finding]) {
-    findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.phase.cmp(&b.phase)));
+    findings.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then(a.kind.cmp(&b.kind))
+            .then(a.phase.cmp(&b.phase))
+    });
 }

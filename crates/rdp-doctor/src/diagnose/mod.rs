@@ -90,6 +90,7 @@ pub fn materialize(hits: &[Hit], facts: &Facts, ctx: &Context) -> Vec<Finding> {
     out.sort_by(|(ia, a), (ib, b)| {
         b.severity
             .cmp(&a.severity)
+            .then(a.kind.cmp(&b.kind))
             .then(a.phase.cmp(&b.phase))
             .then(ia.cmp(ib))
     });

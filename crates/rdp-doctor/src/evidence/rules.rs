@@ -683,28 +683,7 @@ impl Aggregator {
             evidence.push(format!("example: {}", example.one_line()));
 
             let vars = |s: &str| fill(s, &example_ev);
-            let finding = match cat.get(&id) {
-                Some(def) => Finding {
-                    id: def.id.clone(),
-                    severity: acc.severity.unwrap_or(def.severity),
-                    phase: def.phase,
-                    title: def.title.clone(),
-                    explanation: vars(&def.explanation),
-                    evidence,
-                    fix: def.fix.iter().map(|s| vars(s)).collect(),
-                    references: def.references.clone(),
-                },
-                None => Finding {
-                    id: id.clone(),
-                    severity: acc.severity.unwrap_or(Severity::Warning),
-                    phase: Phase::Evidence,
-                    title: format!("{id} (not in the knowledge base)"),
-                    explanation: String::new(),
-                    evidence,
-                    fix: Vec::new(),
-                    references: Vec::new(),
-                },
-            };
+            let finding = cat.build(&id, acc.severity, evidence, vars, Phase::Evidence);
             findings.push(LogFinding {
                 finding,
                 count: acc.count,
