@@ -151,7 +151,9 @@ impl fmt::Display for Verdict {
 /// Whether a finding makes connections fail (for some or all clients), or is a security
 /// weakness that does not stop a connection. Failures are listed before hardening findings of
 /// the same severity: they are the likelier cause of a failing connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
     #[default]

@@ -122,7 +122,13 @@ impl Catalogue {
             }
             out
         };
-        self.build(hit.id, hit.severity, hit.evidence.clone(), fill, Phase::Evidence)
+        self.build(
+            hit.id,
+            hit.severity,
+            hit.evidence.clone(),
+            fill,
+            Phase::Evidence,
+        )
     }
 
     /// The finding for catalogue entry `id` with `evidence`, the severity overridden when
