@@ -104,14 +104,16 @@ enum Next {
     Bad(String),
 }
 
-async fn next<S: AsyncRead + Unpin>(s: &mut S, timeout: Duration) -> Next {
-    let mut buf = Vec::new();
-    let end = net::read_frame(s, &mut buf, 64 * 1024, timeout, net::tpkt_progress).await;
+/// Reads the next TPKT frame; `buf` keeps what arrived after it (a server may send several PDUs
+/// in one TLS record).
+async fn next<S: AsyncRead + Unpin>(s: &mut S, buf: &mut Vec<u8>, timeout: Duration) -> Next {
+    let end = net::read_frame(s, buf, 128 * 1024, timeout, net::tpkt_progress).await;
     let len = match end {
         ReadEnd::Frame { len } => len,
         other => return Next::End(other),
     };
-    match x224::decode(buf.get(tpkt::HEADER_LEN..len).unwrap_or(&[])) {
+    let frame: Vec<u8> = buf.drain(..len).collect();
+    match x224::decode(frame.get(tpkt::HEADER_LEN..).unwrap_or(&[])) {
         Ok(x224::Tpdu::Data(d)) => match mcs::decode_domain_pdu(d) {
             Ok(p) => Next::Pdu(p),
             Err(e) => Next::Bad(format!("an MCS PDU that does not decode: {e}")),
@@ -166,6 +168,7 @@ async fn run_domain<S: AsyncRead + AsyncWrite + Unpin>(
         af.outcome = outcome;
         af.detail = Some(detail);
     };
+    let mut buf = Vec::new();
     // Erect Domain + Attach User
     af.stopped_at = "attach-user".into();
     let (Some(erect), Some(attach)) = (
@@ -187,7 +190,7 @@ async fn run_domain<S: AsyncRead + AsyncWrite + Unpin>(
             "the server closed the connection after the MCS Connect Response".into(),
         );
     }
-    let user = match next(s, timeout).await {
+    let user = match next(s, &mut buf, timeout).await {
         Next::Pdu(DomainPdu::AttachUserConfirm {
             result: 0,
             initiator: Some(u),
@@ -215,7 +218,7 @@ async fn run_domain<S: AsyncRead + AsyncWrite + Unpin>(
                 "the server closed the connection during channel join".into(),
             );
         }
-        match next(s, timeout).await {
+        match next(s, &mut buf, timeout).await {
             Next::Pdu(DomainPdu::ChannelJoinConfirm { result: 0, .. }) => {
                 af.channels_joined.push(ch)
             }
@@ -267,7 +270,7 @@ async fn run_domain<S: AsyncRead + AsyncWrite + Unpin>(
     af.stopped_at = "licensing".into();
     let mut licensing = true;
     for _ in 0..MAX_PDUS {
-        let pdu = match next(s, timeout).await {
+        let pdu = match next(s, &mut buf, timeout).await {
             Next::Pdu(DomainPdu::SendDataIndication(sd)) => sd,
             Next::Pdu(DomainPdu::DisconnectProviderUltimatum { reason }) => {
                 af.disconnect_reason = Some(format!("MCS Disconnect Provider Ultimatum, {reason}"));
