@@ -9,9 +9,7 @@
 use super::conn::{log, send_mcs};
 use super::Shared;
 use crate::probe::net::{self, ReadEnd};
-use rdp_doctor_wire::activation::{
-    self, ctrl, license, pdu_type2, ActivePdu, ClientInfo,
-};
+use rdp_doctor_wire::activation::{self, ctrl, license, pdu_type2, ActivePdu, ClientInfo};
 use rdp_doctor_wire::mcs::{
     self, decode_share_control, decode_share_data, pdu_type, DisconnectReason, DomainPdu,
     IO_CHANNEL_ID, SERVER_CHANNEL_ID,
@@ -54,10 +52,22 @@ pub(crate) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     let mut info_seen = false;
     // One buffer for the connection: a client may send several PDUs in one write.
     for _ in 0..MAX_PDUS {
-        let len = match net::read_frame(&mut s, &mut buf, 128 * 1024, CLIENT_WAIT, net::tpkt_progress).await {
+        let len = match net::read_frame(
+            &mut s,
+            &mut buf,
+            128 * 1024,
+            CLIENT_WAIT,
+            net::tpkt_progress,
+        )
+        .await
+        {
             ReadEnd::Frame { len } => len,
             other => {
-                log(shared, peer, &format!("activation: client gone ({other:?})"));
+                log(
+                    shared,
+                    peer,
+                    &format!("activation: client gone ({other:?})"),
+                );
                 return;
             }
         };
@@ -92,19 +102,25 @@ pub(crate) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                 if !info_seen {
                     info_seen = true;
                     match ClientInfo::decode_pdu(&sd.data) {
-                        Ok(ci) => log(
-                            shared,
-                            peer,
-                            &format!(
+                        Ok(ci) => {
+                            log(
+                                shared,
+                                peer,
+                                &format!(
                                 "activation: Client Info for {}\\{} (autologon {}, password {})",
                                 crate::sanitize::escape(&ci.domain),
                                 crate::sanitize::escape(&ci.user),
                                 ci.flags & activation::info_flags::AUTOLOGON != 0,
                                 if ci.password.is_empty() { "absent" } else { "present" }
                             ),
-                        ),
+                            )
+                        }
                         Err(e) => {
-                            log(shared, peer, &format!("activation: not a Client Info PDU ({e}); closing"));
+                            log(
+                                shared,
+                                peer,
+                                &format!("activation: not a Client Info PDU ({e}); closing"),
+                            );
                             return;
                         }
                     }
@@ -127,18 +143,30 @@ pub(crate) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                     {
                         return;
                     }
-                    log(shared, peer, "activation: licence STATUS_VALID_CLIENT and Demand Active sent");
+                    log(
+                        shared,
+                        peer,
+                        "activation: licence STATUS_VALID_CLIENT and Demand Active sent",
+                    );
                     continue;
                 }
                 client_pdu(&mut s, peer, shared, &sd.data).await;
                 None
             }
             Ok(other) => {
-                log(shared, peer, &format!("activation: ignoring {:?}", other.choice()));
+                log(
+                    shared,
+                    peer,
+                    &format!("activation: ignoring {:?}", other.choice()),
+                );
                 None
             }
             Err(e) => {
-                log(shared, peer, &format!("activation: undecodable MCS PDU ({e}); closing"));
+                log(
+                    shared,
+                    peer,
+                    &format!("activation: undecodable MCS PDU ({e}); closing"),
+                );
                 return;
             }
         };
@@ -157,14 +185,25 @@ pub(crate) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
 
 /// A share PDU from the client after the Demand Active: Confirm Active, then the client's
 /// finalization; the Font List (the last of them) triggers the server's finalization PDUs.
-async fn client_pdu<S: AsyncWrite + Unpin>(s: &mut S, peer: SocketAddr, shared: &Shared, data: &[u8]) {
+async fn client_pdu<S: AsyncWrite + Unpin>(
+    s: &mut S,
+    peer: SocketAddr,
+    shared: &Shared,
+    data: &[u8],
+) {
     let Ok((header, _)) = decode_share_control(data) else {
         return;
     };
     match header.kind() {
         pdu_type::CONFIRM_ACTIVE => {
-            let n = ActivePdu::decode(data).map(|c| c.capabilities.len()).unwrap_or(0);
-            log(shared, peer, &format!("activation: Confirm Active ({n} capability sets)"));
+            let n = ActivePdu::decode(data)
+                .map(|c| c.capabilities.len())
+                .unwrap_or(0);
+            log(
+                shared,
+                peer,
+                &format!("activation: Confirm Active ({n} capability sets)"),
+            );
         }
         pdu_type::DATA => {
             let Ok((_, dh, _)) = decode_share_data(data) else {
@@ -188,7 +227,11 @@ async fn client_pdu<S: AsyncWrite + Unpin>(s: &mut S, peer: SocketAddr, shared: 
                         return;
                     }
                 }
-                log(shared, peer, "activation: finalization sent; the session is active");
+                log(
+                    shared,
+                    peer,
+                    "activation: finalization sent; the session is active",
+                );
             }
         }
         _ => {}

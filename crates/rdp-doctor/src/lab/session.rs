@@ -79,7 +79,15 @@ pub(crate) async fn mcs_over_tls<S: AsyncRead + AsyncWrite + Unpin>(
     requested: u32,
     buf: Vec<u8>,
 ) {
-    answer_mcs(s, peer, shared, requested, ServerSecurityData::external(), buf).await;
+    answer_mcs(
+        s,
+        peer,
+        shared,
+        requested,
+        ServerSecurityData::external(),
+        buf,
+    )
+    .await;
 }
 
 async fn answer_mcs<S: AsyncRead + AsyncWrite + Unpin>(
