@@ -312,7 +312,17 @@ fn auth_options(a: &CheckArgs) -> Result<Option<rdp_doctor::probe::auth::AuthOpt
         .as_deref()
         .map(credentials::parse_fingerprint)
         .transpose()?;
-    let env = std::env::var_os(PASSWORD_ENV).map(|v| v.to_string_lossy().into_owned());
+    // into_string moves the buffer (no copy left behind); a non-UTF-8 value is refused.
+    let env = match std::env::var_os(PASSWORD_ENV).map(std::ffi::OsString::into_string) {
+        None => None,
+        Some(Ok(v)) => Some(v),
+        Some(Err(v)) => {
+            drop(rdp_doctor::credentials::Secret::new(
+                v.to_string_lossy().into_owned(),
+            ));
+            return Err(format!("{PASSWORD_ENV} is not valid UTF-8"));
+        }
+    };
     let shown = rdp_doctor::sanitize::escape(user);
     let (password, source) = credentials::obtain_password(
         a.password_file.as_deref(),

@@ -1073,6 +1073,38 @@ mod tests {
         fuzz_activation(&cb);
     }
 
+    /// The oracle over every single-byte corruption and truncation of valid PDUs.
+    #[test]
+    fn oracle_survives_corruption() {
+        let seeds = [
+            ActivePdu {
+                pdu_source: SERVER_CHANNEL_ID,
+                share_id: 1,
+                originator_id: None,
+                source_descriptor: b"RDP\0".to_vec(),
+                capabilities: server_capabilities(800, 600),
+                session_id: Some(1),
+            }
+            .encode()
+            .expect("encodes"),
+            ClientInfo::for_probe("D", "u", Some("p"))
+                .encode_pdu()
+                .expect("encodes")
+                .to_vec(),
+            license::encode_valid_client_pdu(),
+        ];
+        for seed in seeds {
+            for i in 0..seed.len() {
+                for v in [0x00, 0x01, 0x7F, 0x80, 0xFF] {
+                    let mut m = seed.clone();
+                    m[i] = v;
+                    fuzz_activation(&m);
+                }
+                fuzz_activation(&seed[..i]);
+            }
+        }
+    }
+
     #[test]
     fn finalization_and_error_info() {
         let s = synchronize_pdu(1, SERVER_CHANNEL_ID, 1007).expect("fits");

@@ -16,7 +16,7 @@ pub fn finding_for_error_code(code: u32) -> &'static str {
         // STATUS_LOGON_FAILURE, STATUS_WRONG_PASSWORD, STATUS_NO_SUCH_USER, SEC_E_LOGON_DENIED
         0xC000_006D | 0xC000_006A | 0xC000_0064 | 0x8009_030C => "logon-failure",
         // STATUS_ACCOUNT_RESTRICTION, STATUS_INVALID_LOGON_HOURS, STATUS_INVALID_WORKSTATION
-        0xC000_006E | 0xC000_006F | 0xC000_0070 => "account-restricted",
+        0xC000_006E..=0xC000_0070 => "account-restricted",
         0xC000_0071 => "password-expired",
         0xC000_0224 => "password-must-change",
         // STATUS_ACCOUNT_DISABLED, STATUS_ACCOUNT_EXPIRED
