@@ -393,7 +393,8 @@ fn auth_record(a: &AuthFact, tl: &Timeline) -> PhaseRecord {
         }
         _ => PhaseStatus::Failed,
     };
-    let who = escape(&a.user);
+    // The user name was typed by the user and refused with control characters (parse_user).
+    let who = a.user.clone();
     let summary = match a.outcome {
         AuthOutcome::Success => format!(
             "{} accepted ({}, CredSSP version {}{})",

@@ -52,7 +52,8 @@ fn oracle_evidence(version: u32) -> String {
 
 pub fn auth(f: &Facts, ctx: &Context, hits: &mut Vec<Hit>) {
     let Some(a) = &f.auth else { return };
-    let who = escape(&a.user);
+    // The user name was typed by the user and refused with control characters (parse_user).
+    let who = a.user.clone();
     let round = match a.round.as_str() {
         "negotiate" => "our NTLM NEGOTIATE",
         "authenticate" => "our NTLM AUTHENTICATE",

@@ -191,7 +191,7 @@ fn facts(r: &Report, s: Style, w: &mut dyn Write) -> io::Result<()> {
     }
     if let Some(a) = &f.auth {
         let mut parts = vec![
-            format!("user {}", escape(&a.user)),
+            format!("user {}", a.user),
             format!("package {} (Kerberos not implemented)", a.package),
             format!("password from {}", a.password_source),
         ];
