@@ -486,3 +486,42 @@ fn user_without_a_password_source_exits_3() {
         .expect("runs");
     assert_eq!(out.status.code(), Some(3));
 }
+
+/// Faults found without credentials keep their diagnosis when --user is given: a skewed clock
+/// does not stop NTLM (success, plus the clock-skew warning), and a server that drops CredSSP
+/// after the NEGOTIATE is still credssp-failed (nothing derived from the password was sent).
+#[test]
+fn unauthenticated_faults_with_credentials() {
+    let user = ["--user", rdp_doctor::lab::DEFAULT_USER];
+    let lab = LabProcess::start(Fault::ClockSkew);
+    let (v, code, _) = check_json_with(
+        &lab,
+        "mstsc",
+        &user,
+        Some(rdp_doctor::lab::DEFAULT_PASSWORD),
+    );
+    assert_eq!(
+        (code, v["findings"][0]["id"].as_str()),
+        (1, Some("clock-skew"))
+    );
+    assert_eq!(v["facts"]["auth"]["outcome"], "success");
+    assert_eq!(
+        v["facts"]["auth"]["clock_skew_seconds"]
+            .as_i64()
+            .map(|s| (s - 4 * 3600).abs() < 60),
+        Some(true)
+    );
+    drop(lab);
+    let lab = LabProcess::start(Fault::CredsspFailed);
+    let (v, code, _) = check_json_with(
+        &lab,
+        "mstsc",
+        &user,
+        Some(rdp_doctor::lab::DEFAULT_PASSWORD),
+    );
+    assert_eq!(
+        (code, v["findings"][0]["id"].as_str()),
+        (2, Some("credssp-failed"))
+    );
+    assert_eq!(v["facts"]["auth"]["ntlm_response_sent"], false);
+}
