@@ -198,6 +198,25 @@ struct CheckArgs {
     /// Do not retry a stalled TLS handshake with a small MSS (path-MTU black-hole test).
     #[arg(long)]
     no_mss_retry: bool,
+    /// Check these credentials with CredSSP/NLA: DOMAIN\\user, user@domain or user. The password
+    /// comes from RDP_DOCTOR_PASSWORD, --password-file, or a prompt (never the command line).
+    #[arg(long, value_name = "USER")]
+    user: Option<String>,
+    /// Read the password from this file (its first line; the file should be readable only by you).
+    #[arg(long, value_name = "FILE", requires = "user")]
+    password_file: Option<PathBuf>,
+    /// Send credentials to a server whose certificate has this SHA-256 fingerprint (hex, colons
+    /// allowed), even if the certificate is not otherwise trusted.
+    #[arg(long, value_name = "SHA256", requires = "user")]
+    trust_fingerprint: Option<String>,
+    /// Send credentials even to a server whose certificate is not trusted. Dangerous: exposes
+    /// them to NTLM relay and offline cracking by anyone posing as the server.
+    #[arg(long, requires = "user")]
+    insecure_send_credentials: bool,
+    /// After authentication, continue through MCS, Client Info and licensing to the server's
+    /// Demand Active PDU (or its Set Error Info reason). No session is started.
+    #[arg(long, requires = "user")]
+    full: bool,
 }
 
 fn main() -> ExitCode {
@@ -317,7 +336,13 @@ fn run_check(a: CheckArgs, style: Style) -> u8 {
         now_unix: rdp_doctor::check::now_unix(),
         samples: a.samples,
         mss_retry: !a.no_mss_retry,
+        auth: None,
     };
+    let auth = match auth_options(&a) {
+        Ok(v) => v,
+        Err(e) => return fail(&e),
+    };
+    let opts = rdp_doctor::probe::CheckOptions { auth, ..opts };
     let mut ctx = rdp_doctor::diagnose::Context::new(target);
     ctx.expiry_warning_days = a.expiry_warning_days;
     ctx.latency_threshold_ms = a.latency_threshold;
@@ -346,6 +371,53 @@ fn run_check(a: CheckArgs, style: Style) -> u8 {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => report.exit_code() as u8,
         Err(e) => fail(&format!("cannot write the report: {e}")),
     }
+}
+
+/// `--user` and friends: the password is read here (file, environment, or a prompt without
+/// echo) and lives only in a zeroizing `Secret` from now on.
+fn auth_options(a: &CheckArgs) -> Result<Option<rdp_doctor::probe::auth::AuthOptions>, String> {
+    use rdp_doctor::credentials::{self, Credentials, PASSWORD_ENV};
+    let Some(user) = &a.user else {
+        return Ok(None);
+    };
+    let (domain, account) = credentials::parse_user(user)?;
+    let pinned = a
+        .trust_fingerprint
+        .as_deref()
+        .map(credentials::parse_fingerprint)
+        .transpose()?;
+    // into_string moves the buffer (no copy left behind); a non-UTF-8 value is refused.
+    let env = match std::env::var_os(PASSWORD_ENV).map(std::ffi::OsString::into_string) {
+        None => None,
+        Some(Ok(v)) => Some(v),
+        Some(Err(v)) => {
+            drop(rdp_doctor::credentials::Secret::new(
+                v.to_string_lossy().into_owned(),
+            ));
+            return Err(format!("{PASSWORD_ENV} is not valid UTF-8"));
+        }
+    };
+    let shown = rdp_doctor::sanitize::escape(user);
+    let (password, source) = credentials::obtain_password(
+        a.password_file.as_deref(),
+        env,
+        std::io::stdin().is_terminal(),
+        || rpassword::prompt_password(format!("Password for {shown}: ")),
+    )?;
+    if a.insecure_send_credentials {
+        eprintln!("{}", credentials::INSECURE_WARNING);
+    }
+    Ok(Some(rdp_doctor::probe::auth::AuthOptions {
+        credentials: Arc::new(Credentials {
+            domain,
+            user: account,
+            password,
+        }),
+        password_source: source.as_str(),
+        pinned_sha256: pinned,
+        insecure: a.insecure_send_credentials,
+        full: a.full,
+    }))
 }
 
 fn run_lab(a: LabArgs) -> u8 {

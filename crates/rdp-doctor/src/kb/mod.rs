@@ -8,12 +8,14 @@ use std::sync::OnceLock;
 
 const FINDINGS_TOML: &str = include_str!("../../kb/findings.toml");
 const EVIDENCE_TOML: &str = include_str!("../../kb/evidence.toml");
+const AUTH_TOML: &str = include_str!("../../kb/auth.toml");
 
 /// Every catalogue file compiled in. Each area of the product (probe, evidence, credentials,
 /// path, local) keeps its findings in its own file; ids must be unique across all of them.
 pub const CATALOGUE_FILES: &[(&str, &str)] = &[
     ("kb/findings.toml", FINDINGS_TOML),
     ("kb/evidence.toml", EVIDENCE_TOML),
+    ("kb/auth.toml", AUTH_TOML),
 ];
 
 /// A catalogue entry as written in `kb/findings.toml`.
