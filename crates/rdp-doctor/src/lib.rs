@@ -13,6 +13,7 @@ pub mod diagnose;
 pub mod facts;
 pub mod kb;
 pub mod lab;
+pub mod local;
 pub mod model;
 pub mod probe;
 pub mod render;

@@ -142,6 +142,10 @@ struct CheckArgs {
     /// Do not retry a stalled TLS handshake with a small MSS (path-MTU black-hole test).
     #[arg(long)]
     no_mss_retry: bool,
+    /// Also read this server's own RDP configuration (registry, policy, certificate store,
+    /// firewall, TermService). Windows only: run it on the server, elevated.
+    #[arg(long)]
+    local: bool,
 }
 
 fn main() -> ExitCode {
@@ -158,10 +162,16 @@ fn main() -> ExitCode {
         }
     };
     let color = match cli.color {
-        ColorChoice::Always => true,
+        ColorChoice::Always => {
+            // Asked for: colour even where the console cannot be switched to ANSI mode.
+            let _ = rdp_doctor_sys::enable_ansi(&std::io::stdout());
+            true
+        }
         ColorChoice::Never => false,
         ColorChoice::Auto => {
-            std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal()
+            std::env::var_os("NO_COLOR").is_none()
+                && std::io::stdout().is_terminal()
+                && rdp_doctor_sys::enable_ansi(&std::io::stdout())
         }
     };
     let style = Style { color };
@@ -193,6 +203,9 @@ fn runtime() -> Result<tokio::runtime::Runtime, String> {
 }
 
 fn run_check(a: CheckArgs, style: Style) -> u8 {
+    if a.local && !rdp_doctor::local::SUPPORTED {
+        return fail(rdp_doctor::local::UNSUPPORTED);
+    }
     let target = match rdp_doctor::target::parse_target(&a.target, a.port) {
         Ok(t) => t,
         Err(e) => return fail(&e),
@@ -238,7 +251,11 @@ fn run_check(a: CheckArgs, style: Style) -> u8 {
         Ok(r) => r,
         Err(e) => return fail(&e),
     };
-    let report = rt.block_on(rdp_doctor::check::check(&opts, &ctx));
+    let report = if a.local {
+        rt.block_on(rdp_doctor::local::check_with_local(&opts, &ctx))
+    } else {
+        rt.block_on(rdp_doctor::check::check(&opts, &ctx))
+    };
     let format = match a.format {
         OutFormat::Human => Format::Human,
         OutFormat::Json => Format::Json,

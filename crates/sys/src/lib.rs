@@ -1,6 +1,7 @@
 //! The only crate of rdp-doctor with `unsafe`: reading the kernel's TCP statistics of a
-//! connected socket (Linux `getsockopt(TCP_INFO)`, Windows `WSAIoctl(SIO_TCP_INFO)`). Each
-//! unsafe block is a single documented OS call on a buffer of the right size.
+//! connected socket (Linux `getsockopt(TCP_INFO)`, Windows `WSAIoctl(SIO_TCP_INFO)`), and
+//! switching a Windows console to ANSI escape processing. Each unsafe block is a single
+//! documented OS call on a buffer of the right size.
 
 /// What the kernel knows about a TCP connection, reduced to what a diagnosis needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -125,6 +126,36 @@ pub fn tcp_stats<S>(_s: &S) -> Option<TcpStats> {
     None
 }
 
+/// Makes ANSI colour sequences work on `out`, where that needs doing; returns whether they
+/// will be interpreted. Windows 10+ consoles (conhost) interpret them only with
+/// `ENABLE_VIRTUAL_TERMINAL_PROCESSING` set (Windows Terminal sets it already); older consoles
+/// refuse the mode, and a pipe or file has no console mode at all — `false` then, so the caller
+/// prints no colour rather than raw escape codes.
+#[cfg(windows)]
+pub fn enable_ansi<S: std::os::windows::io::AsRawHandle>(out: &S) -> bool {
+    use windows_sys::Win32::System::Console::{
+        GetConsoleMode, SetConsoleMode, CONSOLE_MODE, ENABLE_VIRTUAL_TERMINAL_PROCESSING,
+    };
+    let handle = out.as_raw_handle();
+    let mut mode: CONSOLE_MODE = 0;
+    // SAFETY: `handle` is a handle owned by `out`, valid for the duration of the borrow;
+    // `mode` is a writable CONSOLE_MODE. A non-console handle makes the call return 0.
+    if unsafe { GetConsoleMode(handle, &mut mode) } == 0 {
+        return false;
+    }
+    if mode & ENABLE_VIRTUAL_TERMINAL_PROCESSING != 0 {
+        return true;
+    }
+    // SAFETY: as above; SetConsoleMode only reads the mode value passed by value.
+    unsafe { SetConsoleMode(handle, mode | ENABLE_VIRTUAL_TERMINAL_PROCESSING) != 0 }
+}
+
+/// Unix terminals interpret ANSI sequences; nothing to switch on.
+#[cfg(not(windows))]
+pub fn enable_ansi<S>(_out: &S) -> bool {
+    true
+}
+
 #[cfg(test)]
 mod conversion_tests {
     use super::windows_retransmitted_segments as segs;
@@ -136,7 +167,11 @@ mod conversion_tests {
         assert_eq!(segs(1460, 1460, 0), 1, "one full segment");
         assert_eq!(segs(1461, 1460, 0), 2, "a full segment and one more byte");
         assert_eq!(segs(100, 1460, 1), 2, "a short segment and a SYN");
-        assert_eq!(segs(5, 0, 0), 5, "MSS unknown (0): counted per byte, never a division by 0");
+        assert_eq!(
+            segs(5, 0, 0),
+            5,
+            "MSS unknown (0): counted per byte, never a division by 0"
+        );
         assert_eq!(segs(u32::MAX, 1, u8::MAX), u32::MAX, "saturates");
     }
 }
@@ -154,7 +189,20 @@ mod windows_tests {
             assert_eq!(s.total_retransmits, 0, "{s:?}");
         }
         let not_a_socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("udp");
-        assert!(super::tcp_stats(&not_a_socket).is_none(), "not a TCP socket");
+        assert!(
+            super::tcp_stats(&not_a_socket).is_none(),
+            "not a TCP socket"
+        );
+    }
+
+    /// A file has no console mode: no colour (escape codes would land in the file raw).
+    #[test]
+    fn a_file_gets_no_ansi() {
+        let path = std::env::temp_dir().join(format!("rdp-doctor-ansi-{}", std::process::id()));
+        let f = std::fs::File::create(&path).expect("temp file");
+        assert!(!super::enable_ansi(&f));
+        drop(f);
+        let _ = std::fs::remove_file(&path);
     }
 }
 

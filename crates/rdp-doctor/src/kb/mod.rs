@@ -7,10 +7,14 @@ use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 const FINDINGS_TOML: &str = include_str!("../../kb/findings.toml");
+const LOCAL_TOML: &str = include_str!("../../kb/local.toml");
 
 /// Every catalogue file compiled in. Each area of the product (probe, evidence, credentials,
 /// path, local) keeps its findings in its own file; ids must be unique across all of them.
-pub const CATALOGUE_FILES: &[(&str, &str)] = &[("kb/findings.toml", FINDINGS_TOML)];
+pub const CATALOGUE_FILES: &[(&str, &str)] = &[
+    ("kb/findings.toml", FINDINGS_TOML),
+    ("kb/local.toml", LOCAL_TOML),
+];
 
 /// A catalogue entry as written in `kb/findings.toml`.
 #[derive(Debug, Clone, Deserialize)]
