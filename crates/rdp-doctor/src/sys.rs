@@ -14,8 +14,9 @@ pub fn set_mss(sock: &tokio::net::TcpSocket, mss: u32) {
     let _ = s.set_tcp_mss(mss);
 }
 
-/// Windows documents TCP_MAXSEG as get-only (IPPROTO_TCP socket options), so there is no
-/// way to lower the MSS of a connection; [`CAN_SET_MSS`] is false and the retry is skipped.
+/// Windows' list of settable IPPROTO_TCP socket options has no TCP_MAXSEG (and socket2
+/// offers `set_tcp_mss` only on Unix), so there is no documented way to lower the MSS of a
+/// connection; [`CAN_SET_MSS`] is false and the retry is skipped.
 #[cfg(not(unix))]
 pub fn set_mss(_sock: &tokio::net::TcpSocket, _mss: u32) {}
 

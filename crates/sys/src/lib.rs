@@ -57,8 +57,8 @@ mod imp {
     use super::TcpStats;
     use windows_sys::Win32::Networking::WinSock::{TCP_INFO_v0, WSAIoctl, SIO_TCP_INFO, SOCKET};
 
-    /// `WSAIoctl(SIO_TCP_INFO)` with input version 0 (Windows 10 1703 and later; older
-    /// versions and Wine fail the call, which yields `None`).
+    /// `WSAIoctl(SIO_TCP_INFO)` with input version 0 (documented for Windows 10 1703 and
+    /// Windows Server 2016 and later; older versions and Wine fail the call: `None`).
     pub fn tcp_stats(sock: SOCKET) -> Option<TcpStats> {
         let version: u32 = 0;
         // SAFETY: TCP_INFO_v0 is a plain C struct of integers; all-zero is a valid value.
