@@ -37,6 +37,9 @@ pub struct Facts {
     pub udp: Option<UdpFact>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<PathFact>,
+    /// What the server itself reports (`check --local`, Windows only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local: Option<crate::local::LocalFacts>,
 }
 
 /// The client whose connection the check models (default: mstsc with its default settings).

@@ -16,6 +16,7 @@ pub mod explain;
 pub mod facts;
 pub mod kb;
 pub mod lab;
+pub mod local;
 pub mod model;
 pub mod probe;
 pub mod rdpfile;

@@ -217,6 +217,10 @@ struct CheckArgs {
     /// Demand Active PDU (or its Set Error Info reason). No session is started.
     #[arg(long, requires = "user")]
     full: bool,
+    /// Also read this server's own RDP configuration (registry, policy, certificate store,
+    /// firewall, TermService). Windows only: run it on the server, elevated.
+    #[arg(long)]
+    local: bool,
 }
 
 fn main() -> ExitCode {
@@ -233,10 +237,16 @@ fn main() -> ExitCode {
         }
     };
     let color = match cli.color {
-        ColorChoice::Always => true,
+        ColorChoice::Always => {
+            // Asked for: colour even where the console cannot be switched to ANSI mode.
+            let _ = rdp_doctor_sys::enable_ansi(&std::io::stdout());
+            true
+        }
         ColorChoice::Never => false,
         ColorChoice::Auto => {
-            std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal()
+            std::env::var_os("NO_COLOR").is_none()
+                && std::io::stdout().is_terminal()
+                && rdp_doctor_sys::enable_ansi(&std::io::stdout())
         }
     };
     let style = Style { color };
@@ -271,6 +281,9 @@ fn runtime() -> Result<tokio::runtime::Runtime, String> {
 }
 
 fn run_check(a: CheckArgs, style: Style) -> u8 {
+    if a.local && !rdp_doctor::local::SUPPORTED {
+        return fail(rdp_doctor::local::UNSUPPORTED);
+    }
     let rdp = match &a.rdp_file {
         Some(p) => match rdp_doctor::rdpfile::RdpFile::read(p) {
             Ok(r) => Some(r),
@@ -350,7 +363,11 @@ fn run_check(a: CheckArgs, style: Style) -> u8 {
         Ok(r) => r,
         Err(e) => return fail(&e),
     };
-    let mut report = rt.block_on(rdp_doctor::check::check(&opts, &ctx));
+    let mut report = if a.local {
+        rt.block_on(rdp_doctor::local::check_with_local(&opts, &ctx))
+    } else {
+        rt.block_on(rdp_doctor::check::check(&opts, &ctx))
+    };
     if let Some(r) = &rdp {
         let extra = rdp_doctor::rdpfile::client_vs_probe(r, &report);
         rdp_doctor::report::merge_findings(&mut report, extra);

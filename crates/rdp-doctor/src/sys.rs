@@ -2,6 +2,11 @@
 
 use std::io;
 
+/// Whether [`set_mss`] can make the SYN advertise a small MSS on this OS. Where it cannot,
+/// the path-MTU retry must not run: a retry at the normal MSS that happens to succeed would be
+/// misread as a path-MTU black hole.
+pub const CAN_SET_MSS: bool = cfg!(unix);
+
 /// Sets TCP_MAXSEG before connect, so the SYN advertises a small MSS (path-MTU retry).
 #[cfg(unix)]
 pub fn set_mss(sock: &tokio::net::TcpSocket, mss: u32) {
@@ -9,7 +14,9 @@ pub fn set_mss(sock: &tokio::net::TcpSocket, mss: u32) {
     let _ = s.set_tcp_mss(mss);
 }
 
-/// Windows has no TCP_MAXSEG socket option; the retry runs with the system MSS there.
+/// Windows' list of settable IPPROTO_TCP socket options has no TCP_MAXSEG (and socket2
+/// offers `set_tcp_mss` only on Unix), so there is no documented way to lower the MSS of a
+/// connection; [`CAN_SET_MSS`] is false and the retry is skipped.
 #[cfg(not(unix))]
 pub fn set_mss(_sock: &tokio::net::TcpSocket, _mss: u32) {}
 

@@ -9,6 +9,7 @@ use std::sync::OnceLock;
 const FINDINGS_TOML: &str = include_str!("../../kb/findings.toml");
 const EVIDENCE_TOML: &str = include_str!("../../kb/evidence.toml");
 const AUTH_TOML: &str = include_str!("../../kb/auth.toml");
+const LOCAL_TOML: &str = include_str!("../../kb/local.toml");
 
 /// Every catalogue file compiled in. Each area of the product (probe, evidence, credentials,
 /// path, local) keeps its findings in its own file; ids must be unique across all of them.
@@ -16,6 +17,7 @@ pub const CATALOGUE_FILES: &[(&str, &str)] = &[
     ("kb/findings.toml", FINDINGS_TOML),
     ("kb/evidence.toml", EVIDENCE_TOML),
     ("kb/auth.toml", AUTH_TOML),
+    ("kb/local.toml", LOCAL_TOML),
 ];
 
 /// A catalogue entry as written in `kb/findings.toml`.

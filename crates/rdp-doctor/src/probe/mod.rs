@@ -293,11 +293,15 @@ async fn main_chain(
     };
     // TLS (SSL, HYBRID, HYBRID_EX, RDSTLS and RDSAAD all start with a TLS handshake)
     let t_start = net::ms(t0.elapsed());
-    let retrans = std::sync::atomic::AtomicU32::new(0);
+    // u32::MAX: the OS did not report a count (not "no retransmissions").
+    let retrans = std::sync::atomic::AtomicU32::new(u32::MAX);
     let tr = tls::handshake_with(stream, &opts.target.host, opts.timeout, Some(&retrans)).await;
-    out.retransmits = Some(retrans.load(std::sync::atomic::Ordering::Relaxed));
+    out.retransmits = match retrans.load(std::sync::atomic::Ordering::Relaxed) {
+        u32::MAX => None,
+        n => Some(n),
+    };
     out.timeline.add(Phase::Tls, t_start, tr.fact.duration_ms);
-    if tr.fact.outcome == TlsOutcome::Stalled && opts.mss_retry {
+    if tr.fact.outcome == TlsOutcome::Stalled && opts.mss_retry && crate::sys::CAN_SET_MSS {
         out.mss_retry = Some(mss_retry(addr, opts).await);
     }
     if !tr.chain.is_empty() {
