@@ -78,6 +78,8 @@ pub async fn run(faults: &[Fault], timeout: Duration) -> Result<DemoResult, Stri
                 now_unix: crate::check::now_unix(),
                 samples: 1,
                 mss_retry: true,
+                stop_after_tls: false,
+                resolved: None,
             };
             let ctx = crate::diagnose::Context::new(target);
             let report = crate::check::check(&opts, &ctx).await;

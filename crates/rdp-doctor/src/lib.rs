@@ -11,6 +11,7 @@ pub mod check;
 pub mod demo;
 pub mod diagnose;
 pub mod facts;
+pub mod fleet;
 pub mod kb;
 pub mod lab;
 pub mod model;

@@ -44,6 +44,10 @@ enum Command {
     Lab(LabArgs),
     /// Start the lab with every fault in-process, check each endpoint, print the table.
     Demo(DemoArgs),
+    /// Check many endpoints: hosts, files, ranges, CIDR blocks; a table, JSON Lines or CSV.
+    Scan(rdp_doctor::fleet::ScanArgs),
+    /// Serve a Prometheus exporter (blackbox_exporter style /probe?target=&module=).
+    Serve(rdp_doctor::fleet::ServeArgs),
 }
 
 #[derive(Args)]
@@ -169,6 +173,8 @@ fn main() -> ExitCode {
         Command::Check(a) => run_check(a, style),
         Command::Lab(a) => run_lab(a),
         Command::Demo(a) => run_demo(a, style),
+        Command::Scan(a) => rdp_doctor::fleet::run_scan(a, style),
+        Command::Serve(a) => rdp_doctor::fleet::run_serve(a),
     };
     ExitCode::from(code)
 }
@@ -230,6 +236,8 @@ fn run_check(a: CheckArgs, style: Style) -> u8 {
         now_unix: rdp_doctor::check::now_unix(),
         samples: a.samples,
         mss_retry: !a.no_mss_retry,
+        stop_after_tls: false,
+        resolved: None,
     };
     let mut ctx = rdp_doctor::diagnose::Context::new(target);
     ctx.expiry_warning_days = a.expiry_warning_days;

@@ -37,6 +37,13 @@ pub struct CheckOptions {
     pub samples: u32,
     /// When TLS stalls, retry with a small MSS to detect a path-MTU black hole.
     pub mss_retry: bool,
+    /// Quick depth (fleet scans): the main connection ends after the TLS handshake and the
+    /// certificate; nothing that follows TLS on it (CredSSP, MCS) runs.
+    pub stop_after_tls: bool,
+    /// Addresses already resolved (and vetted: the exporter checks its allowlist on exactly
+    /// these); the resolve step reports this fact and uses them instead of asking the resolver
+    /// again, so a second lookup cannot return an address that was not checked.
+    pub resolved: Option<(ResolveFact, Vec<SocketAddr>)>,
 }
 
 /// The MSS the path-MTU retry advertises (the IPv4 minimum reassembly size minus headers).
@@ -79,7 +86,10 @@ pub async fn run(opts: &CheckOptions) -> ProbeRun {
     let mut retransmits: Option<u32> = None;
 
     // 1. resolve
-    let (rf, addrs) = resolve::resolve(&opts.target, opts.timeout).await;
+    let (rf, addrs) = match &opts.resolved {
+        Some((fact, addrs)) => (fact.clone(), addrs.clone()),
+        None => resolve::resolve(&opts.target, opts.timeout).await,
+    };
     tl.add(Phase::Resolve, 0.0, rf.duration_ms);
     facts.resolve = Some(rf);
     if addrs.is_empty() {
@@ -264,6 +274,10 @@ async fn main_chain(
             crate::cert::analyze(&tr.chain, &opts.target.host, opts.now_unix, &opts.trust);
     }
     out.tls = Some(tr.fact);
+    if opts.stop_after_tls {
+        return out;
+    }
+    // (steps after TLS on the main connection go here)
     out
 }
 
