@@ -52,7 +52,8 @@ enum Command {
 
 #[derive(Args)]
 struct LabArgs {
-    /// ADDR:PORT or ADDR:FIRST-LAST to listen on; repeat it, pairing each with a --fault.
+    /// ADDR:PORT, ADDR:FIRST-LAST, or FIRST_ADDR-LAST_ADDR:PORT (IPv4, many loopback addresses);
+    /// repeat it, pairing each with a --fault.
     #[arg(long, default_value = "127.0.0.1:33389")]
     listen: Vec<String>,
     /// A fault name (see --list), or `all` to put every fault on consecutive ports of a range.
@@ -70,6 +71,9 @@ struct LabArgs {
     /// List the faults and exit.
     #[arg(long)]
     list: bool,
+    /// Do not log each connection on stderr (benchmarks).
+    #[arg(long)]
+    quiet: bool,
 }
 
 #[derive(Args)]
@@ -321,7 +325,7 @@ fn run_lab(a: LabArgs) -> u8 {
         let lab = match lab::start(lab::LabConfig {
             endpoints,
             names: a.name.clone(),
-            log: true,
+            log: !a.quiet,
         })
         .await
         {

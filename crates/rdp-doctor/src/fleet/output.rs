@@ -347,7 +347,7 @@ pub fn table(rows: &[Row], s: Style, w: &mut dyn Write) -> io::Result<()> {
 /// escaped; a leading `=`, `+`, `-` or `@` neutralised (spreadsheet formula injection).
 pub fn csv_field(v: &str) -> String {
     let mut v = escape(v);
-    if v.starts_with(['=', '+', '-', '@']) {
+    if v.starts_with(['=', '+', '-', '@']) && v.parse::<f64>().is_err() {
         v.insert(0, '\'');
     }
     if v.contains([',', '"', '\n', '\r']) {
@@ -584,6 +584,8 @@ mod tests {
         assert_eq!(csv_field("a,b"), "\"a,b\"");
         assert_eq!(csv_field("say \"hi\", ok"), "\"say \"\"hi\"\", ok\"");
         assert_eq!(csv_field("=cmd()"), "'=cmd()");
+        assert_eq!(csv_field("-36"), "-36", "numbers stay numbers");
+        assert_eq!(csv_field("-cmd"), "'-cmd");
         assert_eq!(csv_field("x\ny"), "x\\x0ay");
         let rows: Vec<Row> = sample().iter().map(Row::from_result).collect();
         let mut out = Vec::new();

@@ -180,10 +180,12 @@ fn parse_host(h: &str, whole: &str) -> Result<HostSpec, String> {
                         let [x, y, z, _] = first.octets();
                         Ipv4Addr::new(x, y, z, o)
                     }
-                    Err(_) => return Err(format!(
+                    Err(_) => {
+                        return Err(format!(
                         "'{}' is not the end of an IPv4 range (an address or a last octet 0-255)",
                         escape(b)
-                    )),
+                    ))
+                    }
                 },
             };
             if u32::from(last) < u32::from(first) {

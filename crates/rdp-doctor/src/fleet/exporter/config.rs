@@ -288,7 +288,19 @@ fn parse_allow(raw: Option<RawAllow>) -> Result<Allowlist, String> {
     if ports.is_empty() {
         ports.push((3389, 3389));
     }
-    Ok(Allowlist { cidrs, ports })
+    // Merge into sorted, non-overlapping ranges (for display and a shorter check).
+    ports.sort_unstable();
+    let mut merged: Vec<(u16, u16)> = Vec::new();
+    for (a, b) in ports {
+        match merged.last_mut() {
+            Some(last) if u32::from(a) <= u32::from(last.1) + 1 => last.1 = last.1.max(b),
+            _ => merged.push((a, b)),
+        }
+    }
+    Ok(Allowlist {
+        cidrs,
+        ports: merged,
+    })
 }
 
 fn build_module(
@@ -381,7 +393,7 @@ listen = "127.0.0.1:44123"
 max_concurrent_probes = 4
 [allow]
 cidrs = ["10.20.0.0/16", "127.0.0.1", "2001:db8::/64"]
-ports = [3389, "3390-3392"]
+ports = ["3390-3392", 3389, 3391]
 [modules.quick]
 depth = "quick"
 timeout = 5
@@ -401,10 +413,7 @@ depth = "full"
         assert_eq!(q.timeout, Duration::from_secs(5));
         assert_eq!(q.client.name, "tls");
         assert_eq!(c.modules["full"].timeout, Duration::from_secs(10));
-        assert_eq!(
-            c.allow.ports,
-            vec![(3389, 3389), (3390, 3390), (3391, 3391), (3392, 3392)]
-        );
+        assert_eq!(c.allow.ports, vec![(3389, 3392)]);
     }
 
     #[test]

@@ -74,6 +74,11 @@ impl Exposition {
     }
 }
 
+/// Milliseconds as seconds, to the microsecond (no `0.00009999999999999999`).
+pub fn seconds(ms: f64) -> f64 {
+    (ms * 1000.0).round() / 1_000_000.0
+}
+
 /// Unix seconds of an RFC 3339 time.
 pub fn unix_seconds(rfc3339: &str) -> Option<i64> {
     time::OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339)
@@ -100,7 +105,7 @@ pub fn probe(report: Option<&Report>, duration_s: f64) -> String {
         let d = report
             .and_then(|r| r.phases.iter().find(|p| p.phase == phase))
             .filter(|p| p.status != PhaseStatus::Skipped)
-            .map(|p| p.duration_ms / 1000.0)
+            .map(|p| seconds(p.duration_ms))
             .unwrap_or(0.0);
         e.sample(
             "probe_rdp_phase_duration_seconds",
@@ -116,7 +121,7 @@ pub fn probe(report: Option<&Report>, duration_s: f64) -> String {
     e.gauge(
         "probe_duration_seconds",
         "How long the probe took to complete in seconds.",
-        duration_s,
+        (duration_s * 1_000_000.0).round() / 1_000_000.0,
     );
     let Some(r) = report else {
         return e.text;
