@@ -142,3 +142,47 @@ pub fn sample(body: &str, series: &str) -> Option<f64> {
         (name == series).then(|| v.parse().ok()).flatten()
     })
 }
+
+/// `rdp-doctor serve` on a kernel-chosen loopback port; killed on drop.
+pub struct Exporter {
+    child: Child,
+    pub addr: String,
+}
+
+impl Exporter {
+    pub fn start(config: &std::path::Path) -> Exporter {
+        let mut child = Command::new(BIN)
+            .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+            .arg(config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("serve starts");
+        let stderr = child.stderr.take().expect("stderr");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(rest) = line.strip_prefix("rdp-doctor exporter listening on http://") {
+                    let addr = rest.split('/').next().unwrap_or("").to_string();
+                    let _ = tx.send(Ok(addr));
+                } else {
+                    let _ = tx.send(Err(line));
+                }
+            }
+        });
+        let addr = match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(Ok(a)) => a,
+            Ok(Err(line)) => panic!("serve did not start: {line}"),
+            Err(e) => panic!("serve did not start: {e}"),
+        };
+        Exporter { child, addr }
+    }
+}
+
+impl Drop for Exporter {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
