@@ -276,3 +276,44 @@ fn rate_limits_new_connections() {
         "20 connections at 20/s: {took:?}"
     );
 }
+
+#[test]
+fn out_of_file_descriptors_lowers_the_concurrency_and_retries() {
+    // Ten endpoints that hold their connection for the whole 1 s time-out, under an
+    // open-file limit that leaves room for only a few sockets.
+    let mut faults = vec!["x224-no-response"; 10];
+    faults.push("healthy");
+    let lab = Lab::start(&faults);
+    let mut cmd = format!("ulimit -n 16 && exec '{BIN}' scan --quick --concurrency 64 --timeout 1 --deadline 20 --format csv --no-summary --ca '{}'", lab.ca().display());
+    for (_, port) in &lab.all {
+        cmd.push_str(&format!(" 127.0.0.1:{port}"));
+    }
+    let out = Command::new("sh")
+        .args(["-c", &cmd])
+        .output()
+        .expect("sh runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{err}\n{text}");
+    assert_eq!(
+        err.matches("out of file descriptors").count(),
+        1,
+        "one warning, then the final concurrency: {err}"
+    );
+    assert!(err.contains("the scan ended with concurrency"), "{err}");
+    let rows: Vec<&str> = text.lines().skip(1).collect();
+    assert_eq!(rows.len(), 11, "{text}");
+    // every target got the server's diagnosis, none a local error
+    assert_eq!(
+        rows.iter()
+            .filter(|r| r.contains(",failing,2,x224-no-response,"))
+            .count(),
+        10,
+        "{text}"
+    );
+    assert_eq!(
+        rows.iter().filter(|r| r.contains(",healthy,0,")).count(),
+        1,
+        "{text}"
+    );
+}

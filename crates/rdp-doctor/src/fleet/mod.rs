@@ -232,6 +232,7 @@ pub fn run_scan(a: ScanArgs, style: Style) -> u8 {
     let mut sum = output::Summary::default();
     let mut write_err: Option<std::io::Error> = None;
     let (mut healthy, mut degraded, mut failing) = (0usize, 0usize, 0usize);
+    let mut lowered_to: Option<usize> = None;
     let format = a.format;
     let stats = rt.block_on(async {
         let stop2 = stop.clone();
@@ -242,12 +243,15 @@ pub fn run_scan(a: ScanArgs, style: Style) -> u8 {
         });
         let stats = scan::run(list, &cfg, stop.clone(), |ev| match ev {
             Event::ConcurrencyLowered(n) => {
-                bar.suspend(|| {
-                    eprintln!(
-                        "rdp-doctor: warning: out of file descriptors (ulimit -n is {}); concurrency lowered to {n}, the affected targets are retried",
-                        scan::open_file_limit().map(|l| l.to_string()).unwrap_or_else(|| "?".into())
-                    )
-                });
+                if lowered_to.is_none() {
+                    bar.suspend(|| {
+                        eprintln!(
+                            "rdp-doctor: warning: out of file descriptors (ulimit -n is {}): lowering the concurrency and retrying the affected targets",
+                            scan::open_file_limit().map(|l| l.to_string()).unwrap_or_else(|| "?".into())
+                        )
+                    });
+                }
+                lowered_to = Some(n);
             }
             Event::Done(r) => {
                 sum.add(&r);
@@ -285,6 +289,12 @@ pub fn run_scan(a: ScanArgs, style: Style) -> u8 {
         stats
     });
     bar.finish_and_clear();
+    if let Some(n) = lowered_to {
+        eprintln!(
+            "rdp-doctor: the scan ended with concurrency {n} (asked: {}); raise `ulimit -n` or pass --concurrency {n}",
+            cfg.concurrency
+        );
+    }
     rows.sort_by_key(|r| r.index);
     let res = match format {
         ScanFormat::Table => output::table(&rows, style, &mut out).and_then(|_| {

@@ -39,8 +39,10 @@ impl Drop for TempDir {
 /// `rdp-doctor lab` with one endpoint per fault; killed (and reaped) on drop.
 pub struct Lab {
     child: Child,
-    /// fault name -> port
+    /// fault name -> port (the last one, when a fault is served more than once)
     pub ports: HashMap<String, u16>,
+    /// every endpoint, in the order reported
+    pub all: Vec<(String, u16)>,
     pub dir: TempDir,
 }
 
@@ -82,13 +84,20 @@ impl Lab {
             }
         });
         let mut ports = HashMap::new();
-        while ports.len() < faults.len() {
+        let mut all = Vec::new();
+        while all.len() < faults.len() {
             let (f, p) = rx
                 .recv_timeout(Duration::from_secs(30))
                 .expect("lab reports its ports");
-            ports.insert(f, p);
+            ports.insert(f.clone(), p);
+            all.push((f, p));
         }
-        Lab { child, ports, dir }
+        Lab {
+            child,
+            ports,
+            all,
+            dir,
+        }
     }
 
     pub fn target(&self, fault: &str) -> String {
