@@ -217,9 +217,14 @@ pub fn run_scan(a: ScanArgs, style: Style) -> u8 {
             indicatif::ProgressDrawTarget::stderr(),
         );
         if let Ok(st) = indicatif::ProgressStyle::with_template(
-            "{spinner} {pos}/{len} [{bar:30}] {per_sec} eta {eta} {msg}",
+            "{spinner} {pos}/{len} [{bar:30}] {rate}/s eta {eta} {msg}",
         ) {
-            pb.set_style(st.progress_chars("=> "));
+            pb.set_style(st.progress_chars("=> ").with_key(
+                "rate",
+                |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                    let _ = write!(w, "{:.0}", s.per_sec());
+                },
+            ));
         }
         pb
     } else {
