@@ -82,6 +82,8 @@ pub async fn run(faults: &[Fault], timeout: Duration) -> Result<DemoResult, Stri
                 samples: 1,
                 mss_retry: true,
                 auth: exp.user.then(|| lab_auth(exp.full)),
+                stop_after_tls: false,
+                resolved: None,
             };
             let ctx = crate::diagnose::Context::new(target);
             let report = crate::check::check(&opts, &ctx).await;

@@ -14,6 +14,7 @@ pub mod diagnose;
 pub mod evidence;
 pub mod explain;
 pub mod facts;
+pub mod fleet;
 pub mod kb;
 pub mod lab;
 pub mod local;

@@ -52,6 +52,10 @@ enum Command {
     /// Decode error codes as shown: 0x904 0x7, ERRINFO_*/ERRCONNECT_* names, NTSTATUS, SEC_E_*,
     /// event IDs (schannel:36870, 1058), RDP_NEG failures, TLS alerts, xfreerdp exit codes.
     Explain(ExplainArgs),
+    /// Check many endpoints: hosts, files, ranges, CIDR blocks; a table, JSON Lines or CSV.
+    Scan(rdp_doctor::fleet::ScanArgs),
+    /// Serve a Prometheus exporter (blackbox_exporter style /probe?target=&module=).
+    Serve(rdp_doctor::fleet::ServeArgs),
 }
 
 #[derive(Args)]
@@ -96,7 +100,8 @@ struct ExplainArgs {
 
 #[derive(Args)]
 struct LabArgs {
-    /// ADDR:PORT or ADDR:FIRST-LAST to listen on; repeat it, pairing each with a --fault.
+    /// ADDR:PORT, ADDR:FIRST-LAST, or FIRST_ADDR-LAST_ADDR:PORT (IPv4, many loopback addresses);
+    /// repeat it, pairing each with a --fault.
     #[arg(long, default_value = "127.0.0.1:33389")]
     listen: Vec<String>,
     /// A fault name (see --list), or `all` to put every fault on consecutive ports of a range.
@@ -114,6 +119,9 @@ struct LabArgs {
     /// List the faults and exit.
     #[arg(long)]
     list: bool,
+    /// Do not log each connection on stderr (benchmarks).
+    #[arg(long)]
+    quiet: bool,
 }
 
 #[derive(Args)]
@@ -257,6 +265,8 @@ fn main() -> ExitCode {
         Command::Explain(a) => run_explain(a, style.color),
         Command::Logs(a) => run_logs(a, style.color),
         Command::Rdpfile(a) => run_rdpfile(a, style.color),
+        Command::Scan(a) => rdp_doctor::fleet::run_scan(a, style),
+        Command::Serve(a) => rdp_doctor::fleet::run_serve(a),
     };
     ExitCode::from(code)
 }
@@ -350,6 +360,8 @@ fn run_check(a: CheckArgs, style: Style) -> u8 {
         samples: a.samples,
         mss_retry: !a.no_mss_retry,
         auth: None,
+        stop_after_tls: false,
+        resolved: None,
     };
     let auth = match auth_options(&a) {
         Ok(v) => v,
@@ -498,7 +510,7 @@ fn run_lab(a: LabArgs) -> u8 {
             endpoints,
             users: Vec::new(),
             names: a.name.clone(),
-            log: true,
+            log: !a.quiet,
         })
         .await
         {

@@ -393,6 +393,9 @@ fn tls_config(key: Arc<rustls::sign::CertifiedKey>) -> Result<Arc<rustls::Server
     Ok(Arc::new(cfg))
 }
 
+/// Listen addresses added to the certificates' names automatically.
+pub const MAX_AUTO_NAMES: usize = 16;
+
 /// Binds every endpoint (TCP and UDP on the same port) and starts serving.
 pub async fn start(cfg: LabConfig) -> Result<Lab, String> {
     let ca = certs::LabCa::generate()?;
@@ -400,10 +403,14 @@ pub async fn start(cfg: LabConfig) -> Result<Lab, String> {
     if names.is_empty() {
         names.push("localhost".into());
     }
+    // The listen addresses become certificate names, up to a few: a lab on thousands of
+    // addresses (a scan benchmark) must not put thousands of SANs in every certificate.
+    let mut auto = 0;
     for e in &cfg.endpoints {
         let ip = e.addr.ip().to_string();
-        if !names.contains(&ip) && !e.addr.ip().is_unspecified() {
+        if auto < MAX_AUTO_NAMES && !names.contains(&ip) && !e.addr.ip().is_unspecified() {
             names.push(ip);
+            auto += 1;
         }
     }
     let default_key = certs::leaf_for(Fault::Healthy, &ca, &names)?;
@@ -486,7 +493,12 @@ async fn bind_pair(want: SocketAddr) -> Result<(TcpListener, UdpSocket, SocketAd
     Err(last)
 }
 
-/// Parses `ADDR:PORT` or `ADDR:FIRST-LAST` into socket addresses.
+/// Most endpoints one `--listen` may open (addresses times ports).
+pub const MAX_LISTEN_ENDPOINTS: usize = 65_536;
+
+/// Parses `ADDR:PORT`, `ADDR:FIRST-LAST`, or (IPv4) `FIRST_ADDR-LAST_ADDR:PORT[-LAST]` into
+/// socket addresses, addresses outer, ports inner. Many loopback addresses on one port give a
+/// scan benchmark thousands of distinct endpoints (every 127.x.y.z works on Linux).
 pub fn parse_listen(s: &str) -> Result<Vec<SocketAddr>, String> {
     let (host, ports) = if let Some(rest) = s.strip_prefix('[') {
         let (h, p) = rest
@@ -499,9 +511,28 @@ pub fn parse_listen(s: &str) -> Result<Vec<SocketAddr>, String> {
             .ok_or_else(|| format!("expected ADDR:PORT, got '{s}'"))?;
         (h.to_string(), p.to_string())
     };
-    let ip: IpAddr = host
-        .parse()
-        .map_err(|_| format!("'{host}' is not an IP address"))?;
+    let ips: Vec<IpAddr> = match host.split_once('-') {
+        Some((a, b)) => {
+            let a: std::net::Ipv4Addr = a
+                .parse()
+                .map_err(|_| format!("'{a}' is not an IPv4 address"))?;
+            let b: std::net::Ipv4Addr = b
+                .parse()
+                .map_err(|_| format!("'{b}' is not an IPv4 address"))?;
+            let (a, b) = (u32::from(a), u32::from(b));
+            if b < a || (b - a) as usize >= MAX_LISTEN_ENDPOINTS {
+                return Err(format!(
+                    "bad address range {host} (at most {MAX_LISTEN_ENDPOINTS} addresses)"
+                ));
+            }
+            (a..=b)
+                .map(|v| IpAddr::V4(std::net::Ipv4Addr::from(v)))
+                .collect()
+        }
+        None => vec![host
+            .parse()
+            .map_err(|_| format!("'{host}' is not an IP address"))?],
+    };
     let (a, b) = match ports.split_once('-') {
         Some((a, b)) => (a, b),
         None => (ports.as_str(), ports.as_str()),
@@ -511,7 +542,16 @@ pub fn parse_listen(s: &str) -> Result<Vec<SocketAddr>, String> {
     if b < a || b - a > 1000 {
         return Err(format!("bad port range {a}-{b} (at most 1000 ports)"));
     }
-    Ok((a..=b).map(|p| SocketAddr::new(ip, p)).collect())
+    let n = ips.len() * (usize::from(b - a) + 1);
+    if n > MAX_LISTEN_ENDPOINTS {
+        return Err(format!(
+            "{s} is {n} endpoints (at most {MAX_LISTEN_ENDPOINTS})"
+        ));
+    }
+    Ok(ips
+        .into_iter()
+        .flat_map(|ip| (a..=b).map(move |p| SocketAddr::new(ip, p)))
+        .collect())
 }
 
 #[cfg(test)]
@@ -552,5 +592,21 @@ mod tests {
         );
         assert!(parse_listen("localhost:1").is_err());
         assert!(parse_listen("127.0.0.1:9-1").is_err());
+        let many = parse_listen("127.0.0.1-127.0.3.232:44389").expect("range");
+        assert_eq!(many.len(), 1000);
+        assert_eq!(many[999].to_string(), "127.0.3.232:44389");
+        assert_eq!(
+            parse_listen("127.0.0.1-127.0.0.2:5-6")
+                .expect("both")
+                .iter()
+                .map(|a| a.to_string())
+                .collect::<Vec<_>>(),
+            vec!["127.0.0.1:5", "127.0.0.1:6", "127.0.0.2:5", "127.0.0.2:6"]
+        );
+        assert!(parse_listen("127.0.0.2-127.0.0.1:5").is_err());
+        assert!(
+            parse_listen("127.0.0.0-127.1.0.0:5").is_err(),
+            "over the cap"
+        );
     }
 }

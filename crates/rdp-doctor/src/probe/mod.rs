@@ -43,6 +43,13 @@ pub struct CheckOptions {
     pub mss_retry: bool,
     /// `--user`: run CredSSP with credentials on the main connection (and `--full`).
     pub auth: Option<auth::AuthOptions>,
+    /// Quick depth (fleet scans): the main connection ends after the TLS handshake and the
+    /// certificate; nothing that follows TLS on it (CredSSP, MCS) runs.
+    pub stop_after_tls: bool,
+    /// Addresses already resolved (and vetted: the exporter checks its allowlist on exactly
+    /// these); the resolve step reports this fact and uses them instead of asking the resolver
+    /// again, so a second lookup cannot return an address that was not checked.
+    pub resolved: Option<(ResolveFact, Vec<SocketAddr>)>,
 }
 
 /// The MSS the path-MTU retry advertises (the IPv4 minimum reassembly size minus headers).
@@ -85,7 +92,10 @@ pub async fn run(opts: &CheckOptions) -> ProbeRun {
     let mut retransmits: Option<u32> = None;
 
     // 1. resolve
-    let (rf, addrs) = resolve::resolve(&opts.target, opts.timeout).await;
+    let (rf, addrs) = match &opts.resolved {
+        Some((fact, addrs)) => (fact.clone(), addrs.clone()),
+        None => resolve::resolve(&opts.target, opts.timeout).await,
+    };
     tl.add(Phase::Resolve, 0.0, rf.duration_ms);
     facts.resolve = Some(rf);
     if addrs.is_empty() {
@@ -261,6 +271,9 @@ async fn main_chain(
         return out;
     };
     let full = opts.auth.as_ref().is_some_and(|a| a.full);
+    if selected == 0 && opts.stop_after_tls {
+        return out;
+    }
     if selected == 0 {
         // Standard RDP Security: MCS runs in the clear on this connection.
         let m_start = net::ms(t0.elapsed());
@@ -283,7 +296,10 @@ async fn main_chain(
     // With CredSSP selected, the MCS phase needs a second connection that asks for TLS only;
     // it runs alongside this one's TLS and CredSSP. With --full the main connection itself
     // goes on to MCS after CredSSP.
-    let side_mcs = if rdp_doctor_wire::nego::Protocols(selected).needs_credssp() && !full {
+    let side_mcs = if rdp_doctor_wire::nego::Protocols(selected).needs_credssp()
+        && !full
+        && !opts.stop_after_tls
+    {
         let o = opts.clone();
         Some(tokio::spawn(async move {
             mcs_over_tls_only(addr, &o, t0).await
@@ -310,6 +326,9 @@ async fn main_chain(
     }
     let tls_ok = tr.fact.outcome == TlsOutcome::Ok;
     out.tls = Some(tr.fact);
+    if opts.stop_after_tls {
+        return out;
+    }
     let protocols = rdp_doctor_wire::nego::Protocols(selected);
     if let Some(mut tls_stream) = tr.stream.filter(|_| tls_ok) {
         if protocols.needs_credssp() {

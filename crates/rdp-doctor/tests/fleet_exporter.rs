@@ -1,0 +1,307 @@
+//! `rdp-doctor serve` over real HTTP: probes of lab endpoints, bad requests (400), targets
+//! outside the allowlist (403), including a DNS name (`localhost`) that resolves to a
+//! disallowed address, the scrape time-out header, and the exporter's own metrics.
+#![allow(
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used
+)]
+
+mod fleet_common;
+use fleet_common::*;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn config(lab: &Lab, cidrs: &str) -> std::path::PathBuf {
+    let ports: Vec<String> = lab.ports.values().map(|p| p.to_string()).collect();
+    let text = format!(
+        r#"
+max_concurrent_probes = 4
+[allow]
+cidrs = [{cidrs}]
+ports = [{}]
+[modules.rdp]
+depth = "standard"
+timeout = 5
+ca_file = "ca.pem"
+[modules.quick]
+depth = "quick"
+timeout = 5
+ca_file = "ca.pem"
+"#,
+        ports.join(", ")
+    );
+    let p = lab.dir.path(&format!("exporter-{}.toml", cidrs.len()));
+    std::fs::write(&p, text).expect("write config");
+    p
+}
+
+#[test]
+fn probes_answer_prometheus_text_with_probe_success() {
+    let lab = Lab::start(&["healthy", "cert-expired", "x224-no-response"]);
+    let exp = Exporter::start(&config(&lab, "\"127.0.0.0/8\""));
+    let probe = |fault: &str, module: &str| {
+        http_get(
+            &exp.addr,
+            &format!("/probe?target={}&module={module}", lab.target(fault)),
+            &[],
+        )
+    };
+    let (status, body) = probe("healthy", "rdp");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(sample(&body, "probe_success"), Some(1.0), "{body}");
+    assert_eq!(sample(&body, "probe_rdp_nla_required"), Some(1.0));
+    assert_eq!(
+        sample(&body, "probe_rdp_protocol_accepted{protocol=\"hybrid\"}"),
+        Some(1.0)
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs_f64();
+    let expiry = sample(&body, "probe_ssl_earliest_cert_expiry").expect("expiry");
+    assert!(
+        expiry > now + 300.0 * 86400.0,
+        "the lab's healthy cert is valid for a year"
+    );
+    assert!(body.contains("probe_rdp_phase_duration_seconds{phase=\"udp\"} 0\n"));
+
+    // a failed probe is HTTP 200 with probe_success 0
+    let (status, body) = probe("cert-expired", "quick");
+    assert_eq!(status, 200);
+    assert_eq!(sample(&body, "probe_success"), Some(0.0), "{body}");
+    assert_eq!(
+        sample(
+            &body,
+            "probe_rdp_finding{id=\"cert-expired\",severity=\"error\"}"
+        ),
+        Some(1.0)
+    );
+    let expiry = sample(&body, "probe_ssl_earliest_cert_expiry").expect("expiry");
+    assert!(
+        expiry < now - 30.0 * 86400.0,
+        "expired 35 days ago: {expiry}"
+    );
+    assert!(
+        !body.contains("probe_rdp_protocol_accepted"),
+        "quick depth does not enumerate"
+    );
+
+    // The scrape time-out header bounds the probe: 1.2 s - 0.5 s offset = 0.7 s for the whole
+    // check, so the silent X.224 step gets a fraction of it; without the header the module's
+    // 5 s apply and the same step waits longer than 1 s.
+    let silent = format!(
+        "/probe?target={}&module=rdp",
+        lab.target("x224-no-response")
+    );
+    let t = Instant::now();
+    let (status, body) = http_get(
+        &exp.addr,
+        &silent,
+        &[("X-Prometheus-Scrape-Timeout-Seconds", "1.2")],
+    );
+    let took = t.elapsed();
+    assert_eq!(status, 200);
+    assert_eq!(sample(&body, "probe_success"), Some(0.0));
+    assert_eq!(
+        sample(
+            &body,
+            "probe_rdp_finding{id=\"x224-no-response\",severity=\"error\"}"
+        ),
+        Some(1.0),
+        "{body}"
+    );
+    assert!(
+        took < Duration::from_millis(1200),
+        "answered within the scrape time-out: {took:?}"
+    );
+    let t = Instant::now();
+    let (_, body) = http_get(&exp.addr, &silent, &[]);
+    assert!(t.elapsed() > Duration::from_secs(1), "{:?}", t.elapsed());
+    assert_eq!(sample(&body, "probe_success"), Some(0.0));
+
+    let (status, body) = http_get(&exp.addr, "/metrics", &[]);
+    assert_eq!(status, 200);
+    assert_eq!(
+        sample(
+            &body,
+            "rdp_doctor_exporter_probes_total{module=\"rdp\",result=\"success\"}"
+        ),
+        Some(1.0),
+        "{body}"
+    );
+    assert_eq!(
+        sample(
+            &body,
+            "rdp_doctor_exporter_probes_total{module=\"quick\",result=\"failure\"}"
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(
+            &body,
+            "rdp_doctor_exporter_probes_total{module=\"rdp\",result=\"failure\"}"
+        ),
+        Some(2.0)
+    );
+}
+
+#[test]
+fn bad_requests_get_400_and_other_methods_405() {
+    let lab = Lab::start(&["healthy"]);
+    let exp = Exporter::start(&config(&lab, "\"127.0.0.0/8\""));
+    let t = lab.target("healthy");
+    for (path, want) in [
+        (
+            "/probe?module=rdp".to_string(),
+            "target parameter is missing",
+        ),
+        (format!("/probe?target={t}"), "module parameter is missing"),
+        (
+            format!("/probe?target={t}&module=nope"),
+            "unknown module 'nope'",
+        ),
+        (
+            "/probe?target=https://x&module=rdp".to_string(),
+            "looks like a URL",
+        ),
+        ("/probe?target=srv:0&module=rdp".to_string(), "port 0"),
+        (
+            format!("/probe?target={t}&module=rdp&user=a&password=b"),
+            "unknown parameter",
+        ),
+        (
+            format!("/probe?target={t}&target={t}&module=rdp"),
+            "given twice",
+        ),
+        ("/probe?target=%zz&module=rdp".to_string(), "hex"),
+    ] {
+        let (status, body) = http_get(&exp.addr, &path, &[]);
+        assert_eq!(status, 400, "{path}: {body}");
+        assert!(body.contains(want), "{path}: {body}");
+    }
+    let (status, body) = http_get(
+        &exp.addr,
+        &format!("/probe?target={t}&module=rdp"),
+        &[("X-Prometheus-Scrape-Timeout-Seconds", "soon")],
+    );
+    assert_eq!(status, 400, "{body}");
+    let (status, head, _) = http_raw(
+        &exp.addr,
+        b"POST /probe HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",
+    );
+    assert_eq!(status, 405);
+    assert!(head.contains("Allow: GET, HEAD"));
+    let huge = format!("GET / HTTP/1.1\r\nX-Big: {}\r\n\r\n", "a".repeat(9000));
+    assert_eq!(http_raw(&exp.addr, huge.as_bytes()).0, 431);
+    assert_eq!(http_raw(&exp.addr, b"HELLO\r\n\r\n").0, 400);
+    assert_eq!(http_get(&exp.addr, "/nowhere", &[]).0, 404);
+    let (status, body) = http_get(&exp.addr, "/metrics", &[]);
+    assert_eq!(status, 200);
+    assert_eq!(
+        sample(
+            &body,
+            "rdp_doctor_exporter_probe_refusals_total{reason=\"bad_request\"}"
+        ),
+        Some(9.0),
+        "{body}"
+    );
+}
+
+#[test]
+fn targets_outside_the_allowlist_are_refused_even_through_dns() {
+    let lab = Lab::start(&["healthy"]);
+    // An allowlist without 127.0.0.0/8: loopback targets are someone else's network here.
+    let exp = Exporter::start(&config(&lab, "\"10.0.0.0/8\", \"192.168.0.0/16\""));
+    let port = lab.ports["healthy"];
+    let accepted_before = lab_connections(&lab);
+    for target in [
+        format!("127.0.0.1:{port}"),
+        // /etc/hosts answers for localhost: no query leaves the machine
+        format!("localhost:{port}"),
+        format!("[::ffff:127.0.0.1]:{port}"),
+    ] {
+        let (status, body) = http_get(
+            &exp.addr,
+            &format!("/probe?target={target}&module=rdp"),
+            &[],
+        );
+        assert_eq!(status, 403, "{target}: {body}");
+        assert!(body.contains("outside the exporter's allowlist"), "{body}");
+        assert!(body.contains("127.0.0.1"), "names the address: {body}");
+    }
+    // a port outside the list is refused before any lookup
+    let (status, body) = http_get(&exp.addr, "/probe?target=10.1.2.3:22&module=rdp", &[]);
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("port 22"), "{body}");
+    assert_eq!(
+        lab_connections(&lab),
+        accepted_before,
+        "no connection reached the lab"
+    );
+    // (the measure does see a connection when there is one)
+    let c = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    assert!(lab_connections(&lab) > accepted_before);
+    drop(c);
+    let (_, body) = http_get(&exp.addr, "/metrics", &[]);
+    assert_eq!(
+        sample(
+            &body,
+            "rdp_doctor_exporter_probe_refusals_total{reason=\"not_allowed\"}"
+        ),
+        Some(4.0),
+        "{body}"
+    );
+}
+
+/// Sockets on the lab's port other than its listener (connections, TIME-WAIT included),
+/// from `ss`.
+fn lab_connections(lab: &Lab) -> usize {
+    let port = lab.ports["healthy"];
+    let out = Command::new("ss")
+        .args(["-tanH", &format!("( sport = :{port} )")])
+        .output();
+    match out {
+        Ok(o) => String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .filter(|l| !l.contains("LISTEN"))
+            .count(),
+        Err(e) => panic!("ss (iproute2) is needed for this test: {e}"),
+    }
+}
+
+#[test]
+fn the_config_is_checked_and_secrets_are_refused() {
+    let dir = TempDir::new("exporter-config");
+    let bad = dir.path("bad.toml");
+    std::fs::write(
+        &bad,
+        "[allow]\ncidrs=[\"10.0.0.0/8\"]\n[modules.rdp]\npassword=\"hunter2\"\n",
+    )
+    .expect("write");
+    let out = Command::new(BIN)
+        .args(["serve", "--check-config", "--config"])
+        .arg(&bad)
+        .output()
+        .expect("runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(err.contains("credentials_file"), "{err}");
+    assert!(!err.contains("hunter2"), "{err}");
+    let example = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/prometheus/exporter.toml"
+    );
+    let out = Command::new(BIN)
+        .args(["serve", "--check-config", "--config", example])
+        .output()
+        .expect("runs");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("listen 127.0.0.1:9489"));
+}
