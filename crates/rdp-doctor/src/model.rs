@@ -26,13 +26,15 @@ pub enum Phase {
 }
 
 impl Phase {
-    pub const PROBE_PHASES: [Phase; 8] = [
+    /// The phases of a check against a server (the exporter pre-creates a duration for each).
+    pub const PROBE_PHASES: [Phase; 9] = [
         Phase::Resolve,
         Phase::Tcp,
         Phase::X224,
         Phase::Protocols,
         Phase::Tls,
         Phase::Credssp,
+        Phase::Auth,
         Phase::Mcs,
         Phase::Udp,
     ];
