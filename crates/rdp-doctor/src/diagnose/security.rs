@@ -25,18 +25,33 @@ pub fn tls(f: &Facts, _ctx: &Context, hits: &mut Vec<Hit>) {
     match t.outcome {
         TlsOutcome::Ok => {}
         TlsOutcome::Stalled => {
-            if let Some(r) = f.path.as_ref().and_then(|p| p.mss_retry.as_ref()) {
-                if r.tls_completed {
-                    hits.push(
-                        Hit::new("path-mtu-blackhole")
-                            .evidence(format!("{base}; the TLS handshake stalled: {flight} within {}", ms(t.duration_ms)))
-                            .evidence(format!(
-                                "a second connection advertising MSS {} completed the TLS handshake in {}",
-                                r.mss,
-                                ms(r.duration_ms)
-                            ))
-                            .evidence("TCP and X.224 (small packets) work; full-size packets from the server are lost and no ICMP 'fragmentation needed' reaches it".to_string()),
-                    );
+            let retry = f.path.as_ref().and_then(|p| p.mss_retry.as_ref());
+            let stalled = format!(
+                "{base}; the TLS handshake stalled: {flight} within {}",
+                ms(t.duration_ms)
+            );
+            if let Some(r) = retry {
+                // A black hole: the small MSS gets through and (when a control ran) the
+                // normal MSS stalls again.
+                if r.tls_completed && r.control_completed != Some(true) {
+                    let mut h = Hit::new("path-mtu-blackhole")
+                        .evidence(stalled)
+                        .evidence(format!(
+                        "a second connection advertising MSS {} completed the TLS handshake in {}",
+                        r.mss,
+                        ms(r.duration_ms)
+                    ));
+                    if let (Some(false), Some(d)) = (r.control_completed, r.control_duration_ms) {
+                        h = h.evidence(format!(
+                            "a control connection at the normal MSS, made at the same time, stalled again ({}): the size of the packets decides",
+                            ms(d)
+                        ));
+                    }
+                    hits.push(h.evidence(format!(
+                        "TCP and X.224 (small packets) work; full-size packets from the server are lost and no ICMP 'fragmentation needed' reaches it. An MSS of {} worked: the VPN/tunnel MTU must let at least {} bytes through (MSS + 40 bytes of IPv4/TCP headers)",
+                        r.mss,
+                        r.mss + 40
+                    )));
                     return;
                 }
             }
@@ -44,11 +59,23 @@ pub fn tls(f: &Facts, _ctx: &Context, hits: &mut Vec<Hit>) {
                 "{base}; the TLS handshake did not complete within {}: {flight}",
                 ms(t.duration_ms)
             ));
-            if let Some(r) = f.path.as_ref().and_then(|p| p.mss_retry.as_ref()) {
-                h = h.evidence(format!(
-                    "a retry advertising MSS {} stalled too, so the path MTU is not the (only) cause",
-                    r.mss
-                ));
+            if let Some(r) = retry {
+                h = h.evidence(match (r.tls_completed, r.control_completed) {
+                    (true, Some(true)) => format!(
+                        "two fresh connections then completed the TLS handshake, one advertising MSS {} ({}) and one at the normal MSS ({}): the stall did not repeat, so it is intermittent (packet loss, or a server that was briefly busy), not the path MTU",
+                        r.mss,
+                        ms(r.duration_ms),
+                        ms(r.control_duration_ms.unwrap_or(0.0))
+                    ),
+                    (false, Some(true)) => format!(
+                        "a fresh connection at the normal MSS completed the TLS handshake, one advertising MSS {} did not: the stall is intermittent, not the path MTU",
+                        r.mss
+                    ),
+                    _ => format!(
+                        "a retry advertising MSS {} stalled too, so the path MTU is not the (only) cause",
+                        r.mss
+                    ),
+                });
             }
             hits.push(h);
         }
@@ -408,11 +435,37 @@ mod tests {
             mss: 536,
             tls_completed: true,
             duration_ms: 12.0,
+            control_completed: None,
+            control_duration_ms: None,
         });
         f.path = Some(p);
         assert_eq!(ids(&f, "s"), ["path-mtu-blackhole"]);
         if let Some(r) = f.path.as_mut().and_then(|p| p.mss_retry.as_mut()) {
+            // the control at the normal MSS stalled again: still a black hole
+            r.control_completed = Some(false);
+            r.control_duration_ms = Some(2000.0);
+        }
+        let d = super::super::diagnose(&f, &super::super::testutil::ctx("s"));
+        assert_eq!(d[0].id, "path-mtu-blackhole");
+        assert!(
+            d[0].evidence.iter().any(|e| e.contains("stalled again")),
+            "{:?}",
+            d[0].evidence
+        );
+        if let Some(r) = f.path.as_mut().and_then(|p| p.mss_retry.as_mut()) {
+            // both retries completed: the stall was transient
+            r.control_completed = Some(true);
+        }
+        let d = super::super::diagnose(&f, &super::super::testutil::ctx("s"));
+        assert_eq!(d[0].id, "tls-stalled");
+        assert!(
+            d[0].evidence.iter().any(|e| e.contains("intermittent")),
+            "{:?}",
+            d[0].evidence
+        );
+        if let Some(r) = f.path.as_mut().and_then(|p| p.mss_retry.as_mut()) {
             r.tls_completed = false;
+            r.control_completed = Some(false);
         }
         assert_eq!(ids(&f, "s"), ["tls-stalled"]);
     }
