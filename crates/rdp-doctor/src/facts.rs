@@ -554,10 +554,22 @@ pub struct MssRetry {
     /// Whether the TLS handshake completed with the small MSS.
     pub tls_completed: bool,
     pub duration_ms: f64,
-    /// Whether the control connection (normal MSS) completed the TLS handshake; `None` when no
-    /// control ran.
+    /// How the control connection (normal MSS) ended; `None` when no control ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub control_completed: Option<bool>,
+    pub control: Option<RetryEnd>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub control_duration_ms: Option<f64>,
+}
+
+/// How one retry connection ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RetryEnd {
+    /// The TLS handshake completed.
+    Completed,
+    /// TCP and X.224 worked; the TLS handshake did not complete before the time-out.
+    TlsStalled,
+    /// It ended another way before TLS completed (no connection, no X.224 answer, a reset):
+    /// says nothing about packet sizes.
+    Failed,
 }

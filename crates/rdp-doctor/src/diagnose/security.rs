@@ -1,7 +1,7 @@
 //! Rules for the TLS handshake and the server's certificate.
 
 use super::{ms, Context};
-use crate::facts::{Facts, TlsOutcome};
+use crate::facts::{Facts, RetryEnd, TlsOutcome};
 use crate::kb::Hit;
 use crate::sanitize::escape;
 
@@ -33,7 +33,8 @@ pub fn tls(f: &Facts, _ctx: &Context, hits: &mut Vec<Hit>) {
             if let Some(r) = retry {
                 // A black hole: the small MSS gets through and (when a control ran) the
                 // normal MSS stalls again.
-                if r.tls_completed && r.control_completed != Some(true) {
+                let control_stalled = matches!(r.control, None | Some(RetryEnd::TlsStalled));
+                if r.tls_completed && control_stalled {
                     let mut h = Hit::new("path-mtu-blackhole")
                         .evidence(stalled)
                         .evidence(format!(
@@ -41,7 +42,9 @@ pub fn tls(f: &Facts, _ctx: &Context, hits: &mut Vec<Hit>) {
                         r.mss,
                         ms(r.duration_ms)
                     ));
-                    if let (Some(false), Some(d)) = (r.control_completed, r.control_duration_ms) {
+                    if let (Some(RetryEnd::TlsStalled), Some(d)) =
+                        (r.control, r.control_duration_ms)
+                    {
                         h = h.evidence(format!(
                             "a control connection at the normal MSS, made at the same time, stalled again ({}): the size of the packets decides",
                             ms(d)
@@ -60,16 +63,21 @@ pub fn tls(f: &Facts, _ctx: &Context, hits: &mut Vec<Hit>) {
                 ms(t.duration_ms)
             ));
             if let Some(r) = retry {
-                h = h.evidence(match (r.tls_completed, r.control_completed) {
-                    (true, Some(true)) => format!(
+                h = h.evidence(match (r.tls_completed, r.control) {
+                    (true, Some(RetryEnd::Completed)) => format!(
                         "two fresh connections then completed the TLS handshake, one advertising MSS {} ({}) and one at the normal MSS ({}): the stall did not repeat, so it is intermittent (packet loss, or a server that was briefly busy), not the path MTU",
                         r.mss,
                         ms(r.duration_ms),
                         ms(r.control_duration_ms.unwrap_or(0.0))
                     ),
-                    (false, Some(true)) => format!(
+                    (false, Some(RetryEnd::Completed)) => format!(
                         "a fresh connection at the normal MSS completed the TLS handshake, one advertising MSS {} did not: the stall is intermittent, not the path MTU",
                         r.mss
+                    ),
+                    (true, Some(RetryEnd::Failed)) => format!(
+                        "a fresh connection advertising MSS {} completed the TLS handshake ({}), but the control at the normal MSS failed before TLS (no connection or no X.224 answer within the time-out): inconclusive, the path loses packets of every size",
+                        r.mss,
+                        ms(r.duration_ms)
                     ),
                     _ => format!(
                         "a retry advertising MSS {} stalled too, so the path MTU is not the (only) cause",
@@ -435,14 +443,14 @@ mod tests {
             mss: 536,
             tls_completed: true,
             duration_ms: 12.0,
-            control_completed: None,
+            control: None,
             control_duration_ms: None,
         });
         f.path = Some(p);
         assert_eq!(ids(&f, "s"), ["path-mtu-blackhole"]);
         if let Some(r) = f.path.as_mut().and_then(|p| p.mss_retry.as_mut()) {
             // the control at the normal MSS stalled again: still a black hole
-            r.control_completed = Some(false);
+            r.control = Some(RetryEnd::TlsStalled);
             r.control_duration_ms = Some(2000.0);
         }
         let d = super::super::diagnose(&f, &super::super::testutil::ctx("s"));
@@ -454,7 +462,7 @@ mod tests {
         );
         if let Some(r) = f.path.as_mut().and_then(|p| p.mss_retry.as_mut()) {
             // both retries completed: the stall was transient
-            r.control_completed = Some(true);
+            r.control = Some(RetryEnd::Completed);
         }
         let d = super::super::diagnose(&f, &super::super::testutil::ctx("s"));
         assert_eq!(d[0].id, "tls-stalled");
@@ -464,8 +472,19 @@ mod tests {
             d[0].evidence
         );
         if let Some(r) = f.path.as_mut().and_then(|p| p.mss_retry.as_mut()) {
+            // the control never reached TLS (lost SYNs): no evidence about packet sizes
+            r.control = Some(RetryEnd::Failed);
+        }
+        let d = super::super::diagnose(&f, &super::super::testutil::ctx("s"));
+        assert_eq!(d[0].id, "tls-stalled");
+        assert!(
+            d[0].evidence.iter().any(|e| e.contains("inconclusive")),
+            "{:?}",
+            d[0].evidence
+        );
+        if let Some(r) = f.path.as_mut().and_then(|p| p.mss_retry.as_mut()) {
             r.tls_completed = false;
-            r.control_completed = Some(false);
+            r.control = Some(RetryEnd::TlsStalled);
         }
         assert_eq!(ids(&f, "s"), ["tls-stalled"]);
     }

@@ -381,28 +381,29 @@ async fn mcs_over_tls_only(
 /// handshake through and stalls the control again. Without the control, a handshake that
 /// stalled because the path lost the same segment several times in a row would look like a
 /// black hole: measured in a network namespace with 30 % random loss and `--timeout 2`, 1 run
-/// in 25 reported `path-mtu-blackhole` that way. Both run concurrently, so the retry costs at
-/// most one more time-out.
+/// in 25 reported `path-mtu-blackhole` that way. Only a control that reached TLS and stalled
+/// there counts: one that could not even connect (likely under such loss) says nothing about
+/// packet sizes. Both run concurrently, so the retry costs at most one more time-out.
 async fn mss_retry(addr: SocketAddr, opts: &CheckOptions) -> MssRetry {
     let small = tls_attempt(addr, opts, Some(RETRY_MSS));
     let control = tls_attempt(addr, opts, None);
-    let ((ok, ms), (control_ok, control_ms)) = tokio::join!(small, control);
+    let ((end, ms), (control, control_ms)) = tokio::join!(small, control);
     MssRetry {
         mss: RETRY_MSS,
-        tls_completed: ok,
+        tls_completed: end == RetryEnd::Completed,
         duration_ms: ms,
-        control_completed: Some(control_ok),
+        control: Some(control),
         control_duration_ms: Some(control_ms),
     }
 }
 
 /// Connect (optionally advertising `mss`), X.224 with the client's request, TLS handshake.
-/// Returns whether the handshake completed, and how long the attempt took.
-async fn tls_attempt(addr: SocketAddr, opts: &CheckOptions, mss: Option<u32>) -> (bool, f64) {
+/// Returns how it ended, and how long it took.
+async fn tls_attempt(addr: SocketAddr, opts: &CheckOptions, mss: Option<u32>) -> (RetryEnd, f64) {
     let start = Instant::now();
     let (_, stream) = net::connect(addr, opts.timeout, net::ConnectOpts { mss }).await;
     let Some(mut stream) = stream else {
-        return (false, net::ms(start.elapsed()));
+        return (RetryEnd::Failed, net::ms(start.elapsed()));
     };
     let neg = x224::negotiate(
         &mut stream,
@@ -412,10 +413,15 @@ async fn tls_attempt(addr: SocketAddr, opts: &CheckOptions, mss: Option<u32>) ->
     )
     .await;
     if !matches!(neg.outcome, X224Outcome::Selected { protocol, .. } if protocol != 0) {
-        return (false, net::ms(start.elapsed()));
+        return (RetryEnd::Failed, net::ms(start.elapsed()));
     }
     let tr = tls::handshake(stream, &opts.target.host, opts.timeout).await;
-    (tr.fact.outcome == TlsOutcome::Ok, net::ms(start.elapsed()))
+    let end = match tr.fact.outcome {
+        TlsOutcome::Ok => RetryEnd::Completed,
+        TlsOutcome::Stalled => RetryEnd::TlsStalled,
+        _ => RetryEnd::Failed,
+    };
+    (end, net::ms(start.elapsed()))
 }
 
 /// One TCP connect, as the path statistics see it.
