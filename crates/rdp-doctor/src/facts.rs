@@ -126,7 +126,9 @@ pub enum TcpOutcome {
     /// ICMP host/network unreachable or administratively prohibited.
     Unreachable {
         duration_ms: f64,
-        /// `host` or `network`.
+        /// `host`, `network`, or `admin-prohibited` (a firewall on the path rejects with
+        /// ICMP "administratively prohibited"; Linux says so only for IPv6, as EACCES; the IPv4
+        /// code arrives as "host unreachable").
         kind: String,
         error: String,
     },

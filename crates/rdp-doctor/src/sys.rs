@@ -33,10 +33,13 @@ pub fn unreachable_kind(e: &io::Error) -> Option<&'static str> {
     let code = e.raw_os_error()?;
     #[cfg(target_os = "linux")]
     {
-        // EHOSTUNREACH 113, ENETUNREACH 101, EHOSTDOWN 112
+        // EHOSTUNREACH 113, ENETUNREACH 101, EHOSTDOWN 112; EACCES 13 is how Linux reports an
+        // ICMPv6 "administratively prohibited" (icmpv6_err_convert), seen with an ip6tables
+        // REJECT --reject-with icmp6-adm-prohibited on a router: "Permission denied".
         match code {
             113 | 112 => return Some("host"),
             101 => return Some("network"),
+            13 => return Some("admin-prohibited"),
             _ => {}
         }
     }

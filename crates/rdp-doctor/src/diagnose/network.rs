@@ -53,6 +53,15 @@ fn describe(o: &TcpOutcome) -> String {
             duration_ms,
             kind,
             error,
+        } if kind == "admin-prohibited" => format!(
+            "rejected as administratively prohibited (a firewall on the path) after {} ({})",
+            ms(*duration_ms),
+            escape(error)
+        ),
+        TcpOutcome::Unreachable {
+            duration_ms,
+            kind,
+            error,
         } => format!(
             "{kind} unreachable after {} ({})",
             ms(*duration_ms),
@@ -89,6 +98,13 @@ pub fn tcp(f: &Facts, ctx: &Context, hits: &mut Vec<Hit>) {
             let mut h = Hit::new("address-unreachable");
             for e in &evidence {
                 h = h.evidence(e.clone());
+            }
+            if let Some(first) = f.addresses.first().filter(|a| !a.tcp.is_connected()) {
+                h = h.evidence(format!(
+                    "the dead address {} comes first in the resolver's answer: clients that try the addresses in order wait for it to fail or time out before they try {}",
+                    fmt_addr(&first.address),
+                    connected.first().map(|a| fmt_addr(a)).unwrap_or_default()
+                ));
             }
             h = h.evidence(format!(
                 "working address: {} (connect to it directly until the dead one is fixed)",
@@ -259,6 +275,31 @@ mod tests {
             .evidence
             .iter()
             .any(|e| e.contains("working address: 10.0.0.5")));
+        assert!(d[0]
+            .evidence
+            .iter()
+            .any(|e| e.contains("[2001:db8::5] comes first")));
+    }
+
+    #[test]
+    fn an_icmpv6_admin_prohibited_names_the_firewall() {
+        // Linux reports ICMPv6 "administratively prohibited" on connect as EACCES.
+        let e = std::io::Error::from_raw_os_error(13);
+        let o = crate::probe::net::classify_connect_error(&e, std::time::Duration::from_millis(2));
+        if cfg!(target_os = "linux") {
+            assert!(
+                matches!(&o, TcpOutcome::Unreachable { kind, .. } if kind == "admin-prohibited"),
+                "{o:?}"
+            );
+            let f = with_tcp(vec![("fd00::1", o)]);
+            let d = super::super::diagnose(&f, &super::super::testutil::ctx("srv"));
+            assert_eq!(d[0].id, "tcp-unreachable");
+            assert!(
+                d[0].evidence[0].contains("administratively prohibited"),
+                "{:?}",
+                d[0].evidence
+            );
+        }
     }
 
     #[test]
