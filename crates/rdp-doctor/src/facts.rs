@@ -523,7 +523,9 @@ pub struct PathFact {
     #[serde(default, skip_serializing_if = "is_zero")]
     pub failed_connects: u32,
     /// Retransmitted segments reported by the kernel (Linux TCP_INFO), summed over the main
-    /// connection and the `--samples` connections, SYNs included.
+    /// connection and the `--samples` connections, SYNs included, minus those the server
+    /// reported as duplicates (D-SACK): a retransmission of data the server already had was
+    /// a late ACK, not a loss.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retransmits: Option<u32>,
     /// The path-MTU retry after a TLS stall.

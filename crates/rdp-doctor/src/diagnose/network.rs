@@ -180,7 +180,7 @@ pub fn path(f: &Facts, ctx: &Context, hits: &mut Vec<Hit>) {
         }
         if retrans > 0 {
             h = h.evidence(format!(
-                "the kernel retransmitted {retrans} segments (SYNs included) on the main connection and the --samples connections (TCP_INFO)"
+                "the kernel retransmitted {retrans} segments that the server never received (SYNs included; TCP_INFO, without the retransmissions the server reported as duplicates) on the main connection and the --samples connections"
             ));
         }
         // Half or more of the connects losing their SYN means a connection attempt is likely

@@ -185,7 +185,7 @@ pub async fn run(opts: &CheckOptions) -> ProbeRun {
                 x224::negotiate(&mut s, opts.client.requested_protocols, None, opts.timeout).await;
             add_retrans(
                 &mut retransmits,
-                rdp_doctor_sys::tcp_stats(&s).map(|st| st.total_retransmits),
+                rdp_doctor_sys::tcp_stats(&s).map(|st| st.lost_retransmits()),
             );
         }
     }

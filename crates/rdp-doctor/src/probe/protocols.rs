@@ -49,7 +49,7 @@ pub async fn run(
             let response = match stream {
                 Some(mut s) => {
                     let o = x224::negotiate(&mut s, p.0, None, timeout).await.outcome;
-                    retrans = rdp_doctor_sys::tcp_stats(&s).map(|st| st.total_retransmits);
+                    retrans = rdp_doctor_sys::tcp_stats(&s).map(|st| st.lost_retransmits());
                     o
                 }
                 None => X224Outcome::Error {
