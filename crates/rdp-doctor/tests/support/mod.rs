@@ -13,6 +13,8 @@
 //! * [`tools`]: xfreerdp and nmap runs, captured and time-limited.
 //! * [`rdp`]: raw X.224 CR/CC and a TLS peek, built on `rdp_doctor_wire`.
 //! * [`netns`]: network namespaces (root).
+//! * [`pathlab`]: client - router - server namespaces with faults on the router, a delay line
+//!   and a private resolver; runs `rdp-doctor check` in the client namespace (root).
 //!
 //! Environment: `RDP_DOCTOR_TEST_PORTS=LOW-HIGH` (default 43000-43999),
 //! `RDP_DOCTOR_TEST_DISPLAYS=LOW-HIGH` (default 430-439), `RDP_DOCTOR_TEST_TMP` (default
@@ -27,6 +29,7 @@
 
 pub mod certs;
 pub mod netns;
+pub mod pathlab;
 pub mod ports;
 pub mod process;
 pub mod rdp;
