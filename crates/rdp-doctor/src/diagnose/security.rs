@@ -50,10 +50,13 @@ pub fn tls(f: &Facts, _ctx: &Context, hits: &mut Vec<Hit>) {
                             ms(d)
                         ));
                     }
+                    // IPv4 + TCP headers are 40 bytes, IPv6 + TCP 60.
+                    let v6 = f.address_used.as_deref().is_some_and(|a| a.contains(':'));
+                    let (headers, family) = if v6 { (60, "IPv6") } else { (40, "IPv4") };
                     hits.push(h.evidence(format!(
-                        "TCP and X.224 (small packets) work; full-size packets from the server are lost and no ICMP 'fragmentation needed' reaches it. An MSS of {} worked: the VPN/tunnel MTU must let at least {} bytes through (MSS + 40 bytes of IPv4/TCP headers)",
+                        "TCP and X.224 (small packets) work; full-size packets from the server are lost and no ICMP 'fragmentation needed' reaches it. The path carries {}-byte packets (MSS {} + {headers} bytes of {family}/TCP headers) but not full-size ones",
+                        r.mss + headers,
                         r.mss,
-                        r.mss + 40
                     )));
                     return;
                 }
