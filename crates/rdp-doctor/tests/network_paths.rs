@@ -447,9 +447,7 @@ fn low_latency_is_no_finding_unless_the_threshold_says_so() {
 fn path_mtu_blackhole_stalls_tls_12_and_13_and_a_small_mss_gets_through() {
     let mut lab = lab();
     big_xrdp(&mut lab, 3389, None);
-    // Its own address: the server caches the path MTU per destination and the router
-    // rate-limits its ICMP per destination, so two servers on one address disturb each
-    // other (seen: a flight waiting 200 ms for its retransmission).
+    // The same server allowing TLS 1.2 only, on the second address.
     big_xrdp_on(&mut lab, IpAddr::V4(SERVER4B), 3389, Some("TLSv1.2"));
     // A VPN-sized link and no ICMP "fragmentation needed" back to the server.
     lab.mtu_blackhole(1400).unwrap();
@@ -501,9 +499,7 @@ fn path_mtu_blackhole_stalls_tls_12_and_13_and_a_small_mss_gets_through() {
 fn path_mtu_discovery_works_when_icmp_passes() {
     let mut lab = lab();
     big_xrdp(&mut lab, 3389, None);
-    // Its own address: the server caches the path MTU per destination and the router
-    // rate-limits its ICMP per destination, so two servers on one address disturb each
-    // other (seen: a flight waiting 200 ms for its retransmission).
+    // The same server allowing TLS 1.2 only, on the second address.
     big_xrdp_on(&mut lab, IpAddr::V4(SERVER4B), 3389, Some("TLSv1.2"));
     // The same small link, but the router's "fragmentation needed" reaches the server, which
     // re-sends in smaller segments: the control case.

@@ -19,7 +19,8 @@
 //! Environment: `RDP_DOCTOR_TEST_PORTS=LOW-HIGH` (default 43000-43999),
 //! `RDP_DOCTOR_TEST_DISPLAYS=LOW-HIGH` (default 430-439), `RDP_DOCTOR_TEST_TMP` (default
 //! `$TMPDIR/rdp-doctor-tests`), `RDP_DOCTOR_KEEP_TMP=1` keeps server directories (ini, logs,
-//! HOME) for debugging. Processes and directories left by a test process that was killed are
+//! HOME) for debugging, `RDP_DOCTOR_PATHLAB_VERBOSE=1` prints every path-lab check's findings
+//! and facts. Processes and directories left by a test process that was killed are
 //! removed by the next one (see `process::reap_stale_once`, `tmp::process_dir`).
 //!
 //! Everything here is test code for a lab on loopback; the lab password appears in xfreerdp's

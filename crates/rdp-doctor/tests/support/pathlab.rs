@@ -13,8 +13,7 @@
 //!   has no route for gets ICMP "network unreachable" ([`UNROUTED4`]) and one on the server's
 //!   subnet that nobody has fails neighbour discovery ("host unreachable" after about 3 s,
 //!   [`ABSENT4`]/[`ABSENT6`]).
-//! * The server also has 10.231.2.3 ([`SERVER4B`]) for a second server with its own path
-//!   state.
+//! * The server also has 10.231.2.3 ([`SERVER4B`]) for a second server on port 3389.
 //! * Faults are firewall rules and link settings on the router ([`PathLab::drop_tcp`],
 //!   [`PathLab::reject_tcp`], [`PathLab::loss`], [`PathLab::mtu_blackhole`] ...);
 //!   [`PathLab::clear`] removes them.
@@ -43,8 +42,8 @@ pub const CLIENT4: Ipv4Addr = Ipv4Addr::new(10, 231, 1, 2);
 pub const ROUTER_C4: Ipv4Addr = Ipv4Addr::new(10, 231, 1, 1);
 pub const ROUTER_S4: Ipv4Addr = Ipv4Addr::new(10, 231, 2, 1);
 pub const SERVER4: Ipv4Addr = Ipv4Addr::new(10, 231, 2, 2);
-/// A second address of the server, for a second server that must not share the first one's
-/// path state (cached path MTU, the router's ICMP rate limit per destination).
+/// A second address of the server, for a second server on the standard port. (The server's
+/// cached path MTU is per destination, i.e. per client address: both servers share it.)
 pub const SERVER4B: Ipv4Addr = Ipv4Addr::new(10, 231, 2, 3);
 /// On the server's subnet, but nobody has it: the router's ARP fails.
 pub const ABSENT4: Ipv4Addr = Ipv4Addr::new(10, 231, 2, 99);
