@@ -678,7 +678,15 @@ impl PathLab {
     /// the client use it and nothing else.
     pub fn dns(&mut self, records: &[(&str, &[IpAddr])]) -> Result<(), String> {
         let etc = PathBuf::from("/etc/netns").join(self.client.name());
-        std::fs::create_dir_all(&etc).map_err(|e| format!("mkdir {}: {e}", etc.display()))?;
+        // Another lab may remove an empty /etc/netns between the two mkdirs: try again.
+        let mut made = std::fs::create_dir_all(&etc);
+        for _ in 0..3 {
+            if made.is_ok() {
+                break;
+            }
+            made = std::fs::create_dir_all(&etc);
+        }
+        made.map_err(|e| format!("mkdir {}: {e}", etc.display()))?;
         self.etc_dir = Some(etc.clone());
         for (file, text) in [
             (
@@ -800,6 +808,8 @@ impl Drop for PathLab {
         }
         if let Some(etc) = self.etc_dir.take() {
             let _ = std::fs::remove_dir_all(etc);
+            // Only when empty: it may hold other namespaces' files.
+            let _ = std::fs::remove_dir("/etc/netns");
         }
         // The NetNs fields delete the namespaces when they drop, right after this.
     }
