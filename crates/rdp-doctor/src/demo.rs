@@ -16,6 +16,8 @@ use std::time::Duration;
 pub struct Row {
     pub fault: Fault,
     pub client: &'static str,
+    /// The check options the fault needs (`--sec tls`, `--user labuser --full`).
+    pub options: String,
     pub expected_first: Option<&'static str>,
     pub expected_verdict: Verdict,
     pub first: Option<String>,
@@ -79,6 +81,7 @@ pub async fn run(faults: &[Fault], timeout: Duration) -> Result<DemoResult, Stri
                 now_unix: crate::check::now_unix(),
                 samples: 1,
                 mss_retry: true,
+                auth: exp.user.then(|| lab_auth(exp.full)),
             };
             let ctx = crate::diagnose::Context::new(target);
             let report = crate::check::check(&opts, &ctx).await;
@@ -101,6 +104,7 @@ pub async fn run(faults: &[Fault], timeout: Duration) -> Result<DemoResult, Stri
         rows.push(Row {
             fault,
             client: exp.client,
+            options: exp.options(),
             expected_first: exp.first_finding,
             expected_verdict: exp.verdict,
             first,
@@ -115,6 +119,21 @@ pub async fn run(faults: &[Fault], timeout: Duration) -> Result<DemoResult, Stri
         reports,
         wall_ms,
     })
+}
+
+/// `--user labuser` with the lab's published test password (no secret: see `lab::DEFAULT_PASSWORD`).
+pub fn lab_auth(full: bool) -> crate::probe::auth::AuthOptions {
+    crate::probe::auth::AuthOptions {
+        credentials: Arc::new(crate::credentials::Credentials {
+            domain: String::new(),
+            user: lab::DEFAULT_USER.into(),
+            password: crate::credentials::Secret::new(lab::DEFAULT_PASSWORD.into()),
+        }),
+        password_source: "the lab's test account",
+        pinned_sha256: None,
+        insecure: false,
+        full,
+    }
 }
 
 pub fn trust_from_pem(pem: &str) -> Result<TrustStore, String> {
@@ -140,8 +159,8 @@ pub fn render(r: &DemoResult, s: Style, w: &mut dyn Write) -> io::Result<()> {
     writeln!(w)?;
     writeln!(
         w,
-        "  {:<27} {:<7} {:<28} {:<9} {:>9}  as expected",
-        "fault (lab endpoint)", "client", "first finding", "verdict", "time"
+        "  {:<29} {:<28} {:<31} {:<9} {:>9}  as expected",
+        "fault (lab endpoint)", "check options", "first finding", "verdict", "time"
     )?;
     for row in &r.rows {
         let first = row.first.as_deref().unwrap_or("(none)");
@@ -161,9 +180,13 @@ pub fn render(r: &DemoResult, s: Style, w: &mut dyn Write) -> io::Result<()> {
         };
         writeln!(
             w,
-            "  {:<27} {:<7} {:<28} {} {:>9}  {}",
+            "  {:<29} {:<28} {:<31} {} {:>9}  {}",
             row.fault.name(),
-            row.client,
+            if row.options.is_empty() {
+                "-"
+            } else {
+                row.options.as_str()
+            },
             first,
             verdict,
             human::format_ms(row.duration_ms),

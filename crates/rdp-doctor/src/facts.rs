@@ -25,12 +25,21 @@ pub struct Facts {
     pub certificate: Option<CertFact>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub credssp: Option<CredsspFact>,
+    /// The credentialed CredSSP exchange (`check --user`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<AuthFact>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mcs: Option<McsFact>,
+    /// What followed the MCS Connect Response (`check --user ... --full`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activation: Option<ActivationFact>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub udp: Option<UdpFact>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<PathFact>,
+    /// What the server itself reports (`check --local`, Windows only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local: Option<crate::local::LocalFacts>,
 }
 
 /// The client whose connection the check models (default: mstsc with its default settings).
@@ -576,4 +585,177 @@ pub enum RetryEnd {
     /// It ended another way before TLS completed (no connection, no X.224 answer, a reset):
     /// says nothing about packet sizes.
     Failed,
+}
+
+/// How the credentialed CredSSP exchange ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AuthOutcome {
+    /// The server verified the NTLM response, proved its TLS key (pubKeyAuth), took the
+    /// delegated credentials and, under HYBRID_EX, answered AUTHZ_SUCCESS.
+    Success,
+    /// A TSRequest with errorCode (NTSTATUS or SEC_E).
+    ServerError,
+    /// HYBRID_EX Early User Authorization Result AUTHZ_ACCESS_DENIED.
+    AccessDenied,
+    /// The server closed or reset the connection without an errorCode.
+    Dropped,
+    /// No answer within the time-out.
+    Timeout,
+    /// The server's pubKeyAuth does not bind the TLS key we saw.
+    PubKeyMismatch,
+    /// An answer that does not decode.
+    Malformed,
+    /// The credential gate refused the server (nothing derived from the password was sent).
+    NotSent,
+    /// The server did not select CredSSP: credentials are checked only at its logon screen.
+    NoCredssp,
+    /// TLS or the CredSSP start failed before credentials could be used.
+    NotReached,
+    /// The NTLM exchange could not be computed (e.g. the CHALLENGE lacks extended session security).
+    ClientError,
+}
+
+impl AuthOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthOutcome::Success => "success",
+            AuthOutcome::ServerError => "server-error",
+            AuthOutcome::AccessDenied => "access-denied",
+            AuthOutcome::Dropped => "dropped",
+            AuthOutcome::Timeout => "timeout",
+            AuthOutcome::PubKeyMismatch => "pub-key-mismatch",
+            AuthOutcome::Malformed => "malformed",
+            AuthOutcome::NotSent => "not-sent",
+            AuthOutcome::NoCredssp => "no-credssp",
+            AuthOutcome::NotReached => "not-reached",
+            AuthOutcome::ClientError => "client-error",
+        }
+    }
+}
+
+/// The credentialed CredSSP exchange. Never holds the password or anything derived from it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuthFact {
+    pub outcome: AuthOutcome,
+    pub duration_ms: f64,
+    /// `DOMAIN\user`, `user@domain` or `user` as given.
+    pub user: String,
+    /// Where the password came from (`RDP_DOCTOR_PASSWORD`, `password file`, `prompt`).
+    pub password_source: String,
+    /// The security package used: `NTLM` (Kerberos is not implemented).
+    pub package: String,
+    /// The last step reached: `negotiate`, `authenticate`, `auth-info`,
+    /// `early-user-authorization`.
+    pub round: String,
+    /// Why the server was trusted with credentials (`trusted-certificate`,
+    /// `pinned-fingerprint`, `insecure-override`), when it was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trust_basis: Option<String>,
+    /// Why the gate refused the server, when it did.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub refused_because: Vec<String>,
+    /// Whether an NTLM AUTHENTICATE left this machine.
+    pub ntlm_response_sent: bool,
+    /// Whether the password itself was delegated (TSCredentials in authInfo).
+    pub credentials_delegated: bool,
+    /// The server's TSRequest version and the version both sides used.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_version: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version_used: Option<u32>,
+    /// TSRequest.errorCode and its name (NTSTATUS or SEC_E).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_name: Option<String>,
+    /// The Early User Authorization Result (HYBRID_EX), raw and named.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub early_user_auth: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub early_user_auth_name: Option<String>,
+    /// The protocol the server selected (`HYBRID`, `HYBRID_EX` ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub selected_protocol: Option<String>,
+    /// Server clock minus ours from the CHALLENGE (seconds).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clock_skew_seconds: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// How the `--full` run after CredSSP (or TLS) ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ActivationOutcome {
+    /// The server sent its Demand Active PDU: it accepted the connection.
+    DemandActive,
+    /// A Set Error Info PDU (then usually a disconnect).
+    ErrorInfo,
+    /// A Disconnect Provider Ultimatum (or X.224 Disconnect Request) without error info.
+    Denied,
+    /// The server closed or reset the connection without a reason.
+    Closed,
+    Timeout,
+    /// A licensing error alert that does not complete licensing.
+    LicensingFailed,
+    /// The server stopped where rdp-doctor does not follow (the RD licensing protocol, a
+    /// redirection, Standard RDP Security).
+    Unsupported,
+    /// An MCS step was refused (attach user, channel join) or a PDU did not decode.
+    ProtocolError,
+    /// Not attempted (the reason is in `stopped_at`).
+    Skipped,
+}
+
+impl ActivationOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActivationOutcome::DemandActive => "demand-active",
+            ActivationOutcome::ErrorInfo => "error-info",
+            ActivationOutcome::Denied => "denied",
+            ActivationOutcome::Closed => "closed",
+            ActivationOutcome::Timeout => "timeout",
+            ActivationOutcome::LicensingFailed => "licensing-failed",
+            ActivationOutcome::Unsupported => "unsupported",
+            ActivationOutcome::ProtocolError => "protocol-error",
+            ActivationOutcome::Skipped => "skipped",
+        }
+    }
+}
+
+/// The connection after the MCS Connect Response: channels, Client Info, licensing, and the
+/// Demand Active PDU or the server's reason for stopping.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActivationFact {
+    pub outcome: ActivationOutcome,
+    pub duration_ms: f64,
+    /// The last step reached: `mcs-connect`, `attach-user`, `channel-join`, `client-info`,
+    /// `licensing`, `capabilities`.
+    pub stopped_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_channel: Option<u16>,
+    /// Channels joined (user, I/O).
+    pub channels_joined: Vec<u16>,
+    /// Whether the Client Info PDU carried a password (INFO_AUTOLOGON).
+    pub client_info_autologon: bool,
+    /// The licensing answer, e.g. `ERROR_ALERT STATUS_VALID_CLIENT`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub licensing: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub share_id: Option<u32>,
+    /// Capability sets of the Demand Active PDU, by name.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub capabilities: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub desktop: Option<String>,
+    /// Set Error Info PDU codes received, in order, with their names.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub error_info: Vec<u32>,
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub error_info_names: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disconnect_reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
 }

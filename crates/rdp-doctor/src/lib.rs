@@ -8,14 +8,18 @@
 
 pub mod cert;
 pub mod check;
+pub mod credentials;
 pub mod demo;
 pub mod diagnose;
+pub mod evidence;
 pub mod explain;
 pub mod facts;
 pub mod kb;
 pub mod lab;
+pub mod local;
 pub mod model;
 pub mod probe;
+pub mod rdpfile;
 pub mod render;
 pub mod report;
 pub mod sanitize;

@@ -44,9 +44,37 @@ enum Command {
     Lab(LabArgs),
     /// Start the lab with every fault in-process, check each endpoint, print the table.
     Demo(DemoArgs),
+    /// Read Windows event logs (.evtx or Get-WinEvent JSON) offline and name the RDP failures
+    /// they record, with counts, time range and fix.
+    Logs(LogsArgs),
+    /// Check an .rdp file for settings that cause or hide connection failures.
+    Rdpfile(RdpfileArgs),
     /// Decode error codes as shown: 0x904 0x7, ERRINFO_*/ERRCONNECT_* names, NTSTATUS, SEC_E_*,
     /// event IDs (schannel:36870, 1058), RDP_NEG failures, TLS alerts, xfreerdp exit codes.
     Explain(ExplainArgs),
+}
+
+#[derive(Args)]
+struct LogsArgs {
+    /// Only events at or after this time: RFC 3339, a date, or a duration back (90m, 36h, 7d).
+    #[arg(long)]
+    since: Option<String>,
+    /// Only events about this server (computer name, or the server a client connected to).
+    #[arg(long)]
+    host: Option<String>,
+    #[arg(long, value_enum, default_value_t = ExplainFormat::Human)]
+    format: ExplainFormat,
+    /// .evtx files or JSON exports.
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
+}
+
+#[derive(Args)]
+struct RdpfileArgs {
+    #[arg(long, value_enum, default_value_t = ExplainFormat::Human)]
+    format: ExplainFormat,
+    #[arg(value_name = "FILE.rdp")]
+    file: PathBuf,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -121,8 +149,16 @@ enum ClientSec {
 
 #[derive(Args)]
 struct CheckArgs {
-    /// The server: HOST, HOST:PORT, [IPv6]:PORT.
-    target: String,
+    /// The server: HOST, HOST:PORT, [IPv6]:PORT (optional with --rdp-file).
+    target: Option<String>,
+    /// Take the target and the client's settings from this .rdp file, and say whether that
+    /// client would fail against what the probe sees.
+    #[arg(long, value_name = "FILE.rdp")]
+    rdp_file: Option<PathBuf>,
+    /// Event logs (.evtx, or Get-WinEvent JSON) of this server or its clients, joined with the
+    /// probe: a probe symptom next to the logged cause becomes one confirmed finding.
+    #[arg(long, value_name = "FILE", num_args = 1..)]
+    evidence: Vec<PathBuf>,
     /// Port, when not given in TARGET.
     #[arg(short, long, default_value_t = 3389)]
     port: u16,
@@ -162,6 +198,29 @@ struct CheckArgs {
     /// Do not retry a stalled TLS handshake with a small MSS (path-MTU black-hole test).
     #[arg(long)]
     no_mss_retry: bool,
+    /// Check these credentials with CredSSP/NLA: DOMAIN\\user, user@domain or user. The password
+    /// comes from RDP_DOCTOR_PASSWORD, --password-file, or a prompt (never the command line).
+    #[arg(long, value_name = "USER")]
+    user: Option<String>,
+    /// Read the password from this file (its first line; the file should be readable only by you).
+    #[arg(long, value_name = "FILE", requires = "user")]
+    password_file: Option<PathBuf>,
+    /// Send credentials to a server whose certificate has this SHA-256 fingerprint (hex, colons
+    /// allowed), even if the certificate is not otherwise trusted.
+    #[arg(long, value_name = "SHA256", requires = "user")]
+    trust_fingerprint: Option<String>,
+    /// Send credentials even to a server whose certificate is not trusted. Dangerous: exposes
+    /// them to NTLM relay and offline cracking by anyone posing as the server.
+    #[arg(long, requires = "user")]
+    insecure_send_credentials: bool,
+    /// After authentication, continue through MCS, Client Info and licensing to the server's
+    /// Demand Active PDU (or its Set Error Info reason). No session is started.
+    #[arg(long, requires = "user")]
+    full: bool,
+    /// Also read this server's own RDP configuration (registry, policy, certificate store,
+    /// firewall, TermService). Windows only: run it on the server, elevated.
+    #[arg(long)]
+    local: bool,
 }
 
 fn main() -> ExitCode {
@@ -178,10 +237,16 @@ fn main() -> ExitCode {
         }
     };
     let color = match cli.color {
-        ColorChoice::Always => true,
+        ColorChoice::Always => {
+            // Asked for: colour even where the console cannot be switched to ANSI mode.
+            let _ = rdp_doctor_sys::enable_ansi(&std::io::stdout());
+            true
+        }
         ColorChoice::Never => false,
         ColorChoice::Auto => {
-            std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal()
+            std::env::var_os("NO_COLOR").is_none()
+                && std::io::stdout().is_terminal()
+                && rdp_doctor_sys::enable_ansi(&std::io::stdout())
         }
     };
     let style = Style { color };
@@ -190,6 +255,8 @@ fn main() -> ExitCode {
         Command::Lab(a) => run_lab(a),
         Command::Demo(a) => run_demo(a, style),
         Command::Explain(a) => run_explain(a, style.color),
+        Command::Logs(a) => run_logs(a, style.color),
+        Command::Rdpfile(a) => run_rdpfile(a, style.color),
     };
     ExitCode::from(code)
 }
@@ -214,10 +281,36 @@ fn runtime() -> Result<tokio::runtime::Runtime, String> {
 }
 
 fn run_check(a: CheckArgs, style: Style) -> u8 {
-    let target = match rdp_doctor::target::parse_target(&a.target, a.port) {
+    if a.local && !rdp_doctor::local::SUPPORTED {
+        return fail(rdp_doctor::local::UNSUPPORTED);
+    }
+    let rdp = match &a.rdp_file {
+        Some(p) => match rdp_doctor::rdpfile::RdpFile::read(p) {
+            Ok(r) => Some(r),
+            Err(e) => return fail(&e),
+        },
+        None => None,
+    };
+    let typed = match (&a.target, &rdp) {
+        (Some(t), _) => t.clone(),
+        (None, Some(r)) => match rdp_doctor::rdpfile::target(r) {
+            Some((host, port)) if host.contains(':') => format!("[{host}]:{port}"),
+            Some((host, port)) => format!("{host}:{port}"),
+            None => return fail("the .rdp file has no 'full address'; give the target too"),
+        },
+        (None, None) => {
+            return fail("give a target (HOST, HOST:PORT or [IPv6]:PORT) or --rdp-file FILE")
+        }
+    };
+    let target = match rdp_doctor::target::parse_target(&typed, a.port) {
         Ok(t) => t,
         Err(e) => return fail(&e),
     };
+    for f in &a.evidence {
+        if !f.exists() {
+            return fail(&format!("evidence file {} does not exist", f.display()));
+        }
+    }
     let (timeout, udp_wait) = match (
         seconds(a.timeout, "timeout"),
         seconds(a.udp_timeout, "udp-timeout"),
@@ -239,7 +332,12 @@ fn run_check(a: CheckArgs, style: Style) -> u8 {
         ClientSec::Nla => ClientProfile::with("nla", 0x02),
         ClientSec::Ext => ClientProfile::with("ext", 0x08),
     };
-    client.cookie = a.cookie.clone();
+    if let Some(r) = &rdp {
+        client = rdp_doctor::rdpfile::client_profile(r);
+    }
+    if a.cookie.is_some() {
+        client.cookie = a.cookie.clone();
+    }
     let opts = rdp_doctor::probe::CheckOptions {
         target: target.clone(),
         client,
@@ -251,7 +349,13 @@ fn run_check(a: CheckArgs, style: Style) -> u8 {
         now_unix: rdp_doctor::check::now_unix(),
         samples: a.samples,
         mss_retry: !a.no_mss_retry,
+        auth: None,
     };
+    let auth = match auth_options(&a) {
+        Ok(v) => v,
+        Err(e) => return fail(&e),
+    };
+    let opts = rdp_doctor::probe::CheckOptions { auth, ..opts };
     let mut ctx = rdp_doctor::diagnose::Context::new(target);
     ctx.expiry_warning_days = a.expiry_warning_days;
     ctx.latency_threshold_ms = a.latency_threshold;
@@ -259,7 +363,19 @@ fn run_check(a: CheckArgs, style: Style) -> u8 {
         Ok(r) => r,
         Err(e) => return fail(&e),
     };
-    let report = rt.block_on(rdp_doctor::check::check(&opts, &ctx));
+    let mut report = if a.local {
+        rt.block_on(rdp_doctor::local::check_with_local(&opts, &ctx))
+    } else {
+        rt.block_on(rdp_doctor::check::check(&opts, &ctx))
+    };
+    if let Some(r) = &rdp {
+        let extra = rdp_doctor::rdpfile::client_vs_probe(r, &report);
+        rdp_doctor::report::merge_findings(&mut report, extra);
+    }
+    if !a.evidence.is_empty() {
+        let ev = rdp_doctor::evidence::join::collect_for_report(&a.evidence, &report, 0);
+        rdp_doctor::evidence::join(&mut report, &ev);
+    }
     let format = match a.format {
         OutFormat::Human => Format::Human,
         OutFormat::Json => Format::Json,
@@ -272,6 +388,53 @@ fn run_check(a: CheckArgs, style: Style) -> u8 {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => report.exit_code() as u8,
         Err(e) => fail(&format!("cannot write the report: {e}")),
     }
+}
+
+/// `--user` and friends: the password is read here (file, environment, or a prompt without
+/// echo) and lives only in a zeroizing `Secret` from now on.
+fn auth_options(a: &CheckArgs) -> Result<Option<rdp_doctor::probe::auth::AuthOptions>, String> {
+    use rdp_doctor::credentials::{self, Credentials, PASSWORD_ENV};
+    let Some(user) = &a.user else {
+        return Ok(None);
+    };
+    let (domain, account) = credentials::parse_user(user)?;
+    let pinned = a
+        .trust_fingerprint
+        .as_deref()
+        .map(credentials::parse_fingerprint)
+        .transpose()?;
+    // into_string moves the buffer (no copy left behind); a non-UTF-8 value is refused.
+    let env = match std::env::var_os(PASSWORD_ENV).map(std::ffi::OsString::into_string) {
+        None => None,
+        Some(Ok(v)) => Some(v),
+        Some(Err(v)) => {
+            drop(rdp_doctor::credentials::Secret::new(
+                v.to_string_lossy().into_owned(),
+            ));
+            return Err(format!("{PASSWORD_ENV} is not valid UTF-8"));
+        }
+    };
+    let shown = rdp_doctor::sanitize::escape(user);
+    let (password, source) = credentials::obtain_password(
+        a.password_file.as_deref(),
+        env,
+        std::io::stdin().is_terminal(),
+        || rpassword::prompt_password(format!("Password for {shown}: ")),
+    )?;
+    if a.insecure_send_credentials {
+        eprintln!("{}", credentials::INSECURE_WARNING);
+    }
+    Ok(Some(rdp_doctor::probe::auth::AuthOptions {
+        credentials: Arc::new(Credentials {
+            domain,
+            user: account,
+            password,
+        }),
+        password_source: source.as_str(),
+        pinned_sha256: pinned,
+        insecure: a.insecure_send_credentials,
+        full: a.full,
+    }))
 }
 
 fn run_lab(a: LabArgs) -> u8 {
@@ -405,5 +568,34 @@ fn run_explain(a: ExplainArgs, color: bool) -> u8 {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let code = rdp_doctor::explain::run(&a.codes, json, color && !json, &mut out);
+    u8::try_from(code).unwrap_or(3)
+}
+
+fn run_logs(a: LogsArgs, color: bool) -> u8 {
+    let since = match &a.since {
+        Some(s) => match rdp_doctor::evidence::parse_since(s, time::OffsetDateTime::now_utc()) {
+            Ok(t) => Some(t),
+            Err(e) => return fail(&e),
+        },
+        None => None,
+    };
+    let json = matches!(a.format, ExplainFormat::Json);
+    let opts = rdp_doctor::evidence::LogsOptions {
+        since,
+        host: a.host.clone(),
+        json,
+        threads: 0,
+    };
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let code = rdp_doctor::evidence::run_logs(&a.files, opts, &mut out, color && !json);
+    u8::try_from(code).unwrap_or(3)
+}
+
+fn run_rdpfile(a: RdpfileArgs, color: bool) -> u8 {
+    let json = matches!(a.format, ExplainFormat::Json);
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let code = rdp_doctor::rdpfile::run_rdpfile(&a.file, json, &mut out, color && !json);
     u8::try_from(code).unwrap_or(3)
 }

@@ -148,11 +148,26 @@ impl fmt::Display for Verdict {
     }
 }
 
+/// Whether a finding makes connections fail (for some or all clients), or is a security
+/// weakness that does not stop a connection. Failures are listed before hardening findings of
+/// the same severity: they are the likelier cause of a failing connection.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    #[default]
+    Failure,
+    Hardening,
+}
+
 /// A diagnosis: the cause (stable `id`), its evidence and the fix.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Finding {
     pub id: String,
     pub severity: Severity,
+    #[serde(default)]
+    pub kind: Kind,
     pub phase: Phase,
     pub title: String,
     /// What this means, in a sentence or two.

@@ -294,6 +294,10 @@ pub fn phase_records(f: &Facts, tl: &Timeline) -> Vec<PhaseRecord> {
             out.push(skipped(Phase::Credssp, why));
         }
     }
+    // auth (only with --user)
+    if let Some(a) = &f.auth {
+        out.push(auth_record(a, tl));
+    }
     // mcs
     match &f.mcs {
         Some(m) if m.outcome != McsOutcome::Skipped => {
@@ -324,7 +328,23 @@ pub fn phase_records(f: &Facts, tl: &Timeline) -> Vec<PhaseRecord> {
                 ),
                 other => format!("{other:?}").to_lowercase(),
             };
-            out.push(rec(Phase::Mcs, status, tl, s, json(m)));
+            let (status, s, details) = match &f.activation {
+                Some(a) => {
+                    let (st, more) = activation_summary(a);
+                    let status = if status == PhaseStatus::Ok {
+                        st
+                    } else {
+                        status
+                    };
+                    (
+                        status,
+                        format!("{s}; {more}"),
+                        serde_json::json!({ "mcs": m, "activation": a }),
+                    )
+                }
+                None => (status, s, json(m)),
+            };
+            out.push(rec(Phase::Mcs, status, tl, s, details));
         }
         Some(m) => out.push(skipped(
             Phase::Mcs,
@@ -364,6 +384,112 @@ pub fn phase_records(f: &Facts, tl: &Timeline) -> Vec<PhaseRecord> {
     out
 }
 
+fn auth_record(a: &AuthFact, tl: &Timeline) -> PhaseRecord {
+    let status = match a.outcome {
+        AuthOutcome::Success => PhaseStatus::Ok,
+        AuthOutcome::Timeout => PhaseStatus::Timeout,
+        AuthOutcome::NoCredssp | AuthOutcome::NotReached | AuthOutcome::NotSent => {
+            PhaseStatus::Skipped
+        }
+        _ => PhaseStatus::Failed,
+    };
+    // The user name was typed by the user and refused with control characters (parse_user).
+    let who = a.user.clone();
+    let summary = match a.outcome {
+        AuthOutcome::Success => format!(
+            "{} accepted ({}, CredSSP version {}{})",
+            who,
+            a.package,
+            a.version_used.unwrap_or(0),
+            match &a.early_user_auth_name {
+                Some(n) => format!(", early user authorization {n}"),
+                None => String::new(),
+            }
+        ),
+        AuthOutcome::ServerError => format!(
+            "{who} refused: errorCode 0x{:08X}{} after {}",
+            a.error_code.unwrap_or(0),
+            a.error_name
+                .as_deref()
+                .map(|n| format!(" {}", escape(n)))
+                .unwrap_or_default(),
+            a.round
+        ),
+        AuthOutcome::AccessDenied => format!(
+            "{who}: credentials verified, early user authorization {}",
+            escape(a.early_user_auth_name.as_deref().unwrap_or("denied"))
+        ),
+        AuthOutcome::NotSent => format!(
+            "credentials not sent: {}",
+            escape(&a.refused_because.join("; "))
+        ),
+        AuthOutcome::NoCredssp => format!(
+            "the server selected {} (no NLA): credentials are checked at its logon screen",
+            a.selected_protocol.as_deref().unwrap_or("no CredSSP")
+        ),
+        AuthOutcome::NotReached => "not reached".to_string(),
+        _ => format!(
+            "{} after {}: {}",
+            a.outcome.as_str(),
+            a.round,
+            escape(a.error.as_deref().unwrap_or("?"))
+        ),
+    };
+    let (start_ms, duration_ms) = tl.get(Phase::Auth).unwrap_or((0.0, a.duration_ms));
+    PhaseRecord {
+        phase: Phase::Auth,
+        status,
+        start_ms,
+        duration_ms,
+        summary,
+        details: json(a),
+    }
+}
+
+fn activation_summary(a: &ActivationFact) -> (PhaseStatus, String) {
+    match a.outcome {
+        ActivationOutcome::DemandActive => (
+            PhaseStatus::Ok,
+            format!(
+                "channels {:?} joined, licensing {}, Demand Active received ({} capability sets{})",
+                a.channels_joined,
+                a.licensing.as_deref().unwrap_or("?"),
+                a.capabilities.len(),
+                a.desktop
+                    .as_deref()
+                    .map(|d| format!(", desktop {d}"))
+                    .unwrap_or_default()
+            ),
+        ),
+        ActivationOutcome::ErrorInfo => (
+            PhaseStatus::Failed,
+            format!(
+                "Set Error Info {} at {}",
+                a.error_info_names
+                    .iter()
+                    .zip(&a.error_info)
+                    .map(|(n, c)| format!("{} (0x{c:08X})", escape(n)))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                a.stopped_at
+            ),
+        ),
+        ActivationOutcome::Skipped => (PhaseStatus::Ok, "full check not run".to_string()),
+        ActivationOutcome::Timeout => {
+            (PhaseStatus::Timeout, format!("timeout at {}", a.stopped_at))
+        }
+        other => (
+            PhaseStatus::Failed,
+            format!(
+                "{} at {}: {}",
+                other.as_str(),
+                a.stopped_at,
+                escape(a.detail.as_deref().unwrap_or("?"))
+            ),
+        ),
+    }
+}
+
 fn short(o: &X224Outcome) -> String {
     match o {
         X224Outcome::Failure { code, .. } => format!("code {code}"),
@@ -375,4 +501,36 @@ fn short(o: &X224Outcome) -> String {
         ),
         other => negotiation_describe(other),
     }
+}
+
+/// Adds findings from another source (a .rdp file, event logs) to a report: a finding whose id
+/// is already there gains the new evidence (and the higher severity); the rest are added. The
+/// order and the verdict are recomputed.
+pub fn merge_findings(report: &mut Report, extra: Vec<Finding>) {
+    for f in extra {
+        match report.findings.iter_mut().find(|g| g.id == f.id) {
+            Some(g) => {
+                for e in f.evidence {
+                    if !g.evidence.contains(&e) {
+                        g.evidence.push(e);
+                    }
+                }
+                g.severity = g.severity.max(f.severity);
+            }
+            None => report.findings.push(f),
+        }
+    }
+    order_findings(&mut report.findings);
+    report.verdict = Verdict::from_findings(&report.findings);
+}
+
+/// Errors first, then warnings, then notes; within a severity, connection-sequence order
+/// (stable, so rules keep their relative order).
+pub fn order_findings(findings: &mut [Finding]) {
+    findings.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then(a.kind.cmp(&b.kind))
+            .then(a.phase.cmp(&b.phase))
+    });
 }

@@ -2,12 +2,14 @@
 //! terminal: control characters, ANSI escapes and bidi overrides are shown, not executed.
 
 /// Escapes `s` for display: printable characters pass, everything else becomes `\xNN` /
-/// `\u{NNNN}`. Newlines and tabs are escaped too, so one value stays on one line.
+/// `\u{NNNN}`. Newlines and tabs are escaped too, so one value stays on one line. A backslash
+/// stays as it is (Windows paths and DOMAIN\user must read naturally); a literal `\x1b` in
+/// the input is then indistinguishable from an escaped ESC, which is harmless: no control
+/// character reaches the terminal either way.
 pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
-            '\\' => out.push_str("\\\\"),
             c if (c as u32) < 0x20 || c == '\u{7f}' => {
                 out.push_str(&format!("\\x{:02x}", c as u32));
             }
@@ -58,6 +60,7 @@ mod tests {
         assert_eq!(escape("x\ny"), "x\\x0ay");
         assert_eq!(escape("\u{202e}gnp.exe"), "\\u{202e}gnp.exe");
         assert_eq!(escape("héllo"), "héllo");
+        assert_eq!(escape("C:\\ProgramData\\x"), "C:\\ProgramData\\x");
         assert_eq!(escape("\u{9b}"), "\\u{009b}");
     }
 

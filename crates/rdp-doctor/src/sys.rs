@@ -2,6 +2,11 @@
 
 use std::io;
 
+/// Whether [`set_mss`] can make the SYN advertise a small MSS on this OS. Where it cannot,
+/// the path-MTU retry must not run: a retry at the normal MSS that happens to succeed would be
+/// misread as a path-MTU black hole.
+pub const CAN_SET_MSS: bool = cfg!(unix);
+
 /// Sets TCP_MAXSEG before connect, so the SYN advertises a small MSS (path-MTU retry).
 #[cfg(unix)]
 pub fn set_mss(sock: &tokio::net::TcpSocket, mss: u32) {
@@ -9,21 +14,23 @@ pub fn set_mss(sock: &tokio::net::TcpSocket, mss: u32) {
     let _ = s.set_tcp_mss(mss);
 }
 
-/// Windows has no TCP_MAXSEG socket option; the retry runs with the system MSS there.
+/// Windows' list of settable IPPROTO_TCP socket options has no TCP_MAXSEG (and socket2
+/// offers `set_tcp_mss` only on Unix), so there is no documented way to lower the MSS of a
+/// connection; [`CAN_SET_MSS`] is false and the retry is skipped.
 #[cfg(not(unix))]
 pub fn set_mss(_sock: &tokio::net::TcpSocket, _mss: u32) {}
 
-/// How many SYNs a just-connected socket had to retransmit. Linux counts them in
-/// `tcpi_total_retrans` (no data has been sent yet, so the count is SYNs only); measured in a
-/// network namespace with every other SYN dropped: 1 per connect, connect time 1.02 s.
-/// Elsewhere `None`: Windows' `SIO_TCP_INFO` counts retransmitted *bytes*, which a SYN has none
-/// of, so its zero would wrongly mean "no loss".
-#[cfg(target_os = "linux")]
+/// How many SYNs a just-connected socket had to retransmit: its retransmission count right
+/// after connect, when no data has been sent yet. Linux counts SYNs in `tcpi_total_retrans`
+/// (measured in a network namespace with every other SYN dropped: 1 per connect, connect time
+/// 1.02 s); Windows reports `TCP_INFO_v0.SynRetrans`, which rdp-doctor-sys adds to its count.
+/// `None` where the OS gives no statistics (other systems, Wine, Windows before 10 1703).
+#[cfg(any(target_os = "linux", windows))]
 pub fn syn_retransmits(s: &tokio::net::TcpStream) -> Option<u32> {
     rdp_doctor_sys::tcp_stats(s).map(|st| st.total_retransmits)
 }
 
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(any(target_os = "linux", windows)))]
 pub fn syn_retransmits(_s: &tokio::net::TcpStream) -> Option<u32> {
     None
 }

@@ -88,23 +88,34 @@ impl Drop for LabProcess {
     }
 }
 
-fn check_json(lab: &LabProcess, client: &str) -> (serde_json::Value, i32, Duration) {
+/// `check --format json` with `extra` arguments; `password` goes through RDP_DOCTOR_PASSWORD.
+fn check_json_with(
+    lab: &LabProcess,
+    client: &str,
+    extra: &[&str],
+    password: Option<&str>,
+) -> (serde_json::Value, i32, Duration) {
     let start = Instant::now();
-    let out = Command::new(BIN)
-        .args([
-            "check",
-            &format!("127.0.0.1:{}", lab.port),
-            "--format",
-            "json",
-            "--timeout",
-            "2",
-            "--sec",
-            client,
-            "--ca",
-        ])
-        .arg(lab.ca.0.join("ca.pem"))
-        .output()
-        .expect("check runs");
+    let mut cmd = Command::new(BIN);
+    cmd.args([
+        "check",
+        &format!("127.0.0.1:{}", lab.port),
+        "--format",
+        "json",
+        "--timeout",
+        "2",
+        "--sec",
+        client,
+        "--ca",
+    ])
+    .arg(lab.ca.0.join("ca.pem"))
+    .args(extra)
+    .env_remove("RDP_DOCTOR_PASSWORD")
+    .stdin(Stdio::null());
+    if let Some(p) = password {
+        cmd.env("RDP_DOCTOR_PASSWORD", p);
+    }
+    let out = cmd.output().expect("check runs");
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
             "check printed no JSON ({e}): {}",
@@ -117,7 +128,15 @@ fn check_json(lab: &LabProcess, client: &str) -> (serde_json::Value, i32, Durati
 fn assert_fault(fault: Fault) {
     let lab = LabProcess::start(fault);
     let exp = fault.expectation();
-    let (v, code, took) = check_json(&lab, exp.client);
+    let mut extra = Vec::new();
+    if exp.user {
+        extra.extend(["--user", rdp_doctor::lab::DEFAULT_USER]);
+    }
+    if exp.full {
+        extra.push("--full");
+    }
+    let password = exp.user.then_some(rdp_doctor::lab::DEFAULT_PASSWORD);
+    let (v, code, took) = check_json_with(&lab, exp.client, &extra, password);
     let first = v["findings"][0]["id"].as_str().map(String::from);
     let ids: Vec<&str> = v["findings"]
         .as_array()
@@ -139,7 +158,9 @@ fn assert_fault(fault: Fault) {
     );
     assert_eq!(code, exp.verdict.exit_code(), "{}: exit code", fault.name());
     assert_eq!(v["schema"], "rdp-doctor/check/v1");
-    assert_eq!(v["phases"].as_array().map(|a| a.len()), Some(8));
+    // the eight probe phases, plus auth with --user
+    let phases = 8 + usize::from(exp.user);
+    assert_eq!(v["phases"].as_array().map(|a| a.len()), Some(phases));
     // Every finding carries the fields the README documents.
     for f in v["findings"].as_array().expect("array") {
         for key in [
@@ -203,6 +224,19 @@ fault_tests! {
     server_denied_connection => Fault::ServerDeniedConnection,
     slow_drip => Fault::SlowDrip,
     udp_blocked => Fault::UdpBlocked,
+    logon_failure => Fault::LogonFailure,
+    account_restricted => Fault::AccountRestricted,
+    password_expired => Fault::PasswordExpired,
+    password_must_change => Fault::PasswordMustChange,
+    account_disabled => Fault::AccountDisabled,
+    account_locked => Fault::AccountLocked,
+    no_remote_desktop_right => Fault::NoRemoteDesktopRight,
+    logon_type_not_granted => Fault::LogonTypeNotGranted,
+    credssp_version_mismatch => Fault::CredsspVersionMismatch,
+    credentials_rejected_silently => Fault::CredentialsRejectedSilently,
+    credssp_dropped => Fault::CredsspDropped,
+    errinfo_denied => Fault::ErrinfoDenied,
+    errinfo_license => Fault::ErrinfoLicense,
 }
 
 /// The lab refuses to listen beyond loopback unless told to.
@@ -226,4 +260,268 @@ fn bad_targets_exit_3() {
         assert!(err.starts_with("rdp-doctor: "), "{t:?}: {err}");
         assert!(!err.contains("panicked"));
     }
+}
+
+/// The credentialed check against the healthy lab: the right password is accepted (with and
+/// without --full), a wrong one is a logon-failure with the server's NTSTATUS.
+#[test]
+fn healthy_lab_with_credentials() {
+    let lab = LabProcess::start(Fault::Healthy);
+    let user = ["--user", rdp_doctor::lab::DEFAULT_USER];
+    let (v, code, _) = check_json_with(
+        &lab,
+        "mstsc",
+        &user,
+        Some(rdp_doctor::lab::DEFAULT_PASSWORD),
+    );
+    assert_eq!(
+        (v["verdict"].as_str(), code),
+        (Some("healthy"), 0),
+        "{:#}",
+        v["findings"]
+    );
+    let a = &v["facts"]["auth"];
+    assert_eq!(a["outcome"], "success");
+    assert_eq!(a["package"], "NTLM");
+    assert_eq!(a["early_user_auth_name"], "AUTHZ_SUCCESS");
+    assert_eq!(a["trust_basis"], "trusted-certificate");
+    assert_eq!(v["phases"][6]["phase"], "auth");
+    assert_eq!(v["phases"][6]["status"], "ok");
+
+    let full = ["--user", rdp_doctor::lab::DEFAULT_USER, "--full"];
+    let (v, code, _) = check_json_with(
+        &lab,
+        "mstsc",
+        &full,
+        Some(rdp_doctor::lab::DEFAULT_PASSWORD),
+    );
+    assert_eq!(code, 0, "{:#}", v["findings"]);
+    let act = &v["facts"]["activation"];
+    assert_eq!(act["outcome"], "demand-active");
+    assert_eq!(act["channels_joined"], serde_json::json!([1007, 1003]));
+    assert_eq!(act["desktop"], "1024x768");
+    assert_eq!(act["client_info_autologon"], false);
+    assert_eq!(v["facts"]["mcs"]["outcome"], "connected");
+
+    let (v, code, _) = check_json_with(&lab, "mstsc", &user, Some("not-the-password"));
+    assert_eq!(code, 2);
+    assert_eq!(v["findings"][0]["id"], "logon-failure");
+    assert_eq!(v["facts"]["auth"]["error_code"], 0xC000_006Du32);
+    assert_eq!(v["facts"]["auth"]["error_name"], "STATUS_LOGON_FAILURE");
+    // HYBRID only (FreeRDP /sec:nla): no early user authorization, still accepted
+    let (v, code, _) = check_json_with(&lab, "nla", &user, Some(rdp_doctor::lab::DEFAULT_PASSWORD));
+    assert_eq!(code, 0, "{:#}", v["findings"]);
+    assert!(v["facts"]["auth"]["early_user_auth"].is_null());
+}
+
+/// An unpatched server (TSRequest version 3) accepts the credentials, but patched clients
+/// refuse it: with --user that is reported as credssp-version-mismatch with the matrix.
+#[test]
+fn outdated_server_with_credentials_is_a_version_mismatch() {
+    let lab = LabProcess::start(Fault::CredsspOutdatedServer);
+    let (v, code, _) = check_json_with(
+        &lab,
+        "mstsc",
+        &["--user", rdp_doctor::lab::DEFAULT_USER],
+        Some(rdp_doctor::lab::DEFAULT_PASSWORD),
+    );
+    assert_eq!(code, 2);
+    assert_eq!(v["findings"][0]["id"], "credssp-version-mismatch");
+    assert_eq!(v["facts"]["auth"]["outcome"], "success");
+    assert_eq!(v["facts"]["auth"]["version_used"], 3);
+    let ev = v["findings"][0]["evidence"].to_string();
+    assert!(ev.contains("AllowEncryptionOracle"), "{ev}");
+}
+
+/// The credential gate: a self-signed certificate gets nothing derived from the password,
+/// unless its SHA-256 is pinned or the user insists (with a warning on stderr).
+#[test]
+fn gate_refuses_an_untrusted_certificate() {
+    let lab = LabProcess::start(Fault::CertSelfSigned);
+    let user = ["--user", rdp_doctor::lab::DEFAULT_USER];
+    let (v, _, _) = check_json_with(
+        &lab,
+        "mstsc",
+        &user,
+        Some(rdp_doctor::lab::DEFAULT_PASSWORD),
+    );
+    let a = &v["facts"]["auth"];
+    assert_eq!(a["outcome"], "not-sent");
+    assert_eq!(a["ntlm_response_sent"], false);
+    assert_eq!(a["credentials_delegated"], false);
+    assert!(a["refused_because"][0]
+        .as_str()
+        .unwrap()
+        .contains("not trusted"));
+    let ids: Vec<&str> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["id"].as_str())
+        .collect();
+    assert!(ids.contains(&"credentials-not-sent"), "{ids:?}");
+    // pinned: the server is trusted by its fingerprint (colons accepted)
+    let sha = v["facts"]["certificate"]["sha256"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let colons = sha
+        .as_bytes()
+        .chunks(2)
+        .map(|c| String::from_utf8_lossy(c).to_string())
+        .collect::<Vec<_>>()
+        .join(":");
+    let pinned = [
+        "--user",
+        rdp_doctor::lab::DEFAULT_USER,
+        "--trust-fingerprint",
+        &colons,
+    ];
+    let (v, _, _) = check_json_with(
+        &lab,
+        "mstsc",
+        &pinned,
+        Some(rdp_doctor::lab::DEFAULT_PASSWORD),
+    );
+    assert_eq!(v["facts"]["auth"]["outcome"], "success");
+    assert_eq!(v["facts"]["auth"]["trust_basis"], "pinned-fingerprint");
+    // a wrong pin is refused
+    let wrong = [
+        "--user",
+        rdp_doctor::lab::DEFAULT_USER,
+        "--trust-fingerprint",
+        &"00".repeat(32),
+    ];
+    let (v, _, _) = check_json_with(
+        &lab,
+        "mstsc",
+        &wrong,
+        Some(rdp_doctor::lab::DEFAULT_PASSWORD),
+    );
+    assert_eq!(v["facts"]["auth"]["outcome"], "not-sent");
+    // insecure: sent, with the warning on stderr
+    let out = Command::new(BIN)
+        .args([
+            "check",
+            &format!("127.0.0.1:{}", lab.port),
+            "--format",
+            "json",
+            "--timeout",
+            "2",
+            "--no-udp",
+            "--no-enumerate",
+            "--user",
+            rdp_doctor::lab::DEFAULT_USER,
+            "--insecure-send-credentials",
+        ])
+        .env("RDP_DOCTOR_PASSWORD", rdp_doctor::lab::DEFAULT_PASSWORD)
+        .stdin(Stdio::null())
+        .output()
+        .expect("runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("NTLM relay") && err.contains("offline"),
+        "{err}"
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["facts"]["auth"]["outcome"], "success");
+    assert_eq!(v["facts"]["auth"]["trust_basis"], "insecure-override");
+}
+
+/// A server without NLA: credentials cannot be checked before the session; --full puts them in
+/// the Client Info PDU (autologon) and reaches the Demand Active PDU. Standard RDP Security is
+/// out of scope for --full and says so.
+#[test]
+fn servers_without_nla() {
+    let lab = LabProcess::start(Fault::ServerRequiresTls);
+    let args = ["--user", rdp_doctor::lab::DEFAULT_USER, "--full"];
+    let (v, code, _) = check_json_with(
+        &lab,
+        "mstsc",
+        &args,
+        Some(rdp_doctor::lab::DEFAULT_PASSWORD),
+    );
+    // degraded by nla-not-offered (a warning), not by the credentials
+    assert_eq!(code, 1, "{:#}", v["findings"]);
+    assert_eq!(v["findings"][0]["id"], "nla-not-offered");
+    assert_eq!(v["facts"]["auth"]["outcome"], "no-credssp");
+    assert_eq!(v["facts"]["activation"]["outcome"], "demand-active");
+    assert_eq!(v["facts"]["activation"]["client_info_autologon"], true);
+    assert_eq!(v["findings"][1]["id"], "credentials-not-checked");
+    drop(lab);
+    let lab = LabProcess::start(Fault::StandardRdpSecurityOnly);
+    let (v, _, _) = check_json_with(
+        &lab,
+        "mstsc",
+        &args,
+        Some(rdp_doctor::lab::DEFAULT_PASSWORD),
+    );
+    assert_eq!(v["facts"]["activation"]["outcome"], "unsupported");
+    assert!(v["facts"]["activation"]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("Standard RDP Security"));
+    assert_eq!(v["facts"]["activation"]["client_info_autologon"], false);
+}
+
+/// No password source: a clear error (exit 3), never a hang on a prompt without a terminal.
+#[test]
+fn user_without_a_password_source_exits_3() {
+    let out = Command::new(BIN)
+        .args(["check", "127.0.0.1:1", "--user", "alice"])
+        .env_remove("RDP_DOCTOR_PASSWORD")
+        .stdin(Stdio::null())
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("RDP_DOCTOR_PASSWORD") && err.contains("--password-file"),
+        "{err}"
+    );
+    // and no way to pass it on the command line
+    let out = Command::new(BIN)
+        .args(["check", "127.0.0.1:1", "--user", "alice", "--password", "x"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(3));
+}
+
+/// Faults found without credentials keep their diagnosis when --user is given: a skewed clock
+/// does not stop NTLM (success, plus the clock-skew warning), and a server that drops CredSSP
+/// after the NEGOTIATE is still credssp-failed (nothing derived from the password was sent).
+#[test]
+fn unauthenticated_faults_with_credentials() {
+    let user = ["--user", rdp_doctor::lab::DEFAULT_USER];
+    let lab = LabProcess::start(Fault::ClockSkew);
+    let (v, code, _) = check_json_with(
+        &lab,
+        "mstsc",
+        &user,
+        Some(rdp_doctor::lab::DEFAULT_PASSWORD),
+    );
+    assert_eq!(
+        (code, v["findings"][0]["id"].as_str()),
+        (1, Some("clock-skew"))
+    );
+    assert_eq!(v["facts"]["auth"]["outcome"], "success");
+    assert_eq!(
+        v["facts"]["auth"]["clock_skew_seconds"]
+            .as_i64()
+            .map(|s| (s - 4 * 3600).abs() < 60),
+        Some(true)
+    );
+    drop(lab);
+    let lab = LabProcess::start(Fault::CredsspFailed);
+    let (v, code, _) = check_json_with(
+        &lab,
+        "mstsc",
+        &user,
+        Some(rdp_doctor::lab::DEFAULT_PASSWORD),
+    );
+    assert_eq!(
+        (code, v["findings"][0]["id"].as_str()),
+        (2, Some("credssp-failed"))
+    );
+    assert_eq!(v["facts"]["auth"]["ntlm_response_sent"], false);
 }

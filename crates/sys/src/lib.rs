@@ -1,13 +1,14 @@
 //! The only crate of rdp-doctor with `unsafe`: reading the kernel's TCP statistics of a
-//! connected socket (Linux `getsockopt(TCP_INFO)`, Windows `WSAIoctl(SIO_TCP_INFO)`). Each
-//! unsafe block is a single documented OS call on a buffer of the right size.
+//! connected socket (Linux `getsockopt(TCP_INFO)`, Windows `WSAIoctl(SIO_TCP_INFO)`), and
+//! switching a Windows console to ANSI escape processing. Each unsafe block is a single
+//! documented OS call on a buffer of the right size.
 
 /// What the kernel knows about a TCP connection, reduced to what a diagnosis needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct TcpStats {
     /// Smoothed round-trip time, microseconds.
     pub rtt_us: u32,
-    /// Round-trip time variance, microseconds.
+    /// Round-trip time variance, microseconds (0 on Windows: SIO_TCP_INFO v0 does not report it).
     pub rtt_var_us: u32,
     /// Segments retransmitted over the connection's life (SYN retransmissions included).
     pub total_retransmits: u32,
@@ -71,13 +72,18 @@ mod imp {
     use super::TcpStats;
     use windows_sys::Win32::Networking::WinSock::{TCP_INFO_v0, WSAIoctl, SIO_TCP_INFO, SOCKET};
 
+    /// `WSAIoctl(SIO_TCP_INFO)` with input version 0 (documented for Windows 10 1703 and
+    /// Windows Server 2016 and later; older versions and Wine fail the call: `None`).
     pub fn tcp_stats(sock: SOCKET) -> Option<TcpStats> {
         let version: u32 = 0;
-        // SAFETY: TCP_INFO_v0 is a plain C struct; all-zero is a valid value.
+        // SAFETY: TCP_INFO_v0 is a plain C struct of integers; all-zero is a valid value.
         let mut info: TCP_INFO_v0 = unsafe { std::mem::zeroed() };
         let mut returned: u32 = 0;
-        // SAFETY: input is the 4-byte version number, output a TCP_INFO_v0 of the given size;
-        // no overlapped I/O. An invalid socket only makes the call fail.
+        // SAFETY: the input buffer is the 4-byte version number (a DWORD, as SIO_TCP_INFO
+        // expects), the output buffer a writable TCP_INFO_v0 of the size passed; `returned`
+        // is a writable u32. No overlapped I/O (null OVERLAPPED, no completion routine), so
+        // the call is synchronous and no pointer outlives it. An invalid socket or an
+        // unsupported ioctl only makes the call return SOCKET_ERROR.
         let rc = unsafe {
             WSAIoctl(
                 sock,
@@ -96,8 +102,14 @@ mod imp {
         }
         Some(TcpStats {
             rtt_us: info.RttUs,
+            // TCP_INFO_v0 has no RTT variance.
             rtt_var_us: 0,
-            total_retransmits: info.BytesRetrans.min(u64::from(u32::MAX)) as u32 / info.Mss.max(1),
+            total_retransmits: super::windows_retransmitted_segments(
+                info.BytesRetrans,
+                info.Mss,
+                info.SynRetrans,
+            ),
+            // TCP_INFO_v0 has no D-SACK count.
             spurious_retransmits: 0,
             send_mss: info.Mss,
         })
@@ -110,6 +122,17 @@ impl TcpStats {
         self.total_retransmits
             .saturating_sub(self.spurious_retransmits)
     }
+}
+
+/// Windows counts retransmitted *bytes* (`TCP_INFO_v0.BytesRetrans`) and SYN retransmissions
+/// (`SynRetrans`) separately; Linux counts segments including SYNs (`tcpi_total_retrans`).
+/// This converts the first to the second: data bytes rounded up to whole segments of `mss`
+/// (at least one segment when any byte was resent), plus the SYNs.
+#[cfg_attr(not(windows), allow(dead_code))]
+fn windows_retransmitted_segments(bytes_retrans: u32, mss: u32, syn_retrans: u8) -> u32 {
+    bytes_retrans
+        .div_ceil(mss.max(1))
+        .saturating_add(u32::from(syn_retrans))
 }
 
 /// The kernel's statistics of a connected TCP socket, where the OS offers them.
@@ -144,6 +167,86 @@ mod stats_tests {
             ..Default::default()
         };
         assert_eq!(odd.lost_retransmits(), 0);
+    }
+}
+
+/// Makes ANSI colour sequences work on `out`, where that needs doing; returns whether they
+/// will be interpreted. Windows 10+ consoles (conhost) interpret them only with
+/// `ENABLE_VIRTUAL_TERMINAL_PROCESSING` set (Windows Terminal sets it already); older consoles
+/// refuse the mode, and a pipe or file has no console mode at all — `false` then, so the caller
+/// prints no colour rather than raw escape codes.
+#[cfg(windows)]
+pub fn enable_ansi<S: std::os::windows::io::AsRawHandle>(out: &S) -> bool {
+    use windows_sys::Win32::System::Console::{
+        GetConsoleMode, SetConsoleMode, CONSOLE_MODE, ENABLE_VIRTUAL_TERMINAL_PROCESSING,
+    };
+    let handle = out.as_raw_handle();
+    let mut mode: CONSOLE_MODE = 0;
+    // SAFETY: `handle` is a handle owned by `out`, valid for the duration of the borrow;
+    // `mode` is a writable CONSOLE_MODE. A non-console handle makes the call return 0.
+    if unsafe { GetConsoleMode(handle, &mut mode) } == 0 {
+        return false;
+    }
+    if mode & ENABLE_VIRTUAL_TERMINAL_PROCESSING != 0 {
+        return true;
+    }
+    // SAFETY: as above; SetConsoleMode only reads the mode value passed by value.
+    unsafe { SetConsoleMode(handle, mode | ENABLE_VIRTUAL_TERMINAL_PROCESSING) != 0 }
+}
+
+/// Unix terminals interpret ANSI sequences; nothing to switch on.
+#[cfg(not(windows))]
+pub fn enable_ansi<S>(_out: &S) -> bool {
+    true
+}
+
+#[cfg(test)]
+mod conversion_tests {
+    use super::windows_retransmitted_segments as segs;
+
+    #[test]
+    fn windows_bytes_become_segments_plus_syns() {
+        assert_eq!(segs(0, 1460, 0), 0, "nothing resent");
+        assert_eq!(segs(0, 1460, 2), 2, "two SYN retransmissions, no data");
+        assert_eq!(segs(1460, 1460, 0), 1, "one full segment");
+        assert_eq!(segs(1461, 1460, 0), 2, "a full segment and one more byte");
+        assert_eq!(segs(100, 1460, 1), 2, "a short segment and a SYN");
+        assert_eq!(
+            segs(5, 0, 0),
+            5,
+            "MSS unknown (0): counted per byte, never a division by 0"
+        );
+        assert_eq!(segs(u32::MAX, 1, u8::MAX), u32::MAX, "saturates");
+    }
+}
+
+#[cfg(all(test, windows))]
+mod windows_tests {
+    /// SIO_TCP_INFO needs Windows 10 1703+; Wine 8 does not implement it, so `None` is allowed
+    /// there. What must hold everywhere: no crash, and sane values when the OS answers.
+    #[test]
+    fn reads_stats_of_a_loopback_connection_or_reports_none() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let c = std::net::TcpStream::connect(l.local_addr().expect("addr")).expect("connect");
+        if let Some(s) = super::tcp_stats(&c) {
+            assert!(s.send_mss > 0, "{s:?}");
+            assert_eq!(s.total_retransmits, 0, "{s:?}");
+        }
+        let not_a_socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("udp");
+        assert!(
+            super::tcp_stats(&not_a_socket).is_none(),
+            "not a TCP socket"
+        );
+    }
+
+    /// A file has no console mode: no colour (escape codes would land in the file raw).
+    #[test]
+    fn a_file_gets_no_ansi() {
+        let path = std::env::temp_dir().join(format!("rdp-doctor-ansi-{}", std::process::id()));
+        let f = std::fs::File::create(&path).expect("temp file");
+        assert!(!super::enable_ansi(&f));
+        drop(f);
+        let _ = std::fs::remove_file(&path);
     }
 }
 

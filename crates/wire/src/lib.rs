@@ -11,6 +11,7 @@
 //! Spec references are given per item as `[MS-RDPBCGR] 2.2.1.1` etc.
 #![forbid(unsafe_code)]
 
+pub mod activation;
 pub mod asn1;
 pub mod credssp;
 pub mod cursor;

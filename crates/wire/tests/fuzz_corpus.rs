@@ -81,3 +81,8 @@ corpus_test!(
     "mcs_client",
     rdp_doctor_wire::mcs::fuzz_client_pdus
 );
+corpus_test!(
+    activation,
+    "activation",
+    rdp_doctor_wire::activation::fuzz_activation
+);

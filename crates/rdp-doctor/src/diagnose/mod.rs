@@ -3,6 +3,8 @@
 //! explanation and fix. Findings are ordered so the first one is the most likely cause of a
 //! failing connection: errors before warnings before notes, then by phase in connection order.
 
+mod auth;
+pub use auth::finding_for_error_code;
 mod negotiation;
 pub use negotiation::describe as negotiation_describe;
 mod network;
@@ -48,7 +50,9 @@ const RULES: &[Rule] = &[
     security::tls,
     security::certificate,
     session::credssp,
+    auth::auth,
     session::mcs,
+    auth::activation,
     session::udp,
     network::path,
 ];
@@ -90,6 +94,7 @@ pub fn materialize(hits: &[Hit], facts: &Facts, ctx: &Context) -> Vec<Finding> {
     out.sort_by(|(ia, a), (ib, b)| {
         b.severity
             .cmp(&a.severity)
+            .then(a.kind.cmp(&b.kind))
             .then(a.phase.cmp(&b.phase))
             .then(ia.cmp(ib))
     });
@@ -140,6 +145,22 @@ pub const PRODUCED_IDS: &[&str] = &[
     "udp-blocked",
     "high-latency",
     "packet-loss",
+    "credentials-not-sent",
+    "logon-failure",
+    "account-restricted",
+    "password-expired",
+    "password-must-change",
+    "account-disabled",
+    "account-locked",
+    "no-remote-desktop-right",
+    "credssp-version-mismatch",
+    "credentials-rejected-silently",
+    "credssp-dropped",
+    "auth-failed",
+    "credentials-not-checked",
+    "server-error-info",
+    "licensing-failed",
+    "activation-incomplete",
 ];
 
 /// A duration for evidence text.

@@ -34,7 +34,15 @@ pub fn credssp(f: &Facts, ctx: &Context, hits: &mut Vec<Hit>) {
             )));
         }
     }
-    if let Some(v) = c.server_version {
+    // With credentials, the auth rule reports an old version as credssp-version-mismatch
+    // (with the AllowEncryptionOracle matrix) and a time-skew errorCode as clock-skew.
+    let auth = f.auth.as_ref().filter(|a| {
+        !matches!(
+            a.outcome,
+            crate::facts::AuthOutcome::NotReached | crate::facts::AuthOutcome::NotSent
+        )
+    });
+    if let Some(v) = c.server_version.filter(|_| auth.is_none()) {
         if v < 5 {
             hits.push(
                 Hit::new("credssp-outdated-server")
@@ -43,7 +51,11 @@ pub fn credssp(f: &Facts, ctx: &Context, hits: &mut Vec<Hit>) {
             );
         }
     }
-    if let Some(n) = &c.ntlm {
+    let skew_error = auth.is_some_and(|a| {
+        a.error_code
+            .is_some_and(|code| super::finding_for_error_code(code) == "clock-skew")
+    });
+    if let Some(n) = c.ntlm.as_ref().filter(|_| !skew_error) {
         if let Some(skew) = n.clock_skew_seconds {
             if skew.abs() > ctx.clock_skew_threshold_s {
                 hits.push(

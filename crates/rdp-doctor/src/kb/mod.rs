@@ -1,16 +1,24 @@
 //! The knowledge base: the finding catalogue and the code tables, as data compiled into the
 //! binary (`kb/*.toml`). Stable ids; the rules and the `explain` command look things up here.
 
-use crate::model::{Finding, Phase, Severity};
+use crate::model::{Finding, Kind, Phase, Severity};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 const FINDINGS_TOML: &str = include_str!("../../kb/findings.toml");
+const EVIDENCE_TOML: &str = include_str!("../../kb/evidence.toml");
+const AUTH_TOML: &str = include_str!("../../kb/auth.toml");
+const LOCAL_TOML: &str = include_str!("../../kb/local.toml");
 
 /// Every catalogue file compiled in. Each area of the product (probe, evidence, credentials,
 /// path, local) keeps its findings in its own file; ids must be unique across all of them.
-pub const CATALOGUE_FILES: &[(&str, &str)] = &[("kb/findings.toml", FINDINGS_TOML)];
+pub const CATALOGUE_FILES: &[(&str, &str)] = &[
+    ("kb/findings.toml", FINDINGS_TOML),
+    ("kb/evidence.toml", EVIDENCE_TOML),
+    ("kb/auth.toml", AUTH_TOML),
+    ("kb/local.toml", LOCAL_TOML),
+];
 
 /// A catalogue entry as written in `kb/findings.toml`.
 #[derive(Debug, Clone, Deserialize)]
@@ -18,6 +26,8 @@ pub const CATALOGUE_FILES: &[(&str, &str)] = &[("kb/findings.toml", FINDINGS_TOM
 pub struct FindingDef {
     pub id: String,
     pub severity: Severity,
+    #[serde(default)]
+    pub kind: Kind,
     pub phase: Phase,
     pub title: String,
     pub explanation: String,
@@ -116,24 +126,46 @@ impl Catalogue {
             }
             out
         };
-        match self.get(hit.id) {
+        self.build(
+            hit.id,
+            hit.severity,
+            hit.evidence.clone(),
+            fill,
+            Phase::Evidence,
+        )
+    }
+
+    /// The finding for catalogue entry `id` with `evidence`, the severity overridden when
+    /// given, and `fill` applied to the explanation and the fix steps (placeholders). An
+    /// unknown id gives a finding that says so, in `fallback_phase`.
+    pub fn build(
+        &self,
+        id: &str,
+        severity: Option<Severity>,
+        evidence: Vec<String>,
+        fill: impl Fn(&str) -> String,
+        fallback_phase: Phase,
+    ) -> Finding {
+        match self.get(id) {
             Some(def) => Finding {
                 id: def.id.clone(),
-                severity: hit.severity.unwrap_or(def.severity),
+                severity: severity.unwrap_or(def.severity),
+                kind: def.kind,
                 phase: def.phase,
                 title: def.title.clone(),
                 explanation: fill(&def.explanation),
-                evidence: hit.evidence.clone(),
+                evidence,
                 fix: def.fix.iter().map(|s| fill(s)).collect(),
                 references: def.references.clone(),
             },
             None => Finding {
-                id: hit.id.to_string(),
-                severity: hit.severity.unwrap_or(Severity::Error),
-                phase: Phase::Evidence,
-                title: format!("{} (not in the knowledge base)", hit.id),
+                id: id.to_string(),
+                severity: severity.unwrap_or(Severity::Warning),
+                kind: Kind::Failure,
+                phase: fallback_phase,
+                title: format!("{id} (not in the knowledge base)"),
                 explanation: String::new(),
-                evidence: hit.evidence.clone(),
+                evidence,
                 fix: Vec::new(),
                 references: Vec::new(),
             },

@@ -217,17 +217,27 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>)
     };
     log(&shared, peer, "TLS established");
     if selected.needs_credssp() {
-        if let Some(authenticated) = super::session::credssp(tls, peer, &shared, selected).await {
+        if let Some((authenticated, rest)) =
+            super::session::credssp(tls, peer, &shared, selected).await
+        {
             super::session::mcs_over_tls(
                 authenticated,
                 peer,
                 &shared,
                 requested.map(|p| p.0).unwrap_or(0),
+                rest,
             )
             .await;
         }
     } else {
-        super::session::mcs_over_tls(tls, peer, &shared, requested.map(|p| p.0).unwrap_or(0)).await;
+        super::session::mcs_over_tls(
+            tls,
+            peer,
+            &shared,
+            requested.map(|p| p.0).unwrap_or(0),
+            Vec::new(),
+        )
+        .await;
     }
 }
 

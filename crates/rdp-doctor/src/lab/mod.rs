@@ -5,6 +5,7 @@
 //!
 //! A test tool: it binds to loopback unless told otherwise.
 
+mod activation;
 mod certs;
 mod conn;
 pub mod session;
@@ -43,6 +44,20 @@ pub enum Fault {
     ServerDeniedConnection,
     SlowDrip,
     UdpBlocked,
+    // Credentialed faults (check --user; the last two need --full).
+    LogonFailure,
+    AccountRestricted,
+    PasswordExpired,
+    PasswordMustChange,
+    AccountDisabled,
+    AccountLocked,
+    NoRemoteDesktopRight,
+    LogonTypeNotGranted,
+    CredsspVersionMismatch,
+    CredentialsRejectedSilently,
+    CredsspDropped,
+    ErrinfoDenied,
+    ErrinfoLicense,
 }
 
 /// What `check` must conclude about a fault (the demo and the tests use this table).
@@ -52,10 +67,31 @@ pub struct Expectation {
     pub verdict: crate::model::Verdict,
     /// The client profile (`--sec`) that reproduces the failure, when it is not mstsc's.
     pub client: &'static str,
+    /// `check --user labuser` (password [`DEFAULT_PASSWORD`] through the environment).
+    pub user: bool,
+    /// `check --full` as well.
+    pub full: bool,
+}
+
+impl Expectation {
+    /// The check options this fault needs besides the target, as typed.
+    pub fn options(&self) -> String {
+        let mut o = Vec::new();
+        if self.client != "mstsc" {
+            o.push(format!("--sec {}", self.client));
+        }
+        if self.user {
+            o.push(format!("--user {DEFAULT_USER}"));
+        }
+        if self.full {
+            o.push("--full".into());
+        }
+        o.join(" ")
+    }
 }
 
 impl Fault {
-    pub const ALL: [Fault; 25] = [
+    pub const ALL: [Fault; 38] = [
         Fault::Healthy,
         Fault::CertExpired,
         Fault::CertNotYetValid,
@@ -81,6 +117,19 @@ impl Fault {
         Fault::ServerDeniedConnection,
         Fault::SlowDrip,
         Fault::UdpBlocked,
+        Fault::LogonFailure,
+        Fault::AccountRestricted,
+        Fault::PasswordExpired,
+        Fault::PasswordMustChange,
+        Fault::AccountDisabled,
+        Fault::AccountLocked,
+        Fault::NoRemoteDesktopRight,
+        Fault::LogonTypeNotGranted,
+        Fault::CredsspVersionMismatch,
+        Fault::CredentialsRejectedSilently,
+        Fault::CredsspDropped,
+        Fault::ErrinfoDenied,
+        Fault::ErrinfoLicense,
     ];
 
     pub fn name(self) -> &'static str {
@@ -110,6 +159,19 @@ impl Fault {
             Fault::ServerDeniedConnection => "server-denied-connection",
             Fault::SlowDrip => "slow-drip",
             Fault::UdpBlocked => "udp-blocked",
+            Fault::LogonFailure => "logon-failure",
+            Fault::AccountRestricted => "account-restricted",
+            Fault::PasswordExpired => "password-expired",
+            Fault::PasswordMustChange => "password-must-change",
+            Fault::AccountDisabled => "account-disabled",
+            Fault::AccountLocked => "account-locked",
+            Fault::NoRemoteDesktopRight => "no-remote-desktop-right",
+            Fault::LogonTypeNotGranted => "logon-type-not-granted",
+            Fault::CredsspVersionMismatch => "credssp-version-mismatch",
+            Fault::CredentialsRejectedSilently => "credentials-rejected-silently",
+            Fault::CredsspDropped => "credssp-dropped",
+            Fault::ErrinfoDenied => "errinfo-denied",
+            Fault::ErrinfoLicense => "errinfo-license",
         }
     }
 
@@ -145,6 +207,43 @@ impl Fault {
             Fault::ServerDeniedConnection => "TLS without NLA; answers the MCS Connect Initial with a Disconnect Provider Ultimatum",
             Fault::SlowDrip => "like healthy, but writes one byte per second",
             Fault::UdpBlocked => "like healthy, but never answers on UDP",
+            Fault::LogonFailure => "answers any NTLM AUTHENTICATE with errorCode 0xC000006D STATUS_LOGON_FAILURE",
+            Fault::AccountRestricted => "answers any NTLM AUTHENTICATE with errorCode 0xC000006E STATUS_ACCOUNT_RESTRICTION",
+            Fault::PasswordExpired => "answers any NTLM AUTHENTICATE with errorCode 0xC0000071 STATUS_PASSWORD_EXPIRED",
+            Fault::PasswordMustChange => "answers any NTLM AUTHENTICATE with errorCode 0xC0000224 STATUS_PASSWORD_MUST_CHANGE",
+            Fault::AccountDisabled => "answers any NTLM AUTHENTICATE with errorCode 0xC0000072 STATUS_ACCOUNT_DISABLED",
+            Fault::AccountLocked => "answers any NTLM AUTHENTICATE with errorCode 0xC0000234 STATUS_ACCOUNT_LOCKED_OUT",
+            Fault::NoRemoteDesktopRight => "verifies the credentials, then sends the HYBRID_EX Early User Authorization Result AUTHZ_ACCESS_DENIED",
+            Fault::LogonTypeNotGranted => "answers any NTLM AUTHENTICATE with errorCode 0xC000015B STATUS_LOGON_TYPE_NOT_GRANTED",
+            Fault::CredsspVersionMismatch => "answers any NTLM AUTHENTICATE with errorCode 0x80090302 SEC_E_UNSUPPORTED_FUNCTION (encryption oracle remediation)",
+            Fault::CredentialsRejectedSilently => "closes the connection after the NTLM AUTHENTICATE without an errorCode (as FreeRDP servers answer a wrong password)",
+            Fault::CredsspDropped => "verifies the credentials and answers pubKeyAuth, then closes after the client's authInfo",
+            Fault::ErrinfoDenied => "completes CredSSP and MCS, then answers the Client Info PDU with Set Error Info ERRINFO_SERVER_DENIED_CONNECTION (0x7)",
+            Fault::ErrinfoLicense => "completes CredSSP and MCS, then answers the Client Info PDU with Set Error Info ERRINFO_LICENSE_NO_REMOTE_CONNECTIONS (0x10A)",
+        }
+    }
+
+    /// The TSRequest errorCode the fault answers every NTLM AUTHENTICATE with, if any.
+    pub fn auth_error_code(self) -> Option<u32> {
+        Some(match self {
+            Fault::LogonFailure => 0xC000_006D,
+            Fault::AccountRestricted => 0xC000_006E,
+            Fault::PasswordExpired => 0xC000_0071,
+            Fault::PasswordMustChange => 0xC000_0224,
+            Fault::AccountDisabled => 0xC000_0072,
+            Fault::AccountLocked => 0xC000_0234,
+            Fault::LogonTypeNotGranted => 0xC000_015B,
+            Fault::CredsspVersionMismatch => 0x8009_0302,
+            _ => return None,
+        })
+    }
+
+    /// The ERRINFO code the fault sends after the Client Info PDU, if any.
+    pub fn error_info(self) -> Option<u32> {
+        match self {
+            Fault::ErrinfoDenied => Some(0x0000_0007),
+            Fault::ErrinfoLicense => Some(0x0000_010A),
+            _ => None,
         }
     }
 
@@ -178,11 +277,34 @@ impl Fault {
             Fault::ServerDeniedConnection => (Some("server-denied-connection"), Failing, "mstsc"),
             Fault::SlowDrip => (Some("slow-drip"), Failing, "mstsc"),
             Fault::UdpBlocked => (Some("udp-blocked"), Healthy, "mstsc"),
+            Fault::LogonFailure
+            | Fault::AccountRestricted
+            | Fault::PasswordExpired
+            | Fault::PasswordMustChange
+            | Fault::AccountDisabled
+            | Fault::AccountLocked
+            | Fault::NoRemoteDesktopRight
+            | Fault::CredsspVersionMismatch
+            | Fault::CredentialsRejectedSilently
+            | Fault::CredsspDropped => (Some(self.name()), Failing, "mstsc"),
+            Fault::LogonTypeNotGranted => (Some("no-remote-desktop-right"), Failing, "mstsc"),
+            Fault::ErrinfoDenied => (Some("server-denied-connection"), Failing, "mstsc"),
+            Fault::ErrinfoLicense => (Some("server-error-info"), Failing, "mstsc"),
         };
+        let user = self.auth_error_code().is_some()
+            || self.error_info().is_some()
+            || matches!(
+                self,
+                Fault::NoRemoteDesktopRight
+                    | Fault::CredentialsRejectedSilently
+                    | Fault::CredsspDropped
+            );
         Expectation {
             first_finding: first,
             verdict,
             client,
+            user,
+            full: self.error_info().is_some(),
         }
     }
 
@@ -401,13 +523,21 @@ mod tests {
         let cat = crate::kb::catalogue();
         for f in Fault::ALL {
             assert_eq!(Fault::parse(f.name()), Some(f));
-            if f != Fault::Healthy {
-                assert!(
-                    cat.get(f.name()).is_some(),
-                    "{} is not a finding id",
-                    f.name()
-                );
-                assert_eq!(f.expectation().first_finding, Some(f.name()));
+            if f == Fault::Healthy {
+                continue;
+            }
+            let first = f.expectation().first_finding.expect("a finding");
+            assert!(cat.get(first).is_some(), "{first} is not a finding id");
+            // A fault is named after its finding, except where one finding has several
+            // causes the lab reproduces separately (named after the server's code).
+            if ![
+                Fault::LogonTypeNotGranted,
+                Fault::ErrinfoDenied,
+                Fault::ErrinfoLicense,
+            ]
+            .contains(&f)
+            {
+                assert_eq!(first, f.name());
             }
         }
     }

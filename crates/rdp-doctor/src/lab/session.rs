@@ -66,17 +66,28 @@ pub(crate) async fn standard_rdp<S: AsyncRead + AsyncWrite + Unpin>(
     let random: [u8; 32] = rand::random();
     // 128-bit RC4, level "client compatible" (Windows' default MinEncryptionLevel 2).
     let security = ServerSecurityData::standard(0x02, 2, random.to_vec(), cert);
-    answer_mcs(s, peer, shared, requested, security).await;
+    answer_mcs(s, peer, shared, requested, security, Vec::new()).await;
 }
 
 /// TLS (with or without CredSSP before): the client's next message is the MCS Connect Initial.
+/// `buf` holds bytes that already arrived after CredSSP (a client may send its Connect
+/// Initial in the same TLS record as its last TSRequest).
 pub(crate) async fn mcs_over_tls<S: AsyncRead + AsyncWrite + Unpin>(
     s: S,
     peer: SocketAddr,
     shared: &Shared,
     requested: u32,
+    buf: Vec<u8>,
 ) {
-    answer_mcs(s, peer, shared, requested, ServerSecurityData::external()).await;
+    answer_mcs(
+        s,
+        peer,
+        shared,
+        requested,
+        ServerSecurityData::external(),
+        buf,
+    )
+    .await;
 }
 
 async fn answer_mcs<S: AsyncRead + AsyncWrite + Unpin>(
@@ -85,8 +96,9 @@ async fn answer_mcs<S: AsyncRead + AsyncWrite + Unpin>(
     shared: &Shared,
     requested: u32,
     security: ServerSecurityData,
+    mut buf: Vec<u8>,
 ) {
-    let mut buf = Vec::new();
+    let enhanced = security.encryption_method == 0 && security.server_random.is_empty();
     let len =
         match net::read_frame(&mut s, &mut buf, 64 * 1024, CLIENT_WAIT, net::tpkt_progress).await {
             ReadEnd::Frame { len } => len,
@@ -99,7 +111,8 @@ async fn answer_mcs<S: AsyncRead + AsyncWrite + Unpin>(
                 return;
             }
         };
-    let payload = buf.get(tpkt::HEADER_LEN..len).unwrap_or(&[]);
+    let frame: Vec<u8> = buf.drain(..len).collect();
+    let payload = frame.get(tpkt::HEADER_LEN..).unwrap_or(&[]);
     let ci = match x224::decode(payload).map(|t| match t {
         x224::Tpdu::Data(d) => mcs::decode_domain_pdu(d).ok(),
         _ => None,
@@ -152,14 +165,19 @@ async fn answer_mcs<S: AsyncRead + AsyncWrite + Unpin>(
         peer,
         &format!("MCS: Connect Response sent ({channels} channels)"),
     );
-    hold(&mut s).await;
+    if enhanced {
+        super::activation::serve(s, peer, shared, buf).await;
+    } else {
+        // Standard RDP Security: the Security Exchange PDU that follows is not handled.
+        hold(&mut s).await;
+    }
 }
 
-async fn read_ts<S: AsyncRead + Unpin>(s: &mut S) -> Result<TsRequest, String> {
-    let mut buf = Vec::new();
+/// Reads one TSRequest; `buf` keeps the bytes that arrived after it.
+async fn read_ts<S: AsyncRead + Unpin>(s: &mut S, buf: &mut Vec<u8>) -> Result<TsRequest, String> {
     match net::read_frame(
         s,
-        &mut buf,
+        buf,
         credssp::MAX_TS_REQUEST_LEN,
         CLIENT_WAIT,
         crate::probe::credssp::progress,
@@ -167,7 +185,8 @@ async fn read_ts<S: AsyncRead + Unpin>(s: &mut S) -> Result<TsRequest, String> {
     .await
     {
         ReadEnd::Frame { len } => {
-            TsRequest::decode(buf.get(..len).unwrap_or(&[])).map_err(|e| e.to_string())
+            let frame: Vec<u8> = buf.drain(..len).collect();
+            TsRequest::decode(&frame).map_err(|e| e.to_string())
         }
         other => Err(format!("{other:?}")),
     }
@@ -178,16 +197,18 @@ async fn send_ts<S: AsyncWrite + Unpin>(s: &mut S, t: &TsRequest) -> std::io::Re
     s.flush().await
 }
 
-/// CredSSP server side. Returns the stream when the client authenticated (for what follows),
+/// CredSSP server side. Returns the stream (and any bytes already read past the last
+/// TSRequest) when the client authenticated (for what follows),
 /// `None` when the exchange ended (fault, failure, or a probe that only wanted the CHALLENGE).
 pub(crate) async fn credssp<S: AsyncRead + AsyncWrite + Unpin>(
     mut s: S,
     peer: SocketAddr,
     shared: &Shared,
     selected: Protocols,
-) -> Option<S> {
+) -> Option<(S, Vec<u8>)> {
+    let mut buf = Vec::new();
     // 1. NEGOTIATE
-    let first = match read_ts(&mut s).await {
+    let first = match read_ts(&mut s, &mut buf).await {
         Ok(t) => t,
         Err(e) => {
             log(shared, peer, &format!("CredSSP: no TSRequest ({e})"));
@@ -240,13 +261,34 @@ pub(crate) async fn credssp<S: AsyncRead + AsyncWrite + Unpin>(
         &format!("CredSSP: CHALLENGE sent (TSRequest version {version})"),
     );
     // 3. AUTHENTICATE + pubKeyAuth
-    let second = match read_ts(&mut s).await {
+    let second = match read_ts(&mut s, &mut buf).await {
         Ok(t) => t,
         Err(_) => {
             log(shared, peer, "CredSSP: client left after the CHALLENGE");
             return None;
         }
     };
+    if let Some(code) = shared.fault.auth_error_code() {
+        log(
+            shared,
+            peer,
+            &format!("CredSSP: answering the AUTHENTICATE with errorCode 0x{code:08X}"),
+        );
+        let mut t = TsRequest::with_token(version, Vec::new());
+        t.nego_tokens.clear();
+        t.error_code = Some(code);
+        let _ = send_ts(&mut s, &t.adapted_to_peer(second.version)).await;
+        return None;
+    }
+    if shared.fault == Fault::CredentialsRejectedSilently {
+        log(
+            shared,
+            peer,
+            "CredSSP: closing after the AUTHENTICATE without an errorCode",
+        );
+        let _ = s.shutdown().await;
+        return None;
+    }
     let auth_bytes = second.first_token().map(<[u8]>::to_vec).unwrap_or_default();
     let users = &shared.users;
     let verified =
@@ -308,7 +350,7 @@ pub(crate) async fn credssp<S: AsyncRead + AsyncWrite + Unpin>(
         return None;
     }
     // 4. authInfo (the delegated credentials)
-    let third = read_ts(&mut s).await.ok()?;
+    let third = read_ts(&mut s, &mut buf).await.ok()?;
     let creds =
         credssp::server_read_auth_info(&mut out.session, third.auth_info.as_deref().unwrap_or(&[]))
             .ok()?;
@@ -324,6 +366,25 @@ pub(crate) async fn credssp<S: AsyncRead + AsyncWrite + Unpin>(
             out.domain, out.user
         ),
     );
+    if shared.fault == Fault::CredsspDropped {
+        log(shared, peer, "CredSSP: closing after the client's authInfo");
+        let _ = s.shutdown().await;
+        return None;
+    }
+    if shared.fault == Fault::NoRemoteDesktopRight {
+        if selected.contains(Protocols::HYBRID_EX) {
+            log(
+                shared,
+                peer,
+                "CredSSP: Early User Authorization Result AUTHZ_ACCESS_DENIED",
+            );
+            let _ = s
+                .write_all(&EarlyUserAuthResult::AUTHZ_ACCESS_DENIED.encode())
+                .await;
+        }
+        let _ = s.shutdown().await;
+        return None;
+    }
     if selected.contains(Protocols::HYBRID_EX) {
         if s.write_all(&EarlyUserAuthResult::AUTHZ_SUCCESS.encode())
             .await
@@ -333,7 +394,7 @@ pub(crate) async fn credssp<S: AsyncRead + AsyncWrite + Unpin>(
         }
         let _ = s.flush().await;
     }
-    Some(s)
+    Some((s, buf))
 }
 
 /// A lab account: user name, domain (empty = any) and NT hash.

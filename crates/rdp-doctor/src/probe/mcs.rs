@@ -48,13 +48,40 @@ fn frame(mcs_pdu: &[u8]) -> Option<Vec<u8>> {
     tpkt::encode(&x224::encode_data(mcs_pdu)).ok()
 }
 
-/// Runs the exchange over `s` (TLS or the plain TCP stream) for `selected` protocol.
+/// Runs the exchange over `s` (TLS or the plain TCP stream) for `selected` protocol, then
+/// leaves politely.
 pub async fn connect<S: AsyncRead + AsyncWrite + Unpin>(
     s: &mut S,
     selected: u32,
     over: &str,
     timeout: Duration,
 ) -> McsFact {
+    let (fact, _) = exchange(s, selected, over, timeout).await;
+    if fact.outcome == McsOutcome::Connected {
+        // Leave politely: MCS Disconnect Provider Ultimatum (rn-user-requested).
+        if let Some(bye) =
+            mcs::encode_disconnect_provider_ultimatum(DisconnectReason::USER_REQUESTED)
+                .ok()
+                .and_then(|p| frame(&p))
+        {
+            let _ = tokio::time::timeout(Duration::from_millis(200), s.write_all(&bye)).await;
+        }
+    }
+    let _ = tokio::time::timeout(Duration::from_millis(200), s.shutdown()).await;
+    fact
+}
+
+/// The Connect Initial / Connect Response exchange alone; the stream stays open (for
+/// `check --full`). Returns the decoded response when the server accepted.
+pub async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
+    s: &mut S,
+    selected: u32,
+    over: &str,
+    timeout: Duration,
+) -> (
+    McsFact,
+    Option<Box<rdp_doctor_wire::mcs::ServerConnectResponse>>,
+) {
     let start = Instant::now();
     let mut fact = empty(over);
     let Some(req) = ClientConnectInitial::for_probe(selected, CLIENT_NAME)
@@ -64,7 +91,7 @@ pub async fn connect<S: AsyncRead + AsyncWrite + Unpin>(
     else {
         fact.outcome = McsOutcome::Malformed;
         fact.error = Some("internal: the Connect Initial does not encode".into());
-        return fact;
+        return (fact, None);
     };
     let sent = async {
         s.write_all(&req).await?;
@@ -80,24 +107,25 @@ pub async fn connect<S: AsyncRead + AsyncWrite + Unpin>(
             _ => McsOutcome::Timeout,
         };
         fact.duration_ms = net::ms(start.elapsed());
-        return fact;
+        return (fact, None);
     }
     let mut buf = Vec::new();
     let end = net::read_frame(s, &mut buf, 64 * 1024, timeout, net::tpkt_progress).await;
     fact.duration_ms = net::ms(start.elapsed());
     classify(&end, &buf, &mut fact);
-    if fact.outcome == McsOutcome::Connected {
-        // Leave politely: MCS Disconnect Provider Ultimatum (rn-user-requested).
-        if let Some(bye) =
-            mcs::encode_disconnect_provider_ultimatum(DisconnectReason::USER_REQUESTED)
-                .ok()
-                .and_then(|p| frame(&p))
-        {
-            let _ = tokio::time::timeout(Duration::from_millis(200), s.write_all(&bye)).await;
+    let response = match (&fact.outcome, &end) {
+        (McsOutcome::Connected, ReadEnd::Frame { len }) => {
+            match x224::decode(buf.get(tpkt::HEADER_LEN..*len).unwrap_or(&[])) {
+                Ok(x224::Tpdu::Data(d)) => match mcs::decode_domain_pdu(d) {
+                    Ok(DomainPdu::ConnectResponse(r)) => Some(r),
+                    _ => None,
+                },
+                _ => None,
+            }
         }
-    }
-    let _ = tokio::time::timeout(Duration::from_millis(200), s.shutdown()).await;
-    fact
+        _ => None,
+    };
+    (fact, response)
 }
 
 /// Fills `fact` from what arrived. Pure.

@@ -2,6 +2,8 @@
 //! sequence against one target, running independent steps concurrently, and returns facts with
 //! a timeline. Every step is bounded in time and bytes; a failed step is recorded, not thrown.
 
+pub mod activation;
+pub mod auth;
 pub mod credssp;
 pub mod mcs;
 pub mod net;
@@ -39,6 +41,8 @@ pub struct CheckOptions {
     pub samples: u32,
     /// When TLS stalls, retry with a small MSS to detect a path-MTU black hole.
     pub mss_retry: bool,
+    /// `--user`: run CredSSP with credentials on the main connection (and `--full`).
+    pub auth: Option<auth::AuthOptions>,
 }
 
 /// The MSS the path-MTU retry advertises (the IPv4 minimum reassembly size minus headers).
@@ -156,7 +160,9 @@ pub async fn run(opts: &CheckOptions) -> ProbeRun {
     facts.tls = m.tls;
     facts.certificate = m.certificate;
     facts.credssp = m.credssp;
+    facts.auth = m.auth;
     facts.mcs = m.mcs;
+    facts.activation = m.activation;
     add_retrans(&mut retransmits, m.retransmits);
     if let Some(p) = p {
         tl.add(Phase::Protocols, p.start_ms, p.duration_ms);
@@ -217,7 +223,9 @@ struct MainChain {
     tls: Option<TlsFact>,
     certificate: Option<CertFact>,
     credssp: Option<CredsspFact>,
+    auth: Option<AuthFact>,
     mcs: Option<McsFact>,
+    activation: Option<ActivationFact>,
     mss_retry: Option<MssRetry>,
     retransmits: Option<u32>,
     timeline: Timeline,
@@ -258,17 +266,30 @@ async fn main_chain(
     let Some(selected) = selected else {
         return out;
     };
+    let full = opts.auth.as_ref().is_some_and(|a| a.full);
     if selected == 0 {
         // Standard RDP Security: MCS runs in the clear on this connection.
         let m_start = net::ms(t0.elapsed());
         let mf = mcs::connect(&mut stream, 0, "rdp", opts.timeout).await;
         out.timeline.add(Phase::Mcs, m_start, mf.duration_ms);
         out.mcs = Some(mf);
+        if let Some(a) = &opts.auth {
+            let mut af = auth::fact(a, AuthOutcome::NoCredssp, "negotiate");
+            af.selected_protocol = Some("RDP".into());
+            out.auth = Some(af);
+            if a.full {
+                let mut act = activation::empty("mcs-connect");
+                act.outcome = ActivationOutcome::Unsupported;
+                act.detail = Some("the server selected Standard RDP Security (RC4 encryption, no TLS): --full does not implement it, and sends no credentials over it".into());
+                out.activation = Some(act);
+            }
+        }
         return out;
     }
     // With CredSSP selected, the MCS phase needs a second connection that asks for TLS only;
-    // it runs alongside this one's TLS and CredSSP.
-    let side_mcs = if rdp_doctor_wire::nego::Protocols(selected).needs_credssp() {
+    // it runs alongside this one's TLS and CredSSP. With --full the main connection itself
+    // goes on to MCS after CredSSP.
+    let side_mcs = if rdp_doctor_wire::nego::Protocols(selected).needs_credssp() && !full {
         let o = opts.clone();
         Some(tokio::spawn(async move {
             mcs_over_tls_only(addr, &o, t0).await
@@ -278,11 +299,15 @@ async fn main_chain(
     };
     // TLS (SSL, HYBRID, HYBRID_EX, RDSTLS and RDSAAD all start with a TLS handshake)
     let t_start = net::ms(t0.elapsed());
-    let retrans = std::sync::atomic::AtomicU32::new(0);
+    // u32::MAX: the OS did not report a count (not "no retransmissions").
+    let retrans = std::sync::atomic::AtomicU32::new(u32::MAX);
     let tr = tls::handshake_with(stream, &opts.target.host, opts.timeout, Some(&retrans)).await;
-    out.retransmits = Some(retrans.load(std::sync::atomic::Ordering::Relaxed));
+    out.retransmits = match retrans.load(std::sync::atomic::Ordering::Relaxed) {
+        u32::MAX => None,
+        n => Some(n),
+    };
     out.timeline.add(Phase::Tls, t_start, tr.fact.duration_ms);
-    if tr.fact.outcome == TlsOutcome::Stalled && opts.mss_retry {
+    if tr.fact.outcome == TlsOutcome::Stalled && opts.mss_retry && crate::sys::CAN_SET_MSS {
         out.mss_retry = Some(mss_retry(addr, opts).await);
     }
     if !tr.chain.is_empty() {
@@ -291,17 +316,81 @@ async fn main_chain(
     }
     let tls_ok = tr.fact.outcome == TlsOutcome::Ok;
     out.tls = Some(tr.fact);
+    let protocols = rdp_doctor_wire::nego::Protocols(selected);
     if let Some(mut tls_stream) = tr.stream.filter(|_| tls_ok) {
-        if rdp_doctor_wire::nego::Protocols(selected).needs_credssp() {
+        if protocols.needs_credssp() {
             let c_start = net::ms(t0.elapsed());
-            let cf = credssp::probe(&mut tls_stream, opts.timeout, opts.now_unix).await;
-            out.timeline.add(Phase::Credssp, c_start, cf.duration_ms);
-            out.credssp = Some(cf);
+            if let Some(a) = &opts.auth {
+                let (cf, af, ok) = auth::run(
+                    &mut tls_stream,
+                    a,
+                    protocols,
+                    &opts.target.host,
+                    out.certificate.as_ref(),
+                    tr.chain.first().map(Vec::as_slice),
+                    opts.timeout,
+                    opts.now_unix,
+                )
+                .await;
+                out.timeline.add(Phase::Credssp, c_start, cf.duration_ms);
+                out.timeline.add(
+                    Phase::Auth,
+                    c_start + cf.duration_ms,
+                    (af.duration_ms - cf.duration_ms).max(0.0),
+                );
+                out.credssp = Some(cf);
+                out.auth = Some(af);
+                if ok && a.full {
+                    let creds = activation::ClientInfoCreds {
+                        domain: &a.credentials.domain,
+                        user: &a.credentials.user,
+                        password: None,
+                    };
+                    run_full(&mut tls_stream, selected, &creds, opts, t0, &mut out).await;
+                }
+            } else {
+                let cf = credssp::probe(&mut tls_stream, opts.timeout, opts.now_unix).await;
+                out.timeline.add(Phase::Credssp, c_start, cf.duration_ms);
+                out.credssp = Some(cf);
+            }
+        } else if let Some(a) = opts.auth.as_ref().filter(|a| a.full) {
+            // TLS without NLA: the credentials can only travel in the Client Info PDU
+            // (autologon), under the same gate as the NTLM response.
+            let mut af = auth::fact(a, AuthOutcome::NoCredssp, "negotiate");
+            af.selected_protocol = protocols.short_name().map(str::to_uppercase);
+            let basis = crate::credentials::gate(
+                out.certificate.as_ref(),
+                a.pinned_sha256.as_deref(),
+                a.insecure,
+            );
+            let password = match &basis {
+                Ok(b) => {
+                    af.trust_basis = Some(b.as_str().into());
+                    af.credentials_delegated = true;
+                    Some(a.credentials.password.expose())
+                }
+                Err(why) => {
+                    af.refused_because = why.clone();
+                    None
+                }
+            };
+            let creds = activation::ClientInfoCreds {
+                domain: &a.credentials.domain,
+                user: &a.credentials.user,
+                password,
+            };
+            out.auth = Some(af);
+            run_full(&mut tls_stream, selected, &creds, opts, t0, &mut out).await;
         } else {
             let m_start = net::ms(t0.elapsed());
             let mf = mcs::connect(&mut tls_stream, selected, "tls", opts.timeout).await;
             out.timeline.add(Phase::Mcs, m_start, mf.duration_ms);
             out.mcs = Some(mf);
+            if let Some(a) = &opts.auth {
+                let mut af = auth::fact(a, AuthOutcome::NoCredssp, "negotiate");
+                af.selected_protocol = protocols.short_name().map(str::to_uppercase);
+                out.auth = Some(af);
+            }
         }
     }
     if let Some(side) = side_mcs {
@@ -313,6 +402,23 @@ async fn main_chain(
         }
     }
     out
+}
+
+/// `--full` on the main connection: MCS, channels, Client Info, licensing, Demand Active.
+async fn run_full<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
+    s: &mut S,
+    selected: u32,
+    creds: &activation::ClientInfoCreds<'_>,
+    opts: &CheckOptions,
+    t0: Instant,
+    out: &mut MainChain,
+) {
+    let m_start = net::ms(t0.elapsed());
+    let (mf, act) = activation::run(s, selected, creds, opts.timeout).await;
+    out.timeline
+        .add(Phase::Mcs, m_start, act.duration_ms.max(mf.duration_ms));
+    out.mcs = Some(mf);
+    out.activation = Some(act);
 }
 
 /// The MCS phase for a server that selected CredSSP on the main connection: a second
@@ -341,7 +447,7 @@ async fn mcs_over_tls_only(
         X224Outcome::Selected { protocol: 1, .. } => {}
         X224Outcome::Failure { code, name } => {
             let why = if *code == 5 {
-                "the server requires NLA (HYBRID_REQUIRED_BY_SERVER to a TLS-only request): the MCS phase needs credentials (check --user)".to_string()
+                "the server requires NLA (HYBRID_REQUIRED_BY_SERVER to a TLS-only request): the MCS phase needs credentials (check --user USER --full)".to_string()
             } else {
                 format!(
                     "the server refused a TLS-only request (RDP_NEG_FAILURE {code} {}): the MCS phase needs CredSSP",

@@ -170,7 +170,9 @@ pub async fn handshake(stream: TcpStream, host: &str, timeout: Duration) -> TlsR
 }
 
 /// Like [`handshake`]; `retrans` receives the kernel's retransmission count of the connection
-/// when the handshake ends (stalled connections included).
+/// when the handshake ends (stalled connections included). It is left untouched where the OS
+/// does not report the count (Windows before 10 1703, Wine), so the caller can tell "0
+/// retransmissions" from "unknown" by its initial value.
 pub async fn handshake_with(
     stream: TcpStream,
     host: &str,
@@ -213,7 +215,7 @@ pub async fn handshake_with(
     let result =
         tokio::time::timeout(timeout, connector.connect(server_name(host), counting)).await;
     if let (Some(r), Some(st)) = (retrans, stats.and_then(|h| h.read())) {
-        r.fetch_add(st.lost_retransmits(), std::sync::atomic::Ordering::Relaxed);
+        r.store(st.lost_retransmits(), std::sync::atomic::Ordering::Relaxed);
     }
     let duration_ms = net::ms(start.elapsed());
     let (bytes, total) = capture

@@ -189,6 +189,22 @@ fn facts(r: &Report, s: Style, w: &mut dyn Write) -> io::Result<()> {
         }
         lines.push(("Server (NTLM)".into(), parts.join(", ")));
     }
+    if let Some(a) = &f.auth {
+        let mut parts = vec![
+            format!("user {}", a.user),
+            format!("package {} (Kerberos not implemented)", a.package),
+            format!("password from {}", a.password_source),
+        ];
+        if let Some(b) = &a.trust_basis {
+            parts.push(format!("server trusted by {b}"));
+        }
+        parts.push(format!(
+            "NTLM response sent: {}, password delegated: {}",
+            if a.ntlm_response_sent { "yes" } else { "no" },
+            if a.credentials_delegated { "yes" } else { "no" }
+        ));
+        lines.push(("Credentials".into(), parts.join("; ")));
+    }
     if let Some(m) = &f.mcs {
         if let Some(v) = &m.rdp_version {
             lines.push(("Server (MCS)".into(), v.clone()));

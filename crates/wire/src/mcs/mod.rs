@@ -51,6 +51,7 @@ pub use names::{
 pub use share::{
     decode_set_error_info, decode_share_control, decode_share_data, encode_share_data, pdu_type,
     set_error_info_pdu, ShareControlHeader, ShareDataHeader, PDUTYPE2_SET_ERROR_INFO_PDU,
+    TS_PROTOCOL_VERSION,
 };
 
 /// Fuzz oracle for everything a server can send in the MCS phase. `data` is tried as a

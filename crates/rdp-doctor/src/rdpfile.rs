@@ -1,0 +1,1151 @@
+//! `.rdp` files as mstsc writes them: one `name:type:value` setting per line, types `s`
+//! (string), `i` (integer), `b` (binary hex, in practice only `password 51`), names
+//! case-insensitive, UTF-16LE with BOM and CRLF (mstsc) or UTF-8 (FreeRDP and hand-written
+//! files). windows-evidence.md §4, rdp-knowledge.md §B9.
+//!
+//! The parser is tolerant (unknown keys are kept with their line numbers, a broken line is a
+//! reported problem, not an error), bounded ([`MAX_RDP_FILE_BYTES`]) and never panics. Secrets
+//! are never stored: a `b:` value or a password-like key keeps only its length, so no output
+//! path can print it.
+
+use crate::evidence::decode_text;
+use crate::facts::ClientProfile;
+use crate::model::{Finding, Phase, Report, Severity};
+use serde::Serialize;
+use std::io::Write;
+use std::path::Path;
+
+/// Larger files are refused (real ones are a few KiB).
+pub const MAX_RDP_FILE_BYTES: usize = 1024 * 1024;
+
+/// JSON schema of `rdp-doctor rdpfile --format json`.
+pub const RDPFILE_SCHEMA: &str = "rdp-doctor/rdpfile/v1";
+
+/// The keys FreeRDP's reader knows (client/common/file.c, via
+/// ../../shared/reference/rdp-file-keys.tsv) plus keys seen in real files; anything else is
+/// kept and listed as unknown.
+pub const KNOWN_KEYS: &[&str] = &[
+    "administrative session",
+    "allow desktop composition",
+    "allow font smoothing",
+    "audiocapturemode",
+    "audiomode",
+    "audioqualitymode",
+    "authentication level",
+    "autoreconnect max retries",
+    "autoreconnection enabled",
+    "bandwidthautodetect",
+    "bitmapcachepersistenable",
+    "bitmapcachesize",
+    "compression",
+    "connect to console",
+    "connection type",
+    "desktop size id",
+    "desktopheight",
+    "desktopscalefactor",
+    "desktopwidth",
+    "disable ctrl+alt+del",
+    "disable cursor setting",
+    "disable full window drag",
+    "disable menu anims",
+    "disable themes",
+    "disable wallpaper",
+    "disableclipboardredirection",
+    "disableconnectionsharing",
+    "disableprinterredirection",
+    "disableremoteappcapscheck",
+    "displayconnectionbar",
+    "dynamic resolution",
+    "enablecredsspsupport",
+    "enablerdsaadauth",
+    "enablesuperpan",
+    "enableworkspacereconnect",
+    "encode redirected video capture",
+    "gatewaycredentialssource",
+    "gatewayprofileusagemethod",
+    "gatewayusagemethod",
+    "keyboardhook",
+    "maximizetocurrentdisplays",
+    "negotiate security layer",
+    "networkautodetect",
+    "pinconnectionbar",
+    "prompt for credentials",
+    "promptcredentialonce",
+    "public mode",
+    "rdgiskdcproxy",
+    "redirectclipboard",
+    "redirectcomports",
+    "redirectdirectx",
+    "redirectdrives",
+    "redirectlocation",
+    "redirectposdevices",
+    "redirectprinters",
+    "redirectsmartcards",
+    "redirectwebauthn",
+    "remoteapplicationexpandcmdline",
+    "remoteapplicationexpandworkingdir",
+    "remoteapplicationmode",
+    "screen mode id",
+    "server port",
+    "session bpp",
+    "singlemoninwindowedmode",
+    "smart sizing",
+    "span monitors",
+    "superpanaccelerationfactor",
+    "use multimon",
+    "use redirection server name",
+    "videoplaybackmode",
+    "workspaceid",
+    "aadtenantid",
+    "activityhint",
+    "alternate full address",
+    "alternate shell",
+    "armpath",
+    "camerastoredirect",
+    "devicestoredirect",
+    "diagnosticserviceurl",
+    "domain",
+    "drivestoredirect",
+    "endpointfedauth",
+    "full address",
+    "gatewayaccesstoken",
+    "gatewayhostname",
+    "geo",
+    "hubdiscoverygeourl",
+    "kdcproxyname",
+    "loadbalanceinfo",
+    "password",
+    "pcb",
+    "remoteapplicationcmdline",
+    "remoteapplicationfile",
+    "remoteapplicationguid",
+    "remoteapplicationicon",
+    "remoteapplicationname",
+    "remoteapplicationprogram",
+    "resourceprovider",
+    "selectedmonitors",
+    "shell working directory",
+    "usbdevicestoredirect",
+    "username",
+    "winposstr",
+    "wvd endpoint pool",
+    "password 51",
+    "signscope",
+    "signature",
+    "gatewaybrokeringtype",
+    "targetisaadjoined",
+    "gatewayusername",
+    "redirected video capture encoding quality",
+    "remotedesktopname",
+    "workspace id",
+    "clientrejectinjectedinput",
+];
+
+/// A setting's value. Secrets keep only their size.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Value {
+    Str {
+        value: String,
+    },
+    Int {
+        value: i64,
+    },
+    /// A `b:` value (hex): never stored, never printed.
+    Binary {
+        bytes: usize,
+    },
+    /// A password or token in clear text (`password:s:`, `gatewayaccesstoken:s:`): never stored.
+    Secret {
+        chars: usize,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Setting {
+    /// 1-based line number.
+    pub line: usize,
+    /// Lowercase, trimmed (names are case-insensitive).
+    pub key: String,
+    /// The type letter as written (`s`, `i`, `b`, or something unknown).
+    pub kind: char,
+    pub value: Value,
+    pub known: bool,
+}
+
+impl Setting {
+    /// The value for display: escaped; secrets only as "present".
+    pub fn display_value(&self) -> String {
+        match &self.value {
+            Value::Str { value } => crate::sanitize::escape(value),
+            Value::Int { value } => value.to_string(),
+            Value::Binary { bytes } => format!("(binary, {bytes} bytes: present, not shown)"),
+            Value::Secret { .. } => "(present, not shown)".to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    pub line: usize,
+    /// What is wrong, escaped (never contains a secret value).
+    pub what: String,
+}
+
+/// A parsed `.rdp` file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RdpFile {
+    /// `utf-16le`, `utf-16be` or `utf-8`.
+    pub encoding: String,
+    pub settings: Vec<Setting>,
+    pub problems: Vec<Problem>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RdpFileError {
+    TooLarge { bytes: usize },
+}
+
+impl std::fmt::Display for RdpFileError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RdpFileError::TooLarge { bytes } => write!(
+                f,
+                "{bytes} bytes is larger than {MAX_RDP_FILE_BYTES} bytes: not an .rdp file"
+            ),
+        }
+    }
+}
+
+fn is_secret_key(key: &str) -> bool {
+    key.contains("password") || key.contains("accesstoken")
+}
+
+impl RdpFile {
+    pub fn parse(bytes: &[u8]) -> Result<RdpFile, RdpFileError> {
+        if bytes.len() > MAX_RDP_FILE_BYTES {
+            return Err(RdpFileError::TooLarge { bytes: bytes.len() });
+        }
+        let (text, encoding) = decode_text(bytes);
+        let mut file = RdpFile {
+            encoding: encoding.to_string(),
+            ..RdpFile::default()
+        };
+        for (i, raw) in text.split('\n').enumerate() {
+            let line = i + 1;
+            let l = raw.trim_end_matches('\r');
+            if l.trim().is_empty() {
+                continue;
+            }
+            let mut parts = l.splitn(3, ':');
+            let (Some(key), Some(kind), Some(value)) = (parts.next(), parts.next(), parts.next())
+            else {
+                let shown = if is_secret_key(&l.to_ascii_lowercase()) {
+                    "(a line naming a password; not shown)".to_string()
+                } else {
+                    crate::sanitize::escape(&crate::evidence::truncate(l, 80))
+                };
+                file.problems.push(Problem {
+                    line,
+                    what: format!("not 'name:type:value': {shown}"),
+                });
+                continue;
+            };
+            // A BOM that survived decoding (or a stray one) is not part of the name.
+            let key = key
+                .trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
+                .to_lowercase();
+            let kind_t = kind.trim();
+            let mut kc = kind_t.chars();
+            let kind = match (kc.next(), kc.next()) {
+                (Some(c), None) => c.to_ascii_lowercase(),
+                _ => '?',
+            };
+            let known = KNOWN_KEYS.contains(&key.as_str());
+            let value = match kind {
+                'b' => Value::Binary {
+                    bytes: value.trim().len() / 2,
+                },
+                _ if is_secret_key(&key) => Value::Secret {
+                    chars: value.chars().count(),
+                },
+                'i' => match value.trim().parse::<i64>() {
+                    Ok(v) => Value::Int { value: v },
+                    Err(_) => {
+                        file.problems.push(Problem {
+                            line,
+                            what: format!(
+                                "{}: '{}' is not an integer",
+                                crate::sanitize::escape(&key),
+                                crate::sanitize::escape(&crate::evidence::truncate(value, 40))
+                            ),
+                        });
+                        continue;
+                    }
+                },
+                's' => Value::Str {
+                    value: value.to_string(),
+                },
+                _ => {
+                    file.problems.push(Problem {
+                        line,
+                        what: format!(
+                            "{}: unknown type '{}' (s, i or b)",
+                            crate::sanitize::escape(&key),
+                            crate::sanitize::escape(&crate::evidence::truncate(kind_t, 10))
+                        ),
+                    });
+                    Value::Str {
+                        value: value.to_string(),
+                    }
+                }
+            };
+            file.settings.push(Setting {
+                line,
+                key,
+                kind,
+                value,
+                known,
+            });
+        }
+        Ok(file)
+    }
+
+    pub fn read(path: &Path) -> Result<RdpFile, String> {
+        use std::io::Read;
+        let mut bytes = Vec::new();
+        std::fs::File::open(path)
+            .and_then(|f| {
+                f.take(MAX_RDP_FILE_BYTES as u64 + 1)
+                    .read_to_end(&mut bytes)
+            })
+            .map_err(|e| format!("cannot read: {e}"))?;
+        RdpFile::parse(&bytes).map_err(|e| e.to_string())
+    }
+
+    /// The setting for `key` (case-insensitive). A key set twice: the last line wins, as in
+    /// FreeRDP's reader, where each line overwrites the setting.
+    pub fn get(&self, key: &str) -> Option<&Setting> {
+        let k = key.to_lowercase();
+        self.settings.iter().rev().find(|s| s.key == k)
+    }
+
+    pub fn string(&self, key: &str) -> Option<&str> {
+        match &self.get(key)?.value {
+            Value::Str { value } => Some(value.as_str()),
+            _ => None,
+        }
+    }
+
+    pub fn int(&self, key: &str) -> Option<i64> {
+        match &self.get(key)?.value {
+            Value::Int { value } => Some(*value),
+            // mstsc writes integers; a string that holds one still counts.
+            Value::Str { value } => value.trim().parse().ok(),
+            _ => None,
+        }
+    }
+
+    fn line_of(&self, key: &str) -> usize {
+        self.get(key).map(|s| s.line).unwrap_or(0)
+    }
+
+    pub fn unknown_keys(&self) -> Vec<&Setting> {
+        self.settings.iter().filter(|s| !s.known).collect()
+    }
+
+    /// Keys written more than once (with the line numbers).
+    pub fn duplicates(&self) -> Vec<(String, Vec<usize>)> {
+        let mut map: std::collections::BTreeMap<&str, Vec<usize>> = Default::default();
+        for s in &self.settings {
+            map.entry(s.key.as_str()).or_default().push(s.line);
+        }
+        map.into_iter()
+            .filter(|(_, v)| v.len() > 1)
+            .map(|(k, v)| (k.to_string(), v))
+            .collect()
+    }
+
+    /// `full address` split into host and the port written in it, if any.
+    pub fn full_address(&self) -> Option<(String, Option<u16>)> {
+        let fa = self.string("full address")?.trim();
+        if fa.is_empty() {
+            return None;
+        }
+        Some(split_host_port(fa))
+    }
+
+    /// `enablecredsspsupport` (default 1: use CredSSP if the server supports it).
+    pub fn credssp_enabled(&self) -> bool {
+        self.int("enablecredsspsupport") != Some(0)
+    }
+
+    /// `authentication level`: 0 connect without warning, 1 do not connect, 2 warn,
+    /// 3 no requirement (default).
+    pub fn authentication_level(&self) -> i64 {
+        self.int("authentication level").unwrap_or(3)
+    }
+
+    /// `negotiate security layer` (default 1).
+    pub fn negotiates_security_layer(&self) -> bool {
+        self.int("negotiate security layer") != Some(0)
+    }
+
+    pub fn gateway_hostname(&self) -> Option<&str> {
+        self.string("gatewayhostname")
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+    }
+
+    /// `gatewayusagemethod`: 0 never (default), 1 always, 2 if direct fails, 3 default
+    /// settings, 4 never and bypass for local addresses.
+    pub fn gateway_usage(&self) -> i64 {
+        self.int("gatewayusagemethod").unwrap_or(0)
+    }
+
+    /// Whether this client's connections go through the RD Gateway.
+    pub fn uses_gateway(&self) -> bool {
+        self.gateway_hostname().is_some()
+            && matches!(self.gateway_usage(), 1 | 2)
+            && self.int("gatewayprofileusagemethod") != Some(0)
+    }
+
+    pub fn alternate_full_address(&self) -> Option<&str> {
+        self.string("alternate full address")
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+    }
+
+    pub fn use_redirection_server_name(&self) -> bool {
+        self.int("use redirection server name") == Some(1)
+    }
+
+    pub fn loadbalanceinfo(&self) -> Option<&str> {
+        self.string("loadbalanceinfo")
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+    }
+
+    pub fn username(&self) -> Option<&str> {
+        self.string("username")
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+    }
+
+    pub fn domain(&self) -> Option<&str> {
+        self.string("domain")
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+    }
+
+    pub fn rdsaad(&self) -> bool {
+        self.int("enablerdsaadauth") == Some(1)
+    }
+
+    /// Whether a saved password (or other secret) is in the file (never its value).
+    pub fn has_secret(&self) -> bool {
+        self.settings.iter().any(|s| {
+            matches!(s.value, Value::Binary { .. } | Value::Secret { .. }) && is_secret_key(&s.key)
+        })
+    }
+}
+
+/// `host`, `host:port`, `[v6]`, `[v6]:port`, or a bare IPv6 address (more than one colon, no
+/// brackets: no port).
+pub fn split_host_port(s: &str) -> (String, Option<u16>) {
+    let s = s.trim();
+    if let Some(rest) = s.strip_prefix('[') {
+        if let Some((host, after)) = rest.split_once(']') {
+            let port = after.strip_prefix(':').and_then(|p| p.trim().parse().ok());
+            return (host.to_string(), port);
+        }
+    }
+    if s.matches(':').count() == 1 {
+        if let Some((h, p)) = s.split_once(':') {
+            return (h.to_string(), p.trim().parse().ok());
+        }
+    }
+    (s.to_string(), None)
+}
+
+/// The server this file connects to: host from `full address`, port from `full address` if it
+/// names one, else `server port`, else 3389.
+pub fn target(rdp: &RdpFile) -> Option<(String, u16)> {
+    let (host, port) = rdp.full_address()?;
+    let port = port
+        .or_else(|| {
+            rdp.int("server port")
+                .and_then(|p| u16::try_from(p).ok())
+                .filter(|p| *p != 0)
+        })
+        .unwrap_or(3389);
+    Some((host, port))
+}
+
+/// What requestedProtocols the client using this file sends ([MS-RDPBCGR] 2.2.1.1.1):
+/// * default (mstsc): PROTOCOL_SSL | PROTOCOL_HYBRID | PROTOCOL_HYBRID_EX = 0x0B;
+/// * `enablecredsspsupport:i:0`: no HYBRID / HYBRID_EX, i.e. PROTOCOL_SSL only (0x01);
+/// * `negotiate security layer:i:0`: one fixed layer, no fallback: PROTOCOL_HYBRID (0x02) if
+///   CredSSP is enabled, else PROTOCOL_SSL (0x01). This follows FreeRDP's nego.c (with
+///   NegotiateSecurityLayer off it requests only its highest enabled protocol); mstsc's exact
+///   bytes for this setting were not captured here;
+/// * `enablerdsaadauth:i:1`: adds PROTOCOL_RDSAAD (0x10).
+///
+/// The cookie is the user name without its domain (`Cookie: mstshash=`), unless the file has
+/// `loadbalanceinfo`, which mstsc sends as the routing token instead (not modelled by
+/// `ClientProfile`).
+pub fn client_profile(rdp: &RdpFile) -> ClientProfile {
+    const SSL: u32 = 0x01;
+    const HYBRID: u32 = 0x02;
+    const HYBRID_EX: u32 = 0x08;
+    const RDSAAD: u32 = 0x10;
+    let credssp = rdp.credssp_enabled();
+    let mut p = match (rdp.negotiates_security_layer(), credssp) {
+        (true, true) => SSL | HYBRID | HYBRID_EX,
+        (true, false) => SSL,
+        (false, true) => HYBRID,
+        (false, false) => SSL,
+    };
+    if rdp.rdsaad() {
+        p |= RDSAAD;
+    }
+    let mut profile = ClientProfile::with("rdp-file", p);
+    if rdp.loadbalanceinfo().is_none() {
+        profile.cookie = rdp.username().map(|u| {
+            let u = u.rsplit('\\').next().unwrap_or(u);
+            u.split('@').next().unwrap_or(u).to_string()
+        });
+    }
+    profile
+}
+
+/// A finding from the catalogue with `{name}` placeholders filled (values escaped here).
+pub(crate) fn catalogue_finding(
+    id: &str,
+    evidence: Vec<String>,
+    vars: &[(&str, String)],
+) -> Finding {
+    let fill = |s: &str| {
+        let mut out = s.to_string();
+        for (k, v) in vars {
+            out = out.replace(&format!("{{{k}}}"), &crate::sanitize::escape(v));
+        }
+        out
+    };
+    crate::kb::catalogue().build(id, None, evidence, fill, Phase::Client)
+}
+
+fn ev_setting(rdp: &RdpFile, key: &str) -> String {
+    match rdp.get(key) {
+        Some(s) => format!(
+            "line {}: {}:{}:{}",
+            s.line,
+            crate::sanitize::escape(&s.key),
+            s.kind,
+            s.display_value()
+        ),
+        None => format!("{key}: not set (default)"),
+    }
+}
+
+fn range_check(rdp: &RdpFile, key: &str, allowed: &[i64], out: &mut Vec<Finding>) {
+    if let Some(v) = rdp.int(key) {
+        if !allowed.contains(&v) {
+            out.push(catalogue_finding(
+                "rdpfile-invalid-value",
+                vec![
+                    ev_setting(rdp, key),
+                    format!(
+                        "allowed: {}",
+                        allowed
+                            .iter()
+                            .map(i64::to_string)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ],
+                &[
+                    ("key", key.to_string()),
+                    ("value", v.to_string()),
+                    ("line", rdp.line_of(key).to_string()),
+                ],
+            ));
+        }
+    }
+}
+
+/// Findings about the file on its own: settings that cause or mask failures.
+pub fn findings(rdp: &RdpFile) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let fa = rdp.full_address();
+    match &fa {
+        None => out.push(catalogue_finding(
+            "rdpfile-no-full-address",
+            vec![ev_setting(rdp, "full address")],
+            &[],
+        )),
+        Some((host, Some(p))) => {
+            if let Some(sp) = rdp.int("server port") {
+                if sp != i64::from(*p) {
+                    out.push(catalogue_finding(
+                        "rdpfile-port-conflict",
+                        vec![
+                            ev_setting(rdp, "full address"),
+                            ev_setting(rdp, "server port"),
+                            format!("the client connects to port {p}"),
+                        ],
+                        &[
+                            ("host", host.clone()),
+                            ("port", p.to_string()),
+                            (
+                                "value",
+                                rdp.string("full address").unwrap_or("").to_string(),
+                            ),
+                        ],
+                    ));
+                }
+            }
+        }
+        Some(_) => {}
+    }
+    if let Some(sp) = rdp.int("server port") {
+        if !(1..=65535).contains(&sp) {
+            range_check(rdp, "server port", &[3389], &mut out);
+        }
+    }
+    let line = |k: &str| ("line", rdp.line_of(k).to_string());
+    if !rdp.credssp_enabled() {
+        out.push(catalogue_finding(
+            "rdpfile-credssp-disabled",
+            vec![ev_setting(rdp, "enablecredsspsupport")],
+            &[line("enablecredsspsupport")],
+        ));
+    }
+    range_check(rdp, "enablecredsspsupport", &[0, 1], &mut out);
+    match rdp.int("authentication level") {
+        Some(0) => out.push(catalogue_finding(
+            "rdpfile-auth-level-none",
+            vec![ev_setting(rdp, "authentication level")],
+            &[line("authentication level")],
+        )),
+        Some(1) => out.push(catalogue_finding(
+            "rdpfile-auth-level-strict",
+            vec![ev_setting(rdp, "authentication level")],
+            &[line("authentication level")],
+        )),
+        _ => range_check(rdp, "authentication level", &[0, 1, 2, 3], &mut out),
+    }
+    if !rdp.negotiates_security_layer() {
+        out.push(catalogue_finding(
+            "rdpfile-negotiate-disabled",
+            vec![ev_setting(rdp, "negotiate security layer")],
+            &[line("negotiate security layer")],
+        ));
+    }
+    range_check(rdp, "negotiate security layer", &[0, 1], &mut out);
+
+    // Gateway.
+    let usage = rdp.gateway_usage();
+    range_check(rdp, "gatewayusagemethod", &[0, 1, 2, 3, 4], &mut out);
+    range_check(
+        rdp,
+        "gatewaycredentialssource",
+        &[0, 1, 2, 3, 4, 5],
+        &mut out,
+    );
+    range_check(rdp, "gatewayprofileusagemethod", &[0, 1], &mut out);
+    let gw_evidence = || {
+        vec![
+            ev_setting(rdp, "gatewayhostname"),
+            ev_setting(rdp, "gatewayusagemethod"),
+            ev_setting(rdp, "gatewayprofileusagemethod"),
+        ]
+    };
+    match rdp.gateway_hostname() {
+        None if matches!(usage, 1 | 2) => out.push(catalogue_finding(
+            "rdpfile-gateway-missing-host",
+            gw_evidence(),
+            &[("value", usage.to_string())],
+        )),
+        None => {}
+        Some(gw) => {
+            if matches!(usage, 0 | 4) || rdp.int("gatewayprofileusagemethod") == Some(0) {
+                out.push(catalogue_finding(
+                    "rdpfile-gateway-ignored",
+                    gw_evidence(),
+                    &[("value", gw.to_string())],
+                ));
+            } else if usage == 1 {
+                let host = fa.as_ref().map(|(h, _)| h.clone()).unwrap_or_default();
+                out.push(catalogue_finding(
+                    "rdpfile-gateway-always",
+                    gw_evidence(),
+                    &[("value", gw.to_string()), ("host", host)],
+                ));
+            }
+        }
+    }
+    if let (Some(alt), Some(full)) = (rdp.alternate_full_address(), rdp.string("full address")) {
+        if !alt.eq_ignore_ascii_case(full.trim()) {
+            out.push(catalogue_finding(
+                "rdpfile-alternate-address",
+                vec![
+                    ev_setting(rdp, "full address"),
+                    ev_setting(rdp, "alternate full address"),
+                ],
+                &[("value", alt.to_string())],
+            ));
+        }
+    }
+    if rdp.use_redirection_server_name() {
+        out.push(catalogue_finding(
+            "rdpfile-redirection-server-name",
+            vec![
+                ev_setting(rdp, "use redirection server name"),
+                ev_setting(rdp, "loadbalanceinfo"),
+            ],
+            &[(
+                "value",
+                rdp.loadbalanceinfo().unwrap_or("(none)").to_string(),
+            )],
+        ));
+    }
+    range_check(rdp, "use redirection server name", &[0, 1], &mut out);
+    if rdp.has_secret() {
+        let lines = rdp
+            .settings
+            .iter()
+            .filter(|s| is_secret_key(&s.key))
+            .map(|s| {
+                format!(
+                    "line {}: {}: present (value not shown)",
+                    s.line,
+                    crate::sanitize::escape(&s.key)
+                )
+            })
+            .collect();
+        out.push(catalogue_finding("rdpfile-saved-password", lines, &[]));
+    }
+    if rdp.rdsaad() {
+        out.push(catalogue_finding(
+            "rdpfile-rdsaad",
+            vec![ev_setting(rdp, "enablerdsaadauth")],
+            &[],
+        ));
+    }
+    range_check(rdp, "enablerdsaadauth", &[0, 1], &mut out);
+    if let (Some(user), Some(dom)) = (rdp.username(), rdp.domain()) {
+        let user_domain = if let Some((d, _)) = user.split_once('\\') {
+            Some(d.to_string())
+        } else {
+            user.split_once('@').map(|(_, d)| d.to_string())
+        };
+        if let Some(ud) = user_domain {
+            let first = |s: &str| s.split('.').next().unwrap_or("").to_ascii_lowercase();
+            if first(&ud) != first(dom) {
+                out.push(catalogue_finding(
+                    "rdpfile-username-domain-conflict",
+                    vec![ev_setting(rdp, "username"), ev_setting(rdp, "domain")],
+                    &[("value", user.to_string())],
+                ));
+            }
+        }
+    }
+    if !rdp.problems.is_empty() {
+        let mut ev: Vec<String> = rdp
+            .problems
+            .iter()
+            .take(10)
+            .map(|p| format!("line {}: {}", p.line, p.what))
+            .collect();
+        if rdp.problems.len() > 10 {
+            ev.push(format!("... and {} more", rdp.problems.len() - 10));
+        }
+        let first = rdp.problems.first().map(|p| p.line).unwrap_or(0);
+        out.push(catalogue_finding(
+            "rdpfile-malformed-lines",
+            ev,
+            &[("line", first.to_string())],
+        ));
+    }
+    out.sort_by(|a, b| b.severity.cmp(&a.severity).then_with(|| a.id.cmp(&b.id)));
+    out
+}
+
+/// Would the client using this file fail against what the probe saw? Findings name both pieces
+/// of evidence: the file's line and the probe's observation.
+pub fn client_vs_probe(rdp: &RdpFile, report: &Report) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let profile = client_profile(rdp);
+    let facts = &report.facts;
+    let requested = format!(
+        "this client requests {} (requestedProtocols 0x{:02X})",
+        profile.requested_names.join(" | "),
+        profile.requested_protocols
+    );
+    if let Some(p) = &facts.protocols {
+        let accepted = format!(
+            "probe: the server accepts {} (nla: {}, tls: {})",
+            if p.accepted.is_empty() {
+                "nothing".to_string()
+            } else {
+                p.accepted.join(", ")
+            },
+            p.nla,
+            p.tls
+        );
+        if !profile.offers_credssp() && p.nla == "required" {
+            let mut f = catalogue_finding(
+                "server-requires-nla",
+                vec![
+                    format!(".rdp file: {}", ev_setting(rdp, "enablecredsspsupport")),
+                    requested.clone(),
+                    accepted.clone(),
+                ],
+                &[],
+            );
+            f.severity = Severity::Error;
+            out.push(f);
+        }
+        let credssp_only = profile.requested_protocols & 0x01 == 0 && profile.offers_credssp();
+        if credssp_only && p.nla == "not-offered" {
+            out.push(catalogue_finding(
+                "client-requires-nla-server-does-not",
+                vec![
+                    format!(".rdp file: {}", ev_setting(rdp, "negotiate security layer")),
+                    requested.clone(),
+                    accepted.clone(),
+                ],
+                &[],
+            ));
+        }
+        let tls_only = profile.requested_protocols & 0x0B == 0x01;
+        if tls_only && p.tls == "not-offered" {
+            out.push(catalogue_finding(
+                "server-forbids-tls",
+                vec![
+                    format!(".rdp file: {}", ev_setting(rdp, "enablecredsspsupport")),
+                    requested.clone(),
+                    accepted.clone(),
+                ],
+                &[],
+            ));
+        }
+        if rdp.rdsaad() {
+            let probed = p.probes.iter().find(|pr| pr.protocol == "rdsaad");
+            if let Some(pr) = probed {
+                if pr.status != "accepted" {
+                    out.push(catalogue_finding(
+                        "client-rdsaad-not-accepted",
+                        vec![
+                            format!(".rdp file: {}", ev_setting(rdp, "enablerdsaadauth")),
+                            format!(
+                                "probe: PROTOCOL_RDSAAD alone was {}",
+                                crate::sanitize::escape(&pr.status)
+                            ),
+                        ],
+                        &[],
+                    ));
+                }
+            }
+        }
+    }
+    if let Some(cert) = &facts.certificate {
+        let mut problems = Vec::new();
+        if cert.expired {
+            problems.push(format!(
+                "probe: the certificate expired ({})",
+                crate::sanitize::escape(&cert.not_after)
+            ));
+        }
+        if cert.not_yet_valid {
+            problems.push(format!(
+                "probe: the certificate is not valid before {}",
+                crate::sanitize::escape(&cert.not_before)
+            ));
+        }
+        if cert.self_signed {
+            problems.push("probe: the certificate is self-signed".to_string());
+        } else if !cert.trusted {
+            problems.push(format!(
+                "probe: the certificate is not trusted ({})",
+                crate::sanitize::escape(cert.trust_error.as_deref().unwrap_or("unknown issuer"))
+            ));
+        }
+        if !cert.name_matches {
+            problems.push(format!(
+                "probe: the certificate is not issued for '{}' (CN {}, SAN {})",
+                crate::sanitize::escape(&cert.name_checked),
+                crate::sanitize::escape(cert.common_name.as_deref().unwrap_or("-")),
+                crate::sanitize::escape(&cert.san_dns.join(", "))
+            ));
+        }
+        if !problems.is_empty() {
+            let id = match rdp.authentication_level() {
+                1 => Some("client-refuses-server-certificate"),
+                0 => Some("client-ignores-certificate-errors"),
+                _ => None,
+            };
+            if let Some(id) = id {
+                let mut ev = vec![format!(
+                    ".rdp file: {}",
+                    ev_setting(rdp, "authentication level")
+                )];
+                ev.extend(problems);
+                ev.push(format!(
+                    "probe: certificate SHA1 {}",
+                    crate::sanitize::escape(&cert.sha1)
+                ));
+                out.push(catalogue_finding(id, ev, &[]));
+            }
+        }
+    }
+    if rdp.uses_gateway() {
+        let gw = rdp.gateway_hostname().unwrap_or("").to_string();
+        out.push(catalogue_finding(
+            "rdpfile-probe-bypassed-gateway",
+            vec![
+                format!(".rdp file: {}", ev_setting(rdp, "gatewayhostname")),
+                format!(".rdp file: {}", ev_setting(rdp, "gatewayusagemethod")),
+                format!(
+                    "probe: connected directly to {}:{}",
+                    crate::sanitize::escape(&report.target.host),
+                    report.target.port
+                ),
+            ],
+            &[("value", gw)],
+        ));
+    }
+    out
+}
+
+#[derive(Serialize)]
+struct RdpFileJson<'a> {
+    schema: &'static str,
+    tool_version: &'static str,
+    file: String,
+    exit_code: i32,
+    encoding: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    target: Option<TargetJson>,
+    client_profile: ClientProfile,
+    settings: Vec<SettingJson>,
+    unknown_keys: Vec<String>,
+    problems: &'a [Problem],
+    findings: &'a [Finding],
+}
+
+#[derive(Serialize)]
+struct TargetJson {
+    host: String,
+    port: u16,
+}
+
+#[derive(Serialize)]
+struct SettingJson {
+    line: usize,
+    key: String,
+    #[serde(rename = "type")]
+    kind: String,
+    value: String,
+    known: bool,
+}
+
+fn exit_for(findings: &[Finding]) -> i32 {
+    match findings.iter().map(|f| f.severity).max() {
+        Some(Severity::Error) => 2,
+        Some(Severity::Warning) => 1,
+        _ => 0,
+    }
+}
+
+/// `rdp-doctor rdpfile FILE.rdp`: parses the file, prints its connection-relevant settings and
+/// the findings. Exit code: 0 nothing worth a warning, 1 warnings, 2 errors, 3 unreadable file.
+pub fn run_rdpfile(path: &Path, json: bool, w: &mut dyn Write, color: bool) -> i32 {
+    let shown_path = crate::sanitize::escape(&path.display().to_string());
+    let rdp = match RdpFile::read(path) {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = writeln!(w, "rdp-doctor rdpfile: {shown_path}: {e}");
+            return 3;
+        }
+    };
+    let found = findings(&rdp);
+    let code = exit_for(&found);
+    let _ = if json {
+        render_json(&rdp, &shown_path, &found, code, w)
+    } else {
+        render_human(&rdp, &shown_path, &found, w, color)
+    };
+    code
+}
+
+fn render_json(
+    rdp: &RdpFile,
+    path: &str,
+    found: &[Finding],
+    code: i32,
+    w: &mut dyn Write,
+) -> std::io::Result<()> {
+    let doc = RdpFileJson {
+        schema: RDPFILE_SCHEMA,
+        tool_version: env!("CARGO_PKG_VERSION"),
+        file: path.to_string(),
+        exit_code: code,
+        encoding: &rdp.encoding,
+        target: target(rdp).map(|(host, port)| TargetJson {
+            host: crate::sanitize::escape(&host),
+            port,
+        }),
+        client_profile: client_profile(rdp),
+        settings: rdp
+            .settings
+            .iter()
+            .map(|s| SettingJson {
+                line: s.line,
+                key: crate::sanitize::escape(&s.key),
+                kind: s.kind.to_string(),
+                value: s.display_value(),
+                known: s.known,
+            })
+            .collect(),
+        unknown_keys: rdp
+            .unknown_keys()
+            .iter()
+            .map(|s| crate::sanitize::escape(&s.key))
+            .collect(),
+        problems: &rdp.problems,
+        findings: found,
+    };
+    serde_json::to_writer_pretty(&mut *w, &doc).map_err(std::io::Error::other)?;
+    writeln!(w)
+}
+
+fn render_human(
+    rdp: &RdpFile,
+    path: &str,
+    found: &[Finding],
+    w: &mut dyn Write,
+    color: bool,
+) -> std::io::Result<()> {
+    let profile = client_profile(rdp);
+    writeln!(
+        w,
+        "rdp-doctor rdpfile: {path} ({}, {} settings)",
+        rdp.encoding,
+        rdp.settings.len()
+    )?;
+    match target(rdp) {
+        Some((h, p)) => writeln!(w, "target:   {}:{}", crate::sanitize::escape(&h), p)?,
+        None => writeln!(w, "target:   (none: full address missing)")?,
+    }
+    writeln!(
+        w,
+        "requests: {} (requestedProtocols 0x{:02X})",
+        profile.requested_names.join(" | "),
+        profile.requested_protocols
+    )?;
+    for key in [
+        "enablecredsspsupport",
+        "authentication level",
+        "negotiate security layer",
+        "gatewayhostname",
+        "gatewayusagemethod",
+        "gatewayprofileusagemethod",
+        "gatewaycredentialssource",
+        "alternate full address",
+        "use redirection server name",
+        "loadbalanceinfo",
+        "username",
+        "domain",
+        "enablerdsaadauth",
+        "password 51",
+    ] {
+        if let Some(s) = rdp.get(key) {
+            writeln!(w, "  line {:>3}  {key} = {}", s.line, s.display_value())?;
+        }
+    }
+    let unknown = rdp.unknown_keys();
+    if !unknown.is_empty() {
+        writeln!(
+            w,
+            "unknown keys (kept): {}",
+            unknown
+                .iter()
+                .map(|s| format!("{} (line {})", crate::sanitize::escape(&s.key), s.line))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )?;
+    }
+    writeln!(w)?;
+    if found.is_empty() {
+        writeln!(w, "No settings that cause or hide connection failures.")?;
+    }
+    for f in found {
+        let sev = f.severity.as_str();
+        let sev = if color {
+            let c = match f.severity {
+                Severity::Error => "31;1",
+                Severity::Warning => "33;1",
+                Severity::Info => "36",
+            };
+            format!("\x1b[{c}m{sev}\x1b[0m")
+        } else {
+            sev.to_string()
+        };
+        writeln!(w, "{sev:<8} {}  {}", f.id, f.title)?;
+        for e in &f.evidence {
+            writeln!(w, "         {e}")?;
+        }
+        for (i, step) in f.fix.iter().enumerate() {
+            let prefix = if i == 0 { "fix:" } else { "    " };
+            writeln!(w, "         {prefix} {}. {step}", i + 1)?;
+        }
+        writeln!(w)?;
+    }
+    Ok(())
+}
+
+/// Fuzz oracle: parse any bytes; never panic; keys are trimmed lowercase; secrets are never
+/// kept; the rendered file parses back to the same settings; findings and the profile work.
+pub fn fuzz_rdpfile(data: &[u8]) {
+    let Ok(rdp) = RdpFile::parse(data) else {
+        assert!(data.len() > MAX_RDP_FILE_BYTES);
+        return;
+    };
+    // A UTF-8 BOM keeps the re-read from guessing another encoding.
+    let mut text = String::from("\u{feff}");
+    for s in &rdp.settings {
+        assert_eq!(
+            s.key,
+            s.key
+                .trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
+                .to_lowercase()
+        );
+        assert!(!s.key.contains(':') && !s.key.contains('\n'));
+        match &s.value {
+            Value::Str { value } => {
+                assert!(!is_secret_key(&s.key) || s.kind == '?');
+                text.push_str(&format!("{}:{}:{}\n", s.key, s.kind, value));
+            }
+            Value::Int { value } => text.push_str(&format!("{}:i:{}\n", s.key, value)),
+            Value::Binary { .. } | Value::Secret { .. } => {}
+        }
+    }
+    let again = RdpFile::parse(text.as_bytes());
+    if let Ok(again) = again {
+        let plain = |r: &RdpFile| -> Vec<(String, Value)> {
+            r.settings
+                .iter()
+                .filter(|s| matches!(s.value, Value::Str { .. } | Value::Int { .. }))
+                .filter(|s| s.kind != '?')
+                .map(|s| (s.key.clone(), s.value.clone()))
+                .collect()
+        };
+        assert_eq!(plain(&rdp), plain(&again));
+    }
+    let _ = findings(&rdp);
+    let _ = target(&rdp);
+    let p = client_profile(&rdp);
+    assert!(p.requested_protocols & !0x1B == 0);
+}
