@@ -119,6 +119,10 @@ pub struct AddressFact {
 pub enum TcpOutcome {
     Connected {
         duration_ms: f64,
+        /// SYNs the kernel had to send again before the server's SYN+ACK arrived (a lost SYN
+        /// or SYN+ACK); `None` where the OS does not say (only Linux reports it here).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        syn_retransmits: Option<u32>,
     },
     /// RST (or ICMP port unreachable): nothing listens, or a firewall rejects.
     Refused {
@@ -131,7 +135,9 @@ pub enum TcpOutcome {
     /// ICMP host/network unreachable or administratively prohibited.
     Unreachable {
         duration_ms: f64,
-        /// `host` or `network`.
+        /// `host`, `network`, or `admin-prohibited` (a firewall on the path rejects with
+        /// ICMP "administratively prohibited"; Linux says so only for IPv6, as EACCES; the IPv4
+        /// code arrives as "host unreachable").
         kind: String,
         error: String,
     },
@@ -497,10 +503,12 @@ pub struct UdpFact {
     pub error: Option<String>,
 }
 
-/// Network-path measurements (RTT, loss, MSS); see `probe::path`.
+/// Network-path measurements (RTT, loss, MSS); see `probe::path_fact_from`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PathFact {
-    /// TCP connect times, one per connection the check made (ms).
+    /// Round-trip samples: the times of the TCP connects that needed no retransmission (ms).
+    /// A connect whose SYN had to be sent again measures the retransmission time-out, not the
+    /// path; it is in `lossy_connects_ms` instead.
     pub rtt_samples_ms: Vec<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rtt_min_ms: Option<f64>,
@@ -508,23 +516,75 @@ pub struct PathFact {
     pub rtt_median_ms: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rtt_max_ms: Option<f64>,
+    /// Standard deviation of `rtt_samples_ms` (ms). The samples come from concurrent as well
+    /// as sequential connections, so a spread is more meaningful than consecutive differences.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub jitter_ms: Option<f64>,
-    /// Connects that took at least one initial retransmission timeout (a SYN was lost).
+    /// Times of the connects whose SYN (or the server's SYN+ACK) was lost and retransmitted,
+    /// as the kernel counted it (Linux TCP_INFO), or, where it cannot tell, that took 1 s or
+    /// more (the initial retransmission time-out, RFC 6298 2.1).
+    #[serde(default)]
+    pub lossy_connects_ms: Vec<f64>,
+    /// How many connects lost a SYN or SYN+ACK (`lossy_connects_ms.len()`).
     pub slow_connects: u32,
-    /// Retransmitted segments reported by the kernel (Linux TCP_INFO), summed.
+    /// `--samples` connects that got no answer within the time-out, to an address that had
+    /// just accepted a connection (every SYN lost).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub failed_connects: u32,
+    /// Retransmitted segments reported by the kernel (Linux TCP_INFO), summed over the main
+    /// connection and the `--samples` connections, SYNs included, minus those the server
+    /// reported as duplicates (D-SACK): a retransmission of data the server already had was
+    /// a late ACK, not a loss.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retransmits: Option<u32>,
-    /// The path-MTU retry: the MSS that let the TLS handshake through.
+    /// The path-MTU retry after a TLS stall.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mss_retry: Option<MssRetry>,
 }
 
+impl PathFact {
+    /// All TCP connects the statistics saw (clean, lossy and failed).
+    pub fn connects(&self) -> usize {
+        self.rtt_samples_ms.len() + self.lossy_connects_ms.len() + self.failed_connects as usize
+    }
+
+    /// Connects that lost a SYN, including those that never got an answer.
+    pub fn lossy_connects(&self) -> usize {
+        self.lossy_connects_ms.len() + self.failed_connects as usize
+    }
+}
+
+fn is_zero(v: &u32) -> bool {
+    *v == 0
+}
+
+/// After a TLS stall: one fresh connection advertising a small MSS and, at the same time, one
+/// at the normal MSS as a control. A path-MTU black hole lets the first through and stalls the
+/// second again; a transient stall (loss, a server hiccup) lets both through.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MssRetry {
     pub mss: u32,
+    /// Whether the TLS handshake completed with the small MSS.
     pub tls_completed: bool,
     pub duration_ms: f64,
+    /// How the control connection (normal MSS) ended; `None` when no control ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub control: Option<RetryEnd>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub control_duration_ms: Option<f64>,
+}
+
+/// How one retry connection ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RetryEnd {
+    /// The TLS handshake completed.
+    Completed,
+    /// TCP and X.224 worked; the TLS handshake did not complete before the time-out.
+    TlsStalled,
+    /// It ended another way before TLS completed (no connection, no X.224 answer, a reset):
+    /// says nothing about packet sizes.
+    Failed,
 }
 
 /// How the credentialed CredSSP exchange ended.

@@ -107,7 +107,7 @@ pub fn phase_records(f: &Facts, tl: &Timeline) -> Vec<PhaseRecord> {
             .iter()
             .map(|a| {
                 let what = match &a.tcp {
-                    TcpOutcome::Connected { duration_ms } => {
+                    TcpOutcome::Connected { duration_ms, .. } => {
                         format!("connected ({duration_ms:.1} ms)")
                     }
                     TcpOutcome::Refused { .. } => "refused".into(),

@@ -12,6 +12,10 @@ pub struct TcpStats {
     pub rtt_var_us: u32,
     /// Segments retransmitted over the connection's life (SYN retransmissions included).
     pub total_retransmits: u32,
+    /// Of those, the ones the peer reported as duplicates (D-SACK, RFC 2883): it had the data
+    /// already and only its ACK was late, so they were not lost. Linux `tcpi_dsack_dups`
+    /// (kernel 5.10+; 0 where the kernel or OS does not report it).
+    pub spurious_retransmits: u32,
     /// The MSS the connection sends with.
     pub send_mss: u32,
 }
@@ -42,8 +46,19 @@ mod imp {
             rtt_us: info.tcpi_rtt,
             rtt_var_us: info.tcpi_rttvar,
             total_retransmits: info.tcpi_total_retrans,
+            spurious_retransmits: dsack_dups(&info),
             send_mss: info.tcpi_snd_mss,
         })
+    }
+
+    #[cfg(any(target_env = "gnu", target_env = "musl"))]
+    fn dsack_dups(info: &libc::tcp_info) -> u32 {
+        info.tcpi_dsack_dups
+    }
+
+    #[cfg(not(any(target_env = "gnu", target_env = "musl")))]
+    fn dsack_dups(_info: &libc::tcp_info) -> u32 {
+        0
     }
 
     fn unsafe_zeroed() -> libc::tcp_info {
@@ -94,8 +109,18 @@ mod imp {
                 info.Mss,
                 info.SynRetrans,
             ),
+            // TCP_INFO_v0 has no D-SACK count.
+            spurious_retransmits: 0,
             send_mss: info.Mss,
         })
+    }
+}
+
+impl TcpStats {
+    /// Retransmissions that were not shown to be spurious: the ones that count as loss.
+    pub fn lost_retransmits(&self) -> u32 {
+        self.total_retransmits
+            .saturating_sub(self.spurious_retransmits)
     }
 }
 
@@ -124,6 +149,25 @@ pub fn tcp_stats<S: std::os::windows::io::AsRawSocket>(s: &S) -> Option<TcpStats
 #[cfg(not(any(target_os = "linux", windows)))]
 pub fn tcp_stats<S>(_s: &S) -> Option<TcpStats> {
     None
+}
+
+#[cfg(test)]
+mod stats_tests {
+    #[test]
+    fn duplicates_the_peer_reported_are_not_loss() {
+        let s = super::TcpStats {
+            total_retransmits: 3,
+            spurious_retransmits: 1,
+            ..Default::default()
+        };
+        assert_eq!(s.lost_retransmits(), 2);
+        let odd = super::TcpStats {
+            total_retransmits: 0,
+            spurious_retransmits: 2,
+            ..Default::default()
+        };
+        assert_eq!(odd.lost_retransmits(), 0);
+    }
 }
 
 /// Makes ANSI colour sequences work on `out`, where that needs doing; returns whether they

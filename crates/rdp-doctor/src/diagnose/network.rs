@@ -31,7 +31,17 @@ pub fn resolve(f: &Facts, ctx: &Context, hits: &mut Vec<Hit>) {
 
 fn describe(o: &TcpOutcome) -> String {
     match o {
-        TcpOutcome::Connected { duration_ms } => format!("connected in {}", ms(*duration_ms)),
+        TcpOutcome::Connected {
+            duration_ms,
+            syn_retransmits,
+        } => match syn_retransmits {
+            Some(n) if *n > 0 => format!(
+                "connected in {} after {n} SYN retransmission{}",
+                ms(*duration_ms),
+                if *n == 1 { "" } else { "s" }
+            ),
+            _ => format!("connected in {}", ms(*duration_ms)),
+        },
         TcpOutcome::Refused { duration_ms } => {
             format!(
                 "refused (RST or ICMP port unreachable) after {}",
@@ -39,6 +49,15 @@ fn describe(o: &TcpOutcome) -> String {
             )
         }
         TcpOutcome::Filtered { timeout_ms } => format!("no answer within {}", ms(*timeout_ms)),
+        TcpOutcome::Unreachable {
+            duration_ms,
+            kind,
+            error,
+        } if kind == "admin-prohibited" => format!(
+            "rejected as administratively prohibited (a firewall on the path) after {} ({})",
+            ms(*duration_ms),
+            escape(error)
+        ),
         TcpOutcome::Unreachable {
             duration_ms,
             kind,
@@ -80,6 +99,13 @@ pub fn tcp(f: &Facts, ctx: &Context, hits: &mut Vec<Hit>) {
             for e in &evidence {
                 h = h.evidence(e.clone());
             }
+            if let Some(first) = f.addresses.first().filter(|a| !a.tcp.is_connected()) {
+                h = h.evidence(format!(
+                    "the dead address {} comes first in the resolver's answer: clients that try the addresses in order wait for it to fail or time out before they try {}",
+                    fmt_addr(&first.address),
+                    connected.first().map(|a| fmt_addr(a)).unwrap_or_default()
+                ));
+            }
             h = h.evidence(format!(
                 "working address: {} (connect to it directly until the dead one is fixed)",
                 connected.join(", ")
@@ -115,40 +141,51 @@ pub fn path(f: &Facts, ctx: &Context, hits: &mut Vec<Hit>) {
     let Some(p) = &f.path else { return };
     if let Some(median) = p.rtt_median_ms {
         if median > ctx.latency_threshold_ms {
-            hits.push(
-                Hit::new("high-latency")
-                    .evidence(format!(
-                        "median TCP connect (one round trip) {} over {} connections (min {}, max {}); threshold {}",
-                        ms(median),
-                        p.rtt_samples_ms.len(),
-                        ms(p.rtt_min_ms.unwrap_or(median)),
-                        ms(p.rtt_max_ms.unwrap_or(median)),
-                        ms(ctx.latency_threshold_ms)
-                    ))
-                    .evidence(
-                        "an RDP connection with NLA needs about 8 round trips before the logon screen".to_string(),
-                    ),
-            );
+            let mut h = Hit::new("high-latency").evidence(format!(
+                "median TCP connect (one round trip) {} over {} connects without retransmission (min {}, max {}{}); threshold {}",
+                ms(median),
+                p.rtt_samples_ms.len(),
+                ms(p.rtt_min_ms.unwrap_or(median)),
+                ms(p.rtt_max_ms.unwrap_or(median)),
+                p.jitter_ms
+                    .map(|j| format!(", jitter {}", ms(j)))
+                    .unwrap_or_default(),
+                ms(ctx.latency_threshold_ms)
+            ));
+            h = h.evidence(format!(
+                "an RDP connection with NLA needs about 8 round trips before the logon screen: about {} at this latency, before any server time, which brings security negotiation close to client time-outs",
+                ms(median * 8.0)
+            ));
+            hits.push(h);
         }
     }
     let retrans = p.retransmits.unwrap_or(0);
-    if p.slow_connects > 0 || retrans > 0 {
-        let total = p.rtt_samples_ms.len().max(1);
+    if p.lossy_connects() > 0 || retrans > 0 {
+        let total = p.connects().max(1);
         let mut h = Hit::new("packet-loss");
         if p.slow_connects > 0 {
+            let times: Vec<String> = p.lossy_connects_ms.iter().take(8).map(|v| ms(*v)).collect();
             h = h.evidence(format!(
-                "{} of {} TCP connects took 1 s or more (a lost SYN waits for the 1 s retransmission timeout)",
-                p.slow_connects, total
+                "{} of {} TCP connects lost their SYN or SYN+ACK and waited for a retransmission ({}; the first retransmission time-out is 1 s)",
+                p.slow_connects,
+                total,
+                times.join(", ")
+            ));
+        }
+        if p.failed_connects > 0 {
+            h = h.evidence(format!(
+                "{} of {} TCP connects to the address that had just worked got no answer at all within the time-out (every SYN lost)",
+                p.failed_connects, total
             ));
         }
         if retrans > 0 {
             h = h.evidence(format!(
-                "the kernel retransmitted {retrans} segments during the check (TCP_INFO)"
+                "the kernel retransmitted {retrans} segments that the server never received (SYNs included; TCP_INFO, without the retransmissions the server reported as duplicates) on the main connection and the --samples connections"
             ));
         }
         // Half or more of the connects losing their SYN means a connection attempt is likely
         // to stall past client time-outs.
-        if p.slow_connects as usize * 2 >= total && total >= 2 {
+        if p.lossy_connects() * 2 >= total && total >= 2 {
             h = h
                 .severity(crate::model::Severity::Error)
                 .evidence("loss this heavy makes connection attempts stall or fail".to_string());
@@ -219,7 +256,13 @@ mod tests {
     fn a_dead_address_next_to_a_working_one() {
         let f = with_tcp(vec![
             ("2001:db8::5", TcpOutcome::Filtered { timeout_ms: 3000.0 }),
-            ("10.0.0.5", TcpOutcome::Connected { duration_ms: 1.0 }),
+            (
+                "10.0.0.5",
+                TcpOutcome::Connected {
+                    duration_ms: 1.0,
+                    syn_retransmits: Some(0),
+                },
+            ),
         ]);
         let d = super::super::diagnose(&f, &super::super::testutil::ctx("srv"));
         assert_eq!(d.len(), 1);
@@ -232,6 +275,31 @@ mod tests {
             .evidence
             .iter()
             .any(|e| e.contains("working address: 10.0.0.5")));
+        assert!(d[0]
+            .evidence
+            .iter()
+            .any(|e| e.contains("[2001:db8::5] comes first")));
+    }
+
+    #[test]
+    fn an_icmpv6_admin_prohibited_names_the_firewall() {
+        // Linux reports ICMPv6 "administratively prohibited" on connect as EACCES.
+        let e = std::io::Error::from_raw_os_error(13);
+        let o = crate::probe::net::classify_connect_error(&e, std::time::Duration::from_millis(2));
+        if cfg!(target_os = "linux") {
+            assert!(
+                matches!(&o, TcpOutcome::Unreachable { kind, .. } if kind == "admin-prohibited"),
+                "{o:?}"
+            );
+            let f = with_tcp(vec![("fd00::1", o)]);
+            let d = super::super::diagnose(&f, &super::super::testutil::ctx("srv"));
+            assert_eq!(d[0].id, "tcp-unreachable");
+            assert!(
+                d[0].evidence[0].contains("administratively prohibited"),
+                "{:?}",
+                d[0].evidence
+            );
+        }
     }
 
     #[test]
@@ -245,5 +313,36 @@ mod tests {
         assert!(got.contains(&"packet-loss".to_string()), "{got:?}");
         f.path = Some(crate::probe::path_fact(&[1.0, 1.2, 0.9]));
         assert!(ids(&f, "srv").is_empty());
+    }
+
+    #[test]
+    fn loss_alone_is_not_latency() {
+        use crate::probe::{path_fact_from, ConnectSample};
+        // Measured through a router dropping 30 % of packets (0.1 ms path): before the lossy
+        // connects were set apart, the median connect was 1.02 s and `high-latency` fired.
+        let c = |ms, n| ConnectSample {
+            ms,
+            syn_retransmits: Some(n),
+        };
+        let f = Facts {
+            path: Some(path_fact_from(&[
+                c(1031.8, 1),
+                c(0.15, 0),
+                c(1014.8, 1),
+                c(2051.8, 2),
+                c(0.07, 0),
+                c(2031.9, 2),
+            ])),
+            ..Facts::default()
+        };
+        let d = super::super::diagnose(&f, &super::super::testutil::ctx("srv"));
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(d[0].id, "packet-loss");
+        assert_eq!(d[0].severity, crate::model::Severity::Error);
+        assert!(
+            d[0].evidence[0].starts_with("4 of 6 TCP connects lost"),
+            "{:?}",
+            d[0].evidence
+        );
     }
 }

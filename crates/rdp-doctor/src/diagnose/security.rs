@@ -1,7 +1,7 @@
 //! Rules for the TLS handshake and the server's certificate.
 
 use super::{ms, Context};
-use crate::facts::{Facts, TlsOutcome};
+use crate::facts::{Facts, RetryEnd, TlsOutcome};
 use crate::kb::Hit;
 use crate::sanitize::escape;
 
@@ -25,18 +25,39 @@ pub fn tls(f: &Facts, _ctx: &Context, hits: &mut Vec<Hit>) {
     match t.outcome {
         TlsOutcome::Ok => {}
         TlsOutcome::Stalled => {
-            if let Some(r) = f.path.as_ref().and_then(|p| p.mss_retry.as_ref()) {
-                if r.tls_completed {
-                    hits.push(
-                        Hit::new("path-mtu-blackhole")
-                            .evidence(format!("{base}; the TLS handshake stalled: {flight} within {}", ms(t.duration_ms)))
-                            .evidence(format!(
-                                "a second connection advertising MSS {} completed the TLS handshake in {}",
-                                r.mss,
-                                ms(r.duration_ms)
-                            ))
-                            .evidence("TCP and X.224 (small packets) work; full-size packets from the server are lost and no ICMP 'fragmentation needed' reaches it".to_string()),
-                    );
+            let retry = f.path.as_ref().and_then(|p| p.mss_retry.as_ref());
+            let stalled = format!(
+                "{base}; the TLS handshake stalled: {flight} within {}",
+                ms(t.duration_ms)
+            );
+            if let Some(r) = retry {
+                // A black hole: the small MSS gets through and (when a control ran) the
+                // normal MSS stalls again.
+                let control_stalled = matches!(r.control, None | Some(RetryEnd::TlsStalled));
+                if r.tls_completed && control_stalled {
+                    let mut h = Hit::new("path-mtu-blackhole")
+                        .evidence(stalled)
+                        .evidence(format!(
+                        "a second connection advertising MSS {} completed the TLS handshake in {}",
+                        r.mss,
+                        ms(r.duration_ms)
+                    ));
+                    if let (Some(RetryEnd::TlsStalled), Some(d)) =
+                        (r.control, r.control_duration_ms)
+                    {
+                        h = h.evidence(format!(
+                            "a control connection at the normal MSS, made at the same time, stalled again ({}): the size of the packets decides",
+                            ms(d)
+                        ));
+                    }
+                    // IPv4 + TCP headers are 40 bytes, IPv6 + TCP 60.
+                    let v6 = f.address_used.as_deref().is_some_and(|a| a.contains(':'));
+                    let (headers, family) = if v6 { (60, "IPv6") } else { (40, "IPv4") };
+                    hits.push(h.evidence(format!(
+                        "TCP and X.224 (small packets) work; full-size packets from the server are lost and no ICMP 'fragmentation needed' reaches it. The path carries {}-byte packets (MSS {} + {headers} bytes of {family}/TCP headers) but not full-size ones",
+                        r.mss + headers,
+                        r.mss,
+                    )));
                     return;
                 }
             }
@@ -44,11 +65,28 @@ pub fn tls(f: &Facts, _ctx: &Context, hits: &mut Vec<Hit>) {
                 "{base}; the TLS handshake did not complete within {}: {flight}",
                 ms(t.duration_ms)
             ));
-            if let Some(r) = f.path.as_ref().and_then(|p| p.mss_retry.as_ref()) {
-                h = h.evidence(format!(
-                    "a retry advertising MSS {} stalled too, so the path MTU is not the (only) cause",
-                    r.mss
-                ));
+            if let Some(r) = retry {
+                h = h.evidence(match (r.tls_completed, r.control) {
+                    (true, Some(RetryEnd::Completed)) => format!(
+                        "two fresh connections then completed the TLS handshake, one advertising MSS {} ({}) and one at the normal MSS ({}): the stall did not repeat, so it is intermittent (packet loss, or a server that was briefly busy), not the path MTU",
+                        r.mss,
+                        ms(r.duration_ms),
+                        ms(r.control_duration_ms.unwrap_or(0.0))
+                    ),
+                    (false, Some(RetryEnd::Completed)) => format!(
+                        "a fresh connection at the normal MSS completed the TLS handshake, one advertising MSS {} did not: the stall is intermittent, not the path MTU",
+                        r.mss
+                    ),
+                    (true, Some(RetryEnd::Failed)) => format!(
+                        "a fresh connection advertising MSS {} completed the TLS handshake ({}), but the control at the normal MSS failed before TLS (no connection or no X.224 answer within the time-out): inconclusive, the path loses packets of every size",
+                        r.mss,
+                        ms(r.duration_ms)
+                    ),
+                    _ => format!(
+                        "a retry advertising MSS {} stalled too, so the path MTU is not the (only) cause",
+                        r.mss
+                    ),
+                });
             }
             hits.push(h);
         }
@@ -408,11 +446,48 @@ mod tests {
             mss: 536,
             tls_completed: true,
             duration_ms: 12.0,
+            control: None,
+            control_duration_ms: None,
         });
         f.path = Some(p);
         assert_eq!(ids(&f, "s"), ["path-mtu-blackhole"]);
         if let Some(r) = f.path.as_mut().and_then(|p| p.mss_retry.as_mut()) {
+            // the control at the normal MSS stalled again: still a black hole
+            r.control = Some(RetryEnd::TlsStalled);
+            r.control_duration_ms = Some(2000.0);
+        }
+        let d = super::super::diagnose(&f, &super::super::testutil::ctx("s"));
+        assert_eq!(d[0].id, "path-mtu-blackhole");
+        assert!(
+            d[0].evidence.iter().any(|e| e.contains("stalled again")),
+            "{:?}",
+            d[0].evidence
+        );
+        if let Some(r) = f.path.as_mut().and_then(|p| p.mss_retry.as_mut()) {
+            // both retries completed: the stall was transient
+            r.control = Some(RetryEnd::Completed);
+        }
+        let d = super::super::diagnose(&f, &super::super::testutil::ctx("s"));
+        assert_eq!(d[0].id, "tls-stalled");
+        assert!(
+            d[0].evidence.iter().any(|e| e.contains("intermittent")),
+            "{:?}",
+            d[0].evidence
+        );
+        if let Some(r) = f.path.as_mut().and_then(|p| p.mss_retry.as_mut()) {
+            // the control never reached TLS (lost SYNs): no evidence about packet sizes
+            r.control = Some(RetryEnd::Failed);
+        }
+        let d = super::super::diagnose(&f, &super::super::testutil::ctx("s"));
+        assert_eq!(d[0].id, "tls-stalled");
+        assert!(
+            d[0].evidence.iter().any(|e| e.contains("inconclusive")),
+            "{:?}",
+            d[0].evidence
+        );
+        if let Some(r) = f.path.as_mut().and_then(|p| p.mss_retry.as_mut()) {
             r.tls_completed = false;
+            r.control = Some(RetryEnd::TlsStalled);
         }
         assert_eq!(ids(&f, "s"), ["tls-stalled"]);
     }

@@ -88,7 +88,7 @@ pub async fn run(opts: &CheckOptions) -> ProbeRun {
         ..Facts::default()
     };
     let mut tl = Timeline::default();
-    let mut rtts: Vec<f64> = Vec::new();
+    let mut rtts: Vec<ConnectSample> = Vec::new();
     let mut retransmits: Option<u32> = None;
 
     // 1. resolve
@@ -121,8 +121,8 @@ pub async fn run(opts: &CheckOptions) -> ProbeRun {
     conns.sort_by_key(|(i, ..)| *i);
     let mut primary: Option<(SocketAddr, tokio::net::TcpStream)> = None;
     for (_, a, o, s) in conns {
-        if let TcpOutcome::Connected { duration_ms } = &o {
-            rtts.push(*duration_ms);
+        if let Some(c) = ConnectSample::of(&o) {
+            rtts.push(c);
         }
         facts.addresses.push(AddressFact {
             address: a.ip().to_string(),
@@ -136,7 +136,7 @@ pub async fn run(opts: &CheckOptions) -> ProbeRun {
     }
     tl.add(Phase::Tcp, tcp_start, net::ms(t0.elapsed()) - tcp_start);
     let Some((addr, stream)) = primary else {
-        facts.path = Some(path_fact(&rtts));
+        facts.path = Some(path_fact_from(&rtts));
         return finish(facts, tl, t0);
     };
     facts.address_used = Some(addr.ip().to_string());
@@ -177,30 +177,36 @@ pub async fn run(opts: &CheckOptions) -> ProbeRun {
     if let Some(p) = p {
         tl.add(Phase::Protocols, p.start_ms, p.duration_ms);
         // The enumeration is a burst of connections: a small accept queue can drop one of its
-        // SYNs (a 1 s retransmission that is the server's backlog, not the path). Its slow
-        // connects and retransmissions therefore do not count as loss; the main connection
-        // and `--samples` measure the path.
-        rtts.extend(p.connect_ms.iter().copied().filter(|ms| *ms < 1000.0));
+        // SYNs (a 1 s retransmission that is the server's backlog, not the path). Its lossy
+        // connects and retransmissions therefore count neither as loss nor as round trips;
+        // the main connection and `--samples` measure the path.
+        rtts.extend(p.connects.iter().filter(|c| !c.lost_syn()).copied());
         facts.protocols = Some(p.fact);
     }
     if let Some((s, f)) = u {
         tl.add(Phase::Udp, s, f.duration_ms);
         facts.udp = Some(f);
     }
-    // Extra samples of the light phases, one after another.
+    // Extra samples of the light phases, one after another. A sample connect that gets no
+    // answer at all, to an address that just worked, lost every SYN it sent: loss too.
+    let mut failed_connects = 0u32;
     for _ in 1..opts.samples.max(1) {
         let (o, s) = net::connect(addr, opts.timeout, net::ConnectOpts::default()).await;
-        if let (TcpOutcome::Connected { duration_ms }, Some(mut s)) = (o, s) {
-            rtts.push(duration_ms);
+        if matches!(o, TcpOutcome::Filtered { .. }) {
+            failed_connects += 1;
+        }
+        if let (Some(c), Some(mut s)) = (ConnectSample::of(&o), s) {
+            rtts.push(c);
             let _ =
                 x224::negotiate(&mut s, opts.client.requested_protocols, None, opts.timeout).await;
             add_retrans(
                 &mut retransmits,
-                rdp_doctor_sys::tcp_stats(&s).map(|st| st.total_retransmits),
+                rdp_doctor_sys::tcp_stats(&s).map(|st| st.lost_retransmits()),
             );
         }
     }
-    let mut path = path_fact(&rtts);
+    let mut path = path_fact_from(&rtts);
+    path.failed_connects = failed_connects;
     path.retransmits = retransmits;
     path.mss_retry = m.mss_retry;
     facts.path = Some(path);
@@ -495,25 +501,34 @@ async fn mcs_over_tls_only(
     (mf, Some((end - d, d)))
 }
 
-/// A second attempt with a small MSS: if the TLS handshake completes now, full-size packets
-/// are what the path loses.
+/// After a stalled TLS handshake: a fresh connection advertising a small MSS and, at the same
+/// time, a control connection at the normal MSS. A path-MTU black hole lets the small-MSS
+/// handshake through and stalls the control again. Without the control, a handshake that
+/// stalled because the path lost the same segment several times in a row would look like a
+/// black hole: measured in a network namespace with 30 % random loss and `--timeout 2`, 1 run
+/// in 25 reported `path-mtu-blackhole` that way. Only a control that reached TLS and stalled
+/// there counts: one that could not even connect (likely under such loss) says nothing about
+/// packet sizes. Both run concurrently, so the retry costs at most one more time-out.
 async fn mss_retry(addr: SocketAddr, opts: &CheckOptions) -> MssRetry {
-    let start = Instant::now();
-    let done = |ok: bool| MssRetry {
+    let small = tls_attempt(addr, opts, Some(RETRY_MSS));
+    let control = tls_attempt(addr, opts, None);
+    let ((end, ms), (control, control_ms)) = tokio::join!(small, control);
+    MssRetry {
         mss: RETRY_MSS,
-        tls_completed: ok,
-        duration_ms: net::ms(start.elapsed()),
-    };
-    let (_, stream) = net::connect(
-        addr,
-        opts.timeout,
-        net::ConnectOpts {
-            mss: Some(RETRY_MSS),
-        },
-    )
-    .await;
+        tls_completed: end == RetryEnd::Completed,
+        duration_ms: ms,
+        control: Some(control),
+        control_duration_ms: Some(control_ms),
+    }
+}
+
+/// Connect (optionally advertising `mss`), X.224 with the client's request, TLS handshake.
+/// Returns how it ended, and how long it took.
+async fn tls_attempt(addr: SocketAddr, opts: &CheckOptions, mss: Option<u32>) -> (RetryEnd, f64) {
+    let start = Instant::now();
+    let (_, stream) = net::connect(addr, opts.timeout, net::ConnectOpts { mss }).await;
     let Some(mut stream) = stream else {
-        return done(false);
+        return (RetryEnd::Failed, net::ms(start.elapsed()));
     };
     let neg = x224::negotiate(
         &mut stream,
@@ -523,15 +538,79 @@ async fn mss_retry(addr: SocketAddr, opts: &CheckOptions) -> MssRetry {
     )
     .await;
     if !matches!(neg.outcome, X224Outcome::Selected { protocol, .. } if protocol != 0) {
-        return done(false);
+        return (RetryEnd::Failed, net::ms(start.elapsed()));
     }
     let tr = tls::handshake(stream, &opts.target.host, opts.timeout).await;
-    done(tr.fact.outcome == TlsOutcome::Ok)
+    let end = match tr.fact.outcome {
+        TlsOutcome::Ok => RetryEnd::Completed,
+        TlsOutcome::Stalled => RetryEnd::TlsStalled,
+        _ => RetryEnd::Failed,
+    };
+    (end, net::ms(start.elapsed()))
 }
 
-/// RTT statistics from the TCP connect samples.
+/// One TCP connect, as the path statistics see it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ConnectSample {
+    pub ms: f64,
+    /// SYN retransmissions the kernel counted, where it reports them.
+    pub syn_retransmits: Option<u32>,
+}
+
+impl ConnectSample {
+    pub fn of(o: &TcpOutcome) -> Option<ConnectSample> {
+        match o {
+            TcpOutcome::Connected {
+                duration_ms,
+                syn_retransmits,
+            } => Some(ConnectSample {
+                ms: *duration_ms,
+                syn_retransmits: *syn_retransmits,
+            }),
+            _ => None,
+        }
+    }
+
+    /// Whether the SYN or SYN+ACK was lost: the kernel's count where there is one, otherwise a
+    /// connect of 1 s or more (it waited for at least the initial retransmission time-out,
+    /// RFC 6298 2.1; a path with a 1 s round trip is rarer than a lost SYN).
+    pub fn lost_syn(&self) -> bool {
+        match self.syn_retransmits {
+            Some(n) => n > 0,
+            None => self.ms >= 1000.0,
+        }
+    }
+}
+
+/// RTT statistics from connect times alone (the OS did not say which connects retransmitted).
 pub fn path_fact(samples: &[f64]) -> PathFact {
-    let mut s: Vec<f64> = samples.iter().copied().filter(|v| v.is_finite()).collect();
+    let s: Vec<ConnectSample> = samples
+        .iter()
+        .map(|&ms| ConnectSample {
+            ms,
+            syn_retransmits: None,
+        })
+        .collect();
+    path_fact_from(&s)
+}
+
+/// RTT statistics from the TCP connects: min/median/max and jitter (standard deviation) over
+/// the connects without retransmission, which take one round trip; the others are counted as
+/// loss. A connect whose SYN was lost takes a round trip plus the 1 s retransmission time-out:
+/// counted as a round trip it made 30 % loss look like a 1 s median RTT (`high-latency`) and a
+/// jitter of 1 s in the namespace measurements.
+pub fn path_fact_from(samples: &[ConnectSample]) -> PathFact {
+    let clean: Vec<f64> = samples
+        .iter()
+        .filter(|c| !c.lost_syn() && c.ms.is_finite())
+        .map(|c| c.ms)
+        .collect();
+    let lossy: Vec<f64> = samples
+        .iter()
+        .filter(|c| c.lost_syn())
+        .map(|c| c.ms)
+        .collect();
+    let mut s = clean.clone();
     s.sort_by(|a, b| a.total_cmp(b));
     let median = if s.is_empty() {
         None
@@ -539,7 +618,9 @@ pub fn path_fact(samples: &[f64]) -> PathFact {
         let mid = s.len() / 2;
         if s.len() % 2 == 0 {
             Some(
-                (s.get(mid - 1).copied().unwrap_or(0.0) + s.get(mid).copied().unwrap_or(0.0)) / 2.0,
+                (s.get(mid.saturating_sub(1)).copied().unwrap_or(0.0)
+                    + s.get(mid).copied().unwrap_or(0.0))
+                    / 2.0,
             )
         } else {
             s.get(mid).copied()
@@ -552,15 +633,76 @@ pub fn path_fact(samples: &[f64]) -> PathFact {
         None
     };
     PathFact {
-        rtt_samples_ms: samples.to_vec(),
+        rtt_samples_ms: clean,
         rtt_min_ms: s.first().copied(),
-        rtt_median_ms: median,
+        rtt_median_ms: median.map(round2),
         rtt_max_ms: s.last().copied(),
-        jitter_ms: jitter.map(|j| (j * 100.0).round() / 100.0),
-        // A connect that took 1 s or more waited for at least one SYN retransmission
-        // (the initial RTO, RFC 6298 2.1).
-        slow_connects: s.iter().filter(|v| **v >= 1000.0).count() as u32,
+        jitter_ms: jitter.map(round2),
+        slow_connects: lossy.len() as u32,
+        lossy_connects_ms: lossy,
+        failed_connects: 0,
         retransmits: None,
         mss_retry: None,
+    }
+}
+
+fn round2(v: f64) -> f64 {
+    (v * 100.0).round() / 100.0
+}
+
+#[cfg(test)]
+mod path_tests {
+    use super::*;
+
+    fn c(ms: f64, syn: Option<u32>) -> ConnectSample {
+        ConnectSample {
+            ms,
+            syn_retransmits: syn,
+        }
+    }
+
+    #[test]
+    fn a_lost_syn_is_loss_not_a_round_trip() {
+        // 30 % loss on a 0.1 ms path, as measured in a network namespace (Linux counts).
+        let p = path_fact_from(&[
+            c(1031.8, Some(1)),
+            c(0.15, Some(0)),
+            c(0.07, Some(0)),
+            c(2051.8, Some(2)),
+            c(0.08, Some(0)),
+        ]);
+        assert_eq!(p.rtt_samples_ms, [0.15, 0.07, 0.08]);
+        assert_eq!(p.rtt_median_ms, Some(0.08));
+        assert_eq!(p.rtt_max_ms, Some(0.15));
+        assert_eq!(p.slow_connects, 2);
+        assert_eq!(p.lossy_connects_ms, [1031.8, 2051.8]);
+        assert_eq!(p.connects(), 5);
+        assert!(p.jitter_ms.is_some_and(|j| j < 0.1), "{p:?}");
+    }
+
+    #[test]
+    fn the_kernel_count_beats_the_one_second_rule() {
+        // A 1.2 s round trip without retransmission is a round trip (satellite + VPN) ...
+        let p = path_fact_from(&[c(1200.0, Some(0)), c(1210.0, Some(0))]);
+        assert_eq!(p.slow_connects, 0);
+        assert_eq!(p.rtt_median_ms, Some(1205.0));
+        // ... and a 300 ms connect after a retransmitted SYN (RTO 200 ms) is loss.
+        let p = path_fact_from(&[c(300.0, Some(1)), c(100.0, Some(0))]);
+        assert_eq!(p.slow_connects, 1);
+        assert_eq!(p.rtt_median_ms, Some(100.0));
+        // Without a count, 1 s or more is taken as a lost SYN.
+        let p = path_fact(&[1004.0, 2.0, 3.0]);
+        assert_eq!(p.slow_connects, 1);
+        assert_eq!(p.rtt_samples_ms, [2.0, 3.0]);
+        assert_eq!(p.rtt_median_ms, Some(2.5));
+    }
+
+    #[test]
+    fn jitter_is_the_spread_of_the_round_trips() {
+        let p = path_fact(&[200.0, 220.0, 180.0, 200.0]);
+        // mean 200, deviations 0, 20, 20, 0 -> sqrt(800 / 4) = 14.14
+        assert_eq!(p.jitter_ms, Some(14.14));
+        assert_eq!(path_fact(&[5.0]).jitter_ms, None);
+        assert_eq!(path_fact(&[]).rtt_median_ms, None);
     }
 }

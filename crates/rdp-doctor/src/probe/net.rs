@@ -50,10 +50,12 @@ pub async fn connect(
             None,
         ),
         Ok(Ok(stream)) => {
+            let duration_ms = ms(start.elapsed());
             let _ = stream.set_nodelay(true);
             (
                 TcpOutcome::Connected {
-                    duration_ms: ms(start.elapsed()),
+                    duration_ms,
+                    syn_retransmits: crate::sys::syn_retransmits(&stream),
                 },
                 Some(stream),
             )

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 pub struct ProtocolsRun {
     pub fact: ProtocolsFact,
-    /// TCP connect times, for the path statistics.
-    pub connect_ms: Vec<f64>,
+    /// The TCP connects, for the path statistics.
+    pub connects: Vec<super::ConnectSample>,
     /// Retransmitted segments over all enumeration connections (where the OS reports it).
     pub retransmits: Option<u32>,
     pub start_ms: f64,
@@ -44,15 +44,12 @@ pub async fn run(
             let started = std::time::Instant::now();
             let (tcp, stream) =
                 net::connect(addr, connect_timeout, net::ConnectOpts::default()).await;
-            let connect_ms = match &tcp {
-                TcpOutcome::Connected { duration_ms } => Some(*duration_ms),
-                _ => None,
-            };
+            let connect = super::ConnectSample::of(&tcp);
             let mut retrans = None;
             let response = match stream {
                 Some(mut s) => {
                     let o = x224::negotiate(&mut s, p.0, None, timeout).await.outcome;
-                    retrans = rdp_doctor_sys::tcp_stats(&s).map(|st| st.total_retransmits);
+                    retrans = rdp_doctor_sys::tcp_stats(&s).map(|st| st.lost_retransmits());
                     o
                 }
                 None => X224Outcome::Error {
@@ -69,19 +66,24 @@ pub async fn run(
                     duration_ms: net::ms(started.elapsed()),
                     response,
                 },
-                connect_ms,
+                connect,
                 retrans,
             )
         });
     }
-    let mut results: Vec<(usize, ProtocolProbe, Option<f64>, Option<u32>)> = Vec::new();
+    let mut results: Vec<(
+        usize,
+        ProtocolProbe,
+        Option<super::ConnectSample>,
+        Option<u32>,
+    )> = Vec::new();
     while let Some(r) = set.join_next().await {
         if let Ok(v) = r {
             results.push(v);
         }
     }
     results.sort_by_key(|(i, ..)| *i);
-    let connect_ms = results.iter().filter_map(|(_, _, c, _)| *c).collect();
+    let connects = results.iter().filter_map(|(_, _, c, _)| *c).collect();
     let retransmits = results
         .iter()
         .filter_map(|(.., r)| *r)
@@ -90,7 +92,7 @@ pub async fn run(
     let fact = summarize(probes);
     ProtocolsRun {
         fact,
-        connect_ms,
+        connects,
         retransmits,
         start_ms,
         duration_ms: net::ms(t0.elapsed()) - start_ms,

@@ -215,7 +215,7 @@ pub async fn handshake_with(
     let result =
         tokio::time::timeout(timeout, connector.connect(server_name(host), counting)).await;
     if let (Some(r), Some(st)) = (retrans, stats.and_then(|h| h.read())) {
-        r.store(st.total_retransmits, std::sync::atomic::Ordering::Relaxed);
+        r.store(st.lost_retransmits(), std::sync::atomic::Ordering::Relaxed);
     }
     let duration_ms = net::ms(start.elapsed());
     let (bytes, total) = capture

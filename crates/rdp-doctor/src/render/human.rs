@@ -215,11 +215,18 @@ fn facts(r: &Report, s: Style, w: &mut dyn Write) -> io::Result<()> {
             lines.push((
                 "Round trip".into(),
                 format!(
-                    "min {} / median {} / max {} over {} TCP connects",
+                    "min {} / median {} / max {}{} over {} TCP connects{}",
                     format_ms(min),
                     format_ms(med),
                     format_ms(max),
-                    p.rtt_samples_ms.len()
+                    p.jitter_ms
+                        .map(|j| format!(", jitter {}", format_ms(j)))
+                        .unwrap_or_default(),
+                    p.rtt_samples_ms.len(),
+                    match p.lossy_connects() {
+                        0 => String::new(),
+                        n => format!(" (+{n} that lost a SYN, not counted)"),
+                    }
                 ),
             ));
         }

@@ -13,11 +13,14 @@
 //! * [`tools`]: xfreerdp and nmap runs, captured and time-limited.
 //! * [`rdp`]: raw X.224 CR/CC and a TLS peek, built on `rdp_doctor_wire`.
 //! * [`netns`]: network namespaces (root).
+//! * [`pathlab`]: client - router - server namespaces with faults on the router, a delay line
+//!   and a private resolver; runs `rdp-doctor check` in the client namespace (root).
 //!
 //! Environment: `RDP_DOCTOR_TEST_PORTS=LOW-HIGH` (default 43000-43999),
 //! `RDP_DOCTOR_TEST_DISPLAYS=LOW-HIGH` (default 430-439), `RDP_DOCTOR_TEST_TMP` (default
 //! `$TMPDIR/rdp-doctor-tests`), `RDP_DOCTOR_KEEP_TMP=1` keeps server directories (ini, logs,
-//! HOME) for debugging. Processes and directories left by a test process that was killed are
+//! HOME) for debugging, `RDP_DOCTOR_PATHLAB_VERBOSE=1` prints every path-lab check's findings
+//! and facts. Processes and directories left by a test process that was killed are
 //! removed by the next one (see `process::reap_stale_once`, `tmp::process_dir`).
 //!
 //! Everything here is test code for a lab on loopback; the lab password appears in xfreerdp's
@@ -27,6 +30,7 @@
 
 pub mod certs;
 pub mod netns;
+pub mod pathlab;
 pub mod ports;
 pub mod process;
 pub mod rdp;

@@ -38,6 +38,9 @@ pub struct XrdpConfig {
     pub addr: Option<IpAddr>,
     /// Run as `ip netns exec NS xrdp ...` (the namespace must exist, with `lo` up).
     pub netns: Option<String>,
+    /// A fixed port instead of one from the test range (e.g. 3389 inside a private network
+    /// namespace, where nothing else listens; the range is checked on the host's loopback).
+    pub port: Option<u16>,
 }
 
 impl Default for XrdpConfig {
@@ -50,6 +53,7 @@ impl Default for XrdpConfig {
             crypt_level: None,
             addr: None,
             netns: None,
+            port: None,
         }
     }
 }
@@ -85,6 +89,11 @@ impl XrdpConfig {
 
     pub fn netns(mut self, ns: &str) -> Self {
         self.netns = Some(ns.into());
+        self
+    }
+
+    pub fn port(mut self, p: u16) -> Self {
+        self.port = Some(p);
         self
     }
 
@@ -239,7 +248,10 @@ impl XrdpServer {
 
     fn start_once(config: &XrdpConfig) -> Result<XrdpServer, StartError> {
         let ip = config.addr.unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
-        let port = free_port()?;
+        let port = match config.port {
+            Some(p) => p,
+            None => free_port()?,
+        };
         let addr = SocketAddr::new(ip, port);
         let dir = TempDir::new(&format!("xrdp-{}-{port}", config.security_layer))?;
         let ini_path = dir.write("xrdp.ini", ini(config, addr, dir.path())?.as_bytes())?;
