@@ -518,10 +518,7 @@ depth = "full"
         std::fs::write(&f, "username = \"probe\"\npassword = \"S3cret!\"\n").expect("write");
         let c = p(&text).expect("config with a credentials file");
         assert_eq!(
-            c.modules["a"]
-                .credentials
-                .as_ref()
-                .map(|c| c.user.as_str()),
+            c.modules["a"].credentials.as_ref().map(|c| c.user.as_str()),
             Some("probe")
         );
         let _ = std::fs::remove_dir_all(&dir);

@@ -382,7 +382,10 @@ mod tests {
             )),
             addresses: vec![AddressFact {
                 address: "127.0.0.1".into(),
-                tcp: TcpOutcome::Connected { duration_ms: 1.5 },
+                tcp: TcpOutcome::Connected {
+                    duration_ms: 1.5,
+                    syn_retransmits: None,
+                },
             }],
             ..Facts::default()
         };
