@@ -298,6 +298,25 @@ pub struct TlsFact {
     pub mss: Option<u32>,
 }
 
+impl TlsFact {
+    /// A handshake that ended with `outcome` after `duration_ms`, nothing else known yet.
+    pub fn new(outcome: TlsOutcome, duration_ms: f64) -> TlsFact {
+        TlsFact {
+            outcome,
+            duration_ms,
+            version: None,
+            cipher_suite: None,
+            server_bytes: 0,
+            server_complete_record_bytes: 0,
+            alert: None,
+            server_hello_version: None,
+            chain_length: 0,
+            error: None,
+            mss: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TlsAlertFact {
     pub level: u8,
@@ -390,6 +409,21 @@ pub struct CredsspFact {
     pub error: Option<String>,
     /// Bytes of the server's answer received (for a partial/malformed answer).
     pub server_bytes: usize,
+}
+
+impl CredsspFact {
+    /// Nothing learned yet (the runner fills in what arrives).
+    pub fn empty() -> CredsspFact {
+        CredsspFact {
+            outcome: CredsspOutcome::Malformed,
+            duration_ms: 0.0,
+            server_version: None,
+            error_code: None,
+            ntlm: None,
+            error: None,
+            server_bytes: 0,
+        }
+    }
 }
 
 /// The NTLM CHALLENGE's target information ([MS-NLMP] 2.2.1.2, 2.2.2.1).

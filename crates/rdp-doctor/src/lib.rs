@@ -8,6 +8,7 @@
 
 pub mod cert;
 pub mod check;
+pub mod cli;
 pub mod credentials;
 pub mod demo;
 pub mod diagnose;

@@ -9,7 +9,6 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
 
 #[derive(Parser)]
 #[command(
@@ -271,24 +270,7 @@ fn main() -> ExitCode {
     ExitCode::from(code)
 }
 
-fn fail(msg: &str) -> u8 {
-    eprintln!("rdp-doctor: {msg}");
-    3
-}
-
-fn seconds(v: f64, name: &str) -> Result<Duration, String> {
-    if !(v.is_finite() && v > 0.0 && v <= 3600.0) {
-        return Err(format!("--{name} must be between 0 and 3600 seconds"));
-    }
-    Ok(Duration::from_secs_f64(v))
-}
-
-fn runtime() -> Result<tokio::runtime::Runtime, String> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the async runtime: {e}"))
-}
+use rdp_doctor::cli::{fail, runtime, seconds};
 
 fn run_check(a: CheckArgs, style: Style) -> u8 {
     if a.local && !rdp_doctor::local::SUPPORTED {
@@ -322,8 +304,8 @@ fn run_check(a: CheckArgs, style: Style) -> u8 {
         }
     }
     let (timeout, udp_wait) = match (
-        seconds(a.timeout, "timeout"),
-        seconds(a.udp_timeout, "udp-timeout"),
+        seconds(a.timeout, "--timeout"),
+        seconds(a.udp_timeout, "--udp-timeout"),
     ) {
         (Ok(t), Ok(u)) => (t, u),
         (Err(e), _) | (_, Err(e)) => return fail(&e),
@@ -547,7 +529,7 @@ fn run_lab(a: LabArgs) -> u8 {
 }
 
 fn run_demo(a: DemoArgs, style: Style) -> u8 {
-    let timeout = match seconds(a.timeout, "timeout") {
+    let timeout = match seconds(a.timeout, "--timeout") {
         Ok(t) => t,
         Err(e) => return fail(&e),
     };

@@ -347,19 +347,7 @@ mod tests {
     }
 
     fn tls(outcome: TlsOutcome) -> TlsFact {
-        TlsFact {
-            outcome,
-            duration_ms: 5.0,
-            version: None,
-            cipher_suite: None,
-            server_bytes: 0,
-            server_complete_record_bytes: 0,
-            alert: None,
-            server_hello_version: None,
-            chain_length: 0,
-            error: None,
-            mss: None,
-        }
+        TlsFact::new(outcome, 5.0)
     }
 
     #[test]

@@ -215,22 +215,8 @@ mod tests {
             mcs: Some(McsFact {
                 outcome,
                 duration_ms: 4.0,
-                over: "tls".into(),
-                skipped_reason: None,
-                result: None,
                 disconnect_reason: Some("rn-provider-initiated".into()),
-                server_version: None,
-                rdp_version: None,
-                client_requested_protocols: None,
-                early_capability_flags: None,
-                encryption_method: None,
-                encryption_method_name: None,
-                encryption_level: None,
-                encryption_level_name: None,
-                io_channel: None,
-                channels: vec![],
-                message_channel: None,
-                error: None,
+                ..crate::probe::mcs::empty("tls")
             }),
             ..Facts::default()
         }

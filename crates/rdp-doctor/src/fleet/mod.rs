@@ -115,24 +115,7 @@ pub struct ScanArgs {
     pub no_progress: bool,
 }
 
-fn fail(msg: &str) -> u8 {
-    eprintln!("rdp-doctor: {msg}");
-    3
-}
-
-pub(crate) fn seconds(v: f64, name: &str) -> Result<Duration, String> {
-    if !(v.is_finite() && v > 0.0 && v <= 3600.0) {
-        return Err(format!("{name} must be between 0 and 3600 seconds"));
-    }
-    Ok(Duration::from_secs_f64(v))
-}
-
-fn runtime() -> Result<tokio::runtime::Runtime, String> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the async runtime: {e}"))
-}
+use crate::cli::{fail, runtime, seconds};
 
 /// Validated scan settings and the expanded targets.
 pub fn prepare(a: &ScanArgs) -> Result<(Vec<crate::model::Target>, ScanConfig), String> {

@@ -156,15 +156,7 @@ pub async fn run<S: AsyncRead + AsyncWrite + Unpin>(
     let start = Instant::now();
     let mut af = fact(opts, AuthOutcome::NotReached, "negotiate");
     af.selected_protocol = selected.short_name().map(str::to_uppercase);
-    let mut cf = CredsspFact {
-        outcome: CredsspOutcome::Malformed,
-        duration_ms: 0.0,
-        server_version: None,
-        error_code: None,
-        ntlm: None,
-        error: None,
-        server_bytes: 0,
-    };
+    let mut cf = CredsspFact::empty();
     let done = |mut cf: CredsspFact, mut af: AuthFact, ok: bool| {
         af.duration_ms = net::ms(start.elapsed());
         if cf.duration_ms == 0.0 {

@@ -25,15 +25,7 @@ pub async fn probe<S: AsyncRead + AsyncWrite + Unpin>(
     now_unix: i64,
 ) -> CredsspFact {
     let start = Instant::now();
-    let mut fact = CredsspFact {
-        outcome: CredsspOutcome::Malformed,
-        duration_ms: 0.0,
-        server_version: None,
-        error_code: None,
-        ntlm: None,
-        error: None,
-        server_bytes: 0,
-    };
+    let mut fact = CredsspFact::empty();
     let req = TsRequest::with_token(
         credssp::VERSION_CURRENT,
         Negotiate::modern_client().encode(),
@@ -183,13 +175,8 @@ mod tests {
 
     fn run(bytes: &[u8], now: i64) -> CredsspFact {
         let mut f = CredsspFact {
-            outcome: CredsspOutcome::Malformed,
-            duration_ms: 0.0,
-            server_version: None,
-            error_code: None,
-            ntlm: None,
-            error: None,
             server_bytes: bytes.len(),
+            ..CredsspFact::empty()
         };
         let end = match progress(bytes) {
             FrameProgress::Complete(len) => ReadEnd::Frame { len },

@@ -282,17 +282,8 @@ fn version_label(v: rustls::ProtocolVersion) -> String {
 
 fn error_fact(start: &Instant, error: String) -> TlsFact {
     TlsFact {
-        outcome: TlsOutcome::Error,
-        duration_ms: net::ms(start.elapsed()),
-        version: None,
-        cipher_suite: None,
-        server_bytes: 0,
-        server_complete_record_bytes: 0,
-        alert: None,
-        server_hello_version: None,
-        chain_length: 0,
         error: Some(error),
-        mss: None,
+        ..TlsFact::new(TlsOutcome::Error, net::ms(start.elapsed()))
     }
 }
 

@@ -1,0 +1,25 @@
+//! Small helpers the command-line entry points share: the exit-3 error line, validated
+//! durations, and the async runtime.
+
+use std::time::Duration;
+
+/// Prints `rdp-doctor: MSG` on stderr and returns exit code 3 ("could not run").
+pub fn fail(msg: &str) -> u8 {
+    eprintln!("rdp-doctor: {msg}");
+    3
+}
+
+/// A duration option in seconds, in (0, 3600]; `name` is the option as typed (`--timeout`).
+pub fn seconds(v: f64, name: &str) -> Result<Duration, String> {
+    if !(v.is_finite() && v > 0.0 && v <= 3600.0) {
+        return Err(format!("{name} must be between 0 and 3600 seconds"));
+    }
+    Ok(Duration::from_secs_f64(v))
+}
+
+pub fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))
+}
