@@ -7,64 +7,11 @@
     clippy::expect_used
 )]
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_rdp-doctor");
-
-struct Lab {
-    child: Child,
-    port: u16,
-    dir: PathBuf,
-}
-
-impl Lab {
-    fn start(fault: &str) -> Lab {
-        let dir =
-            std::env::temp_dir().join(format!("rdp-doctor-sources-{fault}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("dir");
-        let mut child = Command::new(BIN)
-            .args([
-                "lab",
-                "--listen",
-                "127.0.0.1:0",
-                "--fault",
-                fault,
-                "--ca-out",
-            ])
-            .arg(dir.join("ca.pem"))
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("lab");
-        let err = child.stderr.take().expect("stderr");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for l in BufReader::new(err).lines().map_while(Result::ok) {
-                if let Some(r) = l.strip_prefix("lab listening on 127.0.0.1:") {
-                    let _ = tx.send(
-                        r.split_whitespace()
-                            .next()
-                            .and_then(|p| p.parse().ok())
-                            .unwrap_or(0u16),
-                    );
-                }
-            }
-        });
-        let port = rx.recv_timeout(Duration::from_secs(20)).expect("port");
-        Lab { child, port, dir }
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
+mod labproc;
+use labproc::{Lab, BIN};
 
 fn json(args: &[&str]) -> serde_json::Value {
     let out = Command::new(BIN).args(args).output().expect("runs");
@@ -76,8 +23,8 @@ fn json(args: &[&str]) -> serde_json::Value {
 /// and the finding carries both the probe's and the file's evidence.
 #[test]
 fn rdp_file_client_against_an_nla_server() {
-    let lab = Lab::start("healthy");
-    let rdp = lab.dir.join("client.rdp");
+    let lab = Lab::one("healthy");
+    let rdp = lab.dir.path("client.rdp");
     // mstsc writes UTF-16LE with a BOM and CRLF.
     let text = format!(
         "full address:s:127.0.0.1:{}\r\nenablecredsspsupport:i:0\r\n",
@@ -88,7 +35,7 @@ fn rdp_file_client_against_an_nla_server() {
         bytes.extend(u.to_le_bytes());
     }
     std::fs::write(&rdp, bytes).expect("write");
-    let ca = lab.dir.join("ca.pem");
+    let ca = lab.ca();
     let v = json(&[
         "check",
         "--format",
@@ -132,7 +79,7 @@ fn rdp_file_client_against_an_nla_server() {
 /// System log has Schannel 36870. Joined, they are one finding with both pieces of evidence.
 #[test]
 fn evidence_joins_the_probe_symptom_with_the_logged_cause() {
-    let lab = Lab::start("tls-handshake-failed");
+    let lab = Lab::one("tls-handshake-failed");
     let log = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/evidence/json/server-schannel.json");
     let v = json(&[

@@ -21,8 +21,8 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Command, Stdio};
+use std::io::Read;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use support::certs;
 use support::shadow::{ShadowConfig, ShadowServer, LAB_PASSWORD, LAB_USER, LAB_USER2};
@@ -37,72 +37,8 @@ fn timing(what: &str, d: Duration) {
     println!("[timing] {what}: {:.1} ms", d.as_secs_f64() * 1000.0);
 }
 
-/// `rdp-doctor lab` on a kernel-chosen loopback port, killed on drop; its stderr is kept.
-struct Lab {
-    child: Child,
-    port: u16,
-    dir: support::tmp::TempDir,
-    log: std::sync::Arc<std::sync::Mutex<String>>,
-}
-
-impl Lab {
-    fn start(fault: &str) -> Lab {
-        let dir = support::tmp::TempDir::new(&format!("creds-lab-{fault}")).expect("temp dir");
-        let mut child = Command::new(BIN)
-            .args([
-                "lab",
-                "--listen",
-                "127.0.0.1:0",
-                "--fault",
-                fault,
-                "--ca-out",
-            ])
-            .arg(dir.join("ca.pem"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("lab starts");
-        let stderr = child.stderr.take().expect("stderr");
-        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-        let log2 = log.clone();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(rest) = line.strip_prefix("lab listening on 127.0.0.1:") {
-                    let port = rest.split_whitespace().next().and_then(|p| p.parse().ok());
-                    let _ = tx.send(port.unwrap_or(0u16));
-                }
-                if let Ok(mut l) = log2.lock() {
-                    l.push_str(&line);
-                    l.push('\n');
-                }
-            }
-        });
-        let port = rx.recv_timeout(Duration::from_secs(20)).expect("lab port");
-        Lab {
-            child,
-            port,
-            dir,
-            log,
-        }
-    }
-
-    fn ca(&self) -> std::path::PathBuf {
-        self.dir.join("ca.pem")
-    }
-
-    fn log(&self) -> String {
-        self.log.lock().map(|l| l.clone()).unwrap_or_default()
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+mod labproc;
+use labproc::Lab;
 
 /// Where the password comes from in one run.
 #[derive(Clone, Copy, Debug)]
@@ -342,7 +278,7 @@ fn shadow_full_reaches_demand_active() {
 
 #[test]
 fn xfreerdp_auth_only_against_the_lab() {
-    let lab = Lab::start("healthy");
+    let lab = Lab::one("healthy");
     let t0 = Instant::now();
     let ok = tools::xfreerdp_auth_only("127.0.0.1", lab.port, "labuser", "", "LabPass1!", &[])
         .expect("xfreerdp runs");
@@ -375,7 +311,7 @@ fn xfreerdp_auth_only_against_the_lab() {
 /// against the lab and the shadow server: the password never appears.
 #[test]
 fn the_password_never_appears() {
-    let lab = Lab::start("healthy");
+    let lab = Lab::one("healthy");
     let shadow = start_shadow(ShadowConfig::new("nla"));
     let dir = support::tmp::TempDir::new("creds-pw").expect("temp dir");
     let lab_target = format!("127.0.0.1:{}", lab.port);

@@ -9,6 +9,7 @@
 )]
 
 mod fleet_common;
+mod labproc;
 use fleet_common::*;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -39,7 +40,7 @@ ca_file = "ca.pem"
 
 #[test]
 fn probes_answer_prometheus_text_with_probe_success() {
-    let lab = Lab::start(&["healthy", "cert-expired", "x224-no-response"]);
+    let lab = Lab::start_with(&["healthy", "cert-expired", "x224-no-response"], true);
     let exp = Exporter::start(&config(&lab, "\"127.0.0.0/8\""));
     let probe = |fault: &str, module: &str| {
         http_get(
@@ -149,7 +150,7 @@ fn probes_answer_prometheus_text_with_probe_success() {
 
 #[test]
 fn bad_requests_get_400_and_other_methods_405() {
-    let lab = Lab::start(&["healthy"]);
+    let lab = Lab::start_with(&["healthy"], true);
     let exp = Exporter::start(&config(&lab, "\"127.0.0.0/8\""));
     let t = lab.target("healthy");
     for (path, want) in [
@@ -211,7 +212,7 @@ fn bad_requests_get_400_and_other_methods_405() {
 
 #[test]
 fn targets_outside_the_allowlist_are_refused_even_through_dns() {
-    let lab = Lab::start(&["healthy"]);
+    let lab = Lab::start_with(&["healthy"], true);
     // An allowlist without 127.0.0.0/8: loopback targets are someone else's network here.
     let exp = Exporter::start(&config(&lab, "\"10.0.0.0/8\", \"192.168.0.0/16\""));
     let port = lab.ports["healthy"];

@@ -12,6 +12,7 @@
 )]
 
 mod fleet_common;
+mod labproc;
 use fleet_common::*;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -110,7 +111,7 @@ fn prometheus_scrapes_the_exporter_and_the_alerts_go_pending() {
         "cert-expiring-soon",
         "server-requires-tls",
     ];
-    let lab = Lab::start(&faults);
+    let lab = Lab::start_with(&faults, true);
     let ports: Vec<String> = lab.ports.values().map(|p| p.to_string()).collect();
     let exporter_toml = lab.dir.path("exporter.toml");
     std::fs::write(

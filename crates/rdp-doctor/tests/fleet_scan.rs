@@ -9,6 +9,7 @@
 )]
 
 mod fleet_common;
+mod labproc;
 use fleet_common::*;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -52,7 +53,7 @@ fn scan(args: &[&str]) -> (std::process::Output, Duration) {
 #[test]
 fn a_scan_over_several_faults_reports_each_and_merges_the_exit_code() {
     let faults: Vec<&str> = EXPECTED.iter().map(|(f, ..)| *f).collect();
-    let lab = Lab::start(&faults);
+    let lab = Lab::start_with(&faults, true);
     let closed = free_port();
     let ca = lab.ca();
     let ca = ca.to_str().expect("utf8 path");
@@ -118,7 +119,7 @@ fn a_scan_over_several_faults_reports_each_and_merges_the_exit_code() {
 
 #[test]
 fn table_and_csv_list_targets_in_input_order() {
-    let lab = Lab::start(&["healthy", "cert-expiring-soon"]);
+    let lab = Lab::start_with(&["healthy", "cert-expiring-soon"], true);
     let ca = lab.ca();
     let ca = ca.to_str().expect("utf8");
     let (h, s) = (lab.target("healthy"), lab.target("cert-expiring-soon"));
@@ -195,7 +196,7 @@ fn table_and_csv_list_targets_in_input_order() {
 
 #[test]
 fn a_target_past_its_deadline_is_unknown_and_the_scan_goes_on() {
-    let lab = Lab::start(&["x224-no-response", "healthy"]);
+    let lab = Lab::start_with(&["x224-no-response", "healthy"], true);
     let ca = lab.ca();
     let (out, took) = scan(&[
         &lab.target("x224-no-response"),
@@ -256,7 +257,7 @@ fn bad_targets_are_refused_before_any_connection() {
 
 #[test]
 fn rate_limits_new_connections() {
-    let lab = Lab::start(&["healthy"]);
+    let lab = Lab::start_with(&["healthy"], true);
     let port = lab.ports["healthy"];
     // 20 quick targets (one connection each) at 20/s with a burst of 2: about 0.9 s.
     let spec = format!("127.0.0.1-20:{port}");
@@ -283,7 +284,7 @@ fn out_of_file_descriptors_lowers_the_concurrency_and_retries() {
     // open-file limit that leaves room for only a few sockets.
     let mut faults = vec!["x224-no-response"; 10];
     faults.push("healthy");
-    let lab = Lab::start(&faults);
+    let lab = Lab::start_with(&faults, true);
     let mut cmd = format!("ulimit -n 16 && exec '{BIN}' scan --quick --concurrency 64 --timeout 1 --deadline 20 --format csv --no-summary --ca '{}'", lab.ca().display());
     for (_, port) in &lab.all {
         cmd.push_str(&format!(" 127.0.0.1:{port}"));

@@ -8,89 +8,15 @@
 )]
 
 use rdp_doctor::lab::Fault;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_rdp-doctor");
-
-/// A lab process serving one fault on a kernel-chosen loopback port; killed on drop.
-struct LabProcess {
-    child: Child,
-    port: u16,
-    ca: tempdir::Dir,
-}
-
-mod tempdir {
-    pub struct Dir(pub std::path::PathBuf);
-    impl Dir {
-        pub fn new(tag: &str) -> Dir {
-            let p = std::env::temp_dir().join(format!(
-                "rdp-doctor-test-{tag}-{}-{:?}",
-                std::process::id(),
-                std::time::SystemTime::now()
-            ));
-            std::fs::create_dir_all(&p).expect("temp dir");
-            Dir(p)
-        }
-    }
-    impl Drop for Dir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-}
-
-impl LabProcess {
-    fn start(fault: Fault) -> LabProcess {
-        let ca = tempdir::Dir::new(fault.name());
-        let ca_file = ca.0.join("ca.pem");
-        let mut child = Command::new(BIN)
-            .args([
-                "lab",
-                "--listen",
-                "127.0.0.1:0",
-                "--fault",
-                fault.name(),
-                "--ca-out",
-            ])
-            .arg(&ca_file)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("lab starts");
-        let stderr = child.stderr.take().expect("stderr");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(rest) = line.strip_prefix("lab listening on 127.0.0.1:") {
-                    let port: u16 = rest
-                        .split_whitespace()
-                        .next()
-                        .and_then(|p| p.parse().ok())
-                        .unwrap_or(0);
-                    let _ = tx.send(port);
-                }
-            }
-        });
-        let port = rx
-            .recv_timeout(Duration::from_secs(20))
-            .expect("lab reports its port");
-        LabProcess { child, port, ca }
-    }
-}
-
-impl Drop for LabProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+mod labproc;
+use labproc::{Lab, BIN};
 
 /// `check --format json` with `extra` arguments; `password` goes through RDP_DOCTOR_PASSWORD.
 fn check_json_with(
-    lab: &LabProcess,
+    lab: &Lab,
     client: &str,
     extra: &[&str],
     password: Option<&str>,
@@ -108,7 +34,7 @@ fn check_json_with(
         client,
         "--ca",
     ])
-    .arg(lab.ca.0.join("ca.pem"))
+    .arg(lab.ca())
     .args(extra)
     .env_remove("RDP_DOCTOR_PASSWORD")
     .stdin(Stdio::null());
@@ -126,7 +52,7 @@ fn check_json_with(
 }
 
 fn assert_fault(fault: Fault) {
-    let lab = LabProcess::start(fault);
+    let lab = Lab::one(fault.name());
     let exp = fault.expectation();
     let mut extra = Vec::new();
     if exp.user {
@@ -266,7 +192,7 @@ fn bad_targets_exit_3() {
 /// without --full), a wrong one is a logon-failure with the server's NTSTATUS.
 #[test]
 fn healthy_lab_with_credentials() {
-    let lab = LabProcess::start(Fault::Healthy);
+    let lab = Lab::one(Fault::Healthy.name());
     let user = ["--user", rdp_doctor::lab::DEFAULT_USER];
     let (v, code, _) = check_json_with(
         &lab,
@@ -318,7 +244,7 @@ fn healthy_lab_with_credentials() {
 /// refuse it: with --user that is reported as credssp-version-mismatch with the matrix.
 #[test]
 fn outdated_server_with_credentials_is_a_version_mismatch() {
-    let lab = LabProcess::start(Fault::CredsspOutdatedServer);
+    let lab = Lab::one(Fault::CredsspOutdatedServer.name());
     let (v, code, _) = check_json_with(
         &lab,
         "mstsc",
@@ -337,7 +263,7 @@ fn outdated_server_with_credentials_is_a_version_mismatch() {
 /// unless its SHA-256 is pinned or the user insists (with a warning on stderr).
 #[test]
 fn gate_refuses_an_untrusted_certificate() {
-    let lab = LabProcess::start(Fault::CertSelfSigned);
+    let lab = Lab::one(Fault::CertSelfSigned.name());
     let user = ["--user", rdp_doctor::lab::DEFAULT_USER];
     let (v, _, _) = check_json_with(
         &lab,
@@ -433,7 +359,7 @@ fn gate_refuses_an_untrusted_certificate() {
 /// out of scope for --full and says so.
 #[test]
 fn servers_without_nla() {
-    let lab = LabProcess::start(Fault::ServerRequiresTls);
+    let lab = Lab::one(Fault::ServerRequiresTls.name());
     let args = ["--user", rdp_doctor::lab::DEFAULT_USER, "--full"];
     let (v, code, _) = check_json_with(
         &lab,
@@ -449,7 +375,7 @@ fn servers_without_nla() {
     assert_eq!(v["facts"]["activation"]["client_info_autologon"], true);
     assert_eq!(v["findings"][1]["id"], "credentials-not-checked");
     drop(lab);
-    let lab = LabProcess::start(Fault::StandardRdpSecurityOnly);
+    let lab = Lab::one(Fault::StandardRdpSecurityOnly.name());
     let (v, _, _) = check_json_with(
         &lab,
         "mstsc",
@@ -493,7 +419,7 @@ fn user_without_a_password_source_exits_3() {
 #[test]
 fn unauthenticated_faults_with_credentials() {
     let user = ["--user", rdp_doctor::lab::DEFAULT_USER];
-    let lab = LabProcess::start(Fault::ClockSkew);
+    let lab = Lab::one(Fault::ClockSkew.name());
     let (v, code, _) = check_json_with(
         &lab,
         "mstsc",
@@ -512,7 +438,7 @@ fn unauthenticated_faults_with_credentials() {
         Some(true)
     );
     drop(lab);
-    let lab = LabProcess::start(Fault::CredsspFailed);
+    let lab = Lab::one(Fault::CredsspFailed.name());
     let (v, code, _) = check_json_with(
         &lab,
         "mstsc",

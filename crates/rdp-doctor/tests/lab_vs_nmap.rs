@@ -7,47 +7,10 @@
     clippy::expect_used
 )]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_rdp-doctor");
-
-struct Lab(Child, u16);
-
-impl Lab {
-    fn start(fault: &str) -> Lab {
-        let mut child = Command::new(BIN)
-            .args(["lab", "--listen", "127.0.0.1:0", "--fault", fault])
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("lab");
-        let err = child.stderr.take().expect("stderr");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for l in BufReader::new(err).lines().map_while(Result::ok) {
-                if let Some(r) = l.strip_prefix("lab listening on 127.0.0.1:") {
-                    let _ = tx.send(
-                        r.split_whitespace()
-                            .next()
-                            .and_then(|p| p.parse().ok())
-                            .unwrap_or(0u16),
-                    );
-                }
-            }
-        });
-        let port = rx.recv_timeout(Duration::from_secs(20)).expect("port");
-        Lab(child, port)
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+mod labproc;
+use labproc::{Lab, BIN};
 
 /// nmap's "Security layer" lines that say SUCCESS, mapped to check's protocol names.
 fn nmap_accepted(port: u16) -> Vec<String> {
@@ -115,18 +78,18 @@ fn check_accepted(port: u16) -> Vec<String> {
 
 #[test]
 fn nmap_sees_the_same_protocols_on_the_healthy_lab() {
-    let lab = Lab::start("healthy");
-    let ours = check_accepted(lab.1);
+    let lab = Lab::one("healthy");
+    let ours = check_accepted(lab.port);
     assert_eq!(ours, ["hybrid", "hybrid_ex"]);
-    assert_eq!(nmap_accepted(lab.1), ours);
+    assert_eq!(nmap_accepted(lab.port), ours);
 }
 
 #[test]
 fn nmap_sees_the_same_protocols_on_a_tls_only_lab() {
-    let lab = Lab::start("server-requires-tls");
-    let ours = check_accepted(lab.1);
+    let lab = Lab::one("server-requires-tls");
+    let ours = check_accepted(lab.port);
     // nmap asks for CredSSP as SSL|HYBRID (0x03), which this server answers by selecting SSL:
     // nmap counts only the answer type, so compare on what both can see: the SSL success.
     assert!(ours.contains(&"tls".to_string()), "{ours:?}");
-    assert!(nmap_accepted(lab.1).contains(&"tls".to_string()));
+    assert!(nmap_accepted(lab.port).contains(&"tls".to_string()));
 }

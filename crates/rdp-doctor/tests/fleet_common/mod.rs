@@ -2,119 +2,12 @@
 //! kernel-chosen loopback ports, a temp dir, and a minimal HTTP client.
 #![allow(dead_code)]
 
-use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_rdp-doctor");
-
-pub struct TempDir(pub PathBuf);
-
-impl TempDir {
-    pub fn new(tag: &str) -> TempDir {
-        let p = std::env::temp_dir().join(format!(
-            "rdp-doctor-{tag}-{}-{}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or(0)
-        ));
-        std::fs::create_dir_all(&p).expect("temp dir");
-        TempDir(p)
-    }
-    pub fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// `rdp-doctor lab` with one endpoint per fault; killed (and reaped) on drop.
-pub struct Lab {
-    child: Child,
-    /// fault name -> port (the last one, when a fault is served more than once)
-    pub ports: HashMap<String, u16>,
-    /// every endpoint, in the order reported
-    pub all: Vec<(String, u16)>,
-    pub dir: TempDir,
-}
-
-impl Lab {
-    pub fn start(faults: &[&str]) -> Lab {
-        let dir = TempDir::new("fleet-lab");
-        let mut cmd = Command::new(BIN);
-        cmd.arg("lab");
-        for f in faults {
-            cmd.args(["--listen", "127.0.0.1:0", "--fault", f]);
-        }
-        let mut child = cmd
-            .arg("--quiet")
-            .arg("--ca-out")
-            .arg(dir.path("ca.pem"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("lab starts");
-        let stderr = child.stderr.take().expect("stderr");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                // lab listening on 127.0.0.1:PORT (tcp+udp, loopback only): FAULT - ...
-                if let Some(rest) = line.strip_prefix("lab listening on 127.0.0.1:") {
-                    let port: u16 = rest
-                        .split_whitespace()
-                        .next()
-                        .and_then(|p| p.parse().ok())
-                        .unwrap_or(0);
-                    let fault = rest
-                        .split_once("): ")
-                        .and_then(|(_, f)| f.split(' ').next())
-                        .unwrap_or("")
-                        .to_string();
-                    let _ = tx.send((fault, port));
-                }
-            }
-        });
-        let mut ports = HashMap::new();
-        let mut all = Vec::new();
-        while all.len() < faults.len() {
-            let (f, p) = rx
-                .recv_timeout(Duration::from_secs(30))
-                .expect("lab reports its ports");
-            ports.insert(f.clone(), p);
-            all.push((f, p));
-        }
-        Lab {
-            child,
-            ports,
-            all,
-            dir,
-        }
-    }
-
-    pub fn target(&self, fault: &str) -> String {
-        format!("127.0.0.1:{}", self.ports[fault])
-    }
-
-    pub fn ca(&self) -> PathBuf {
-        self.dir.path("ca.pem")
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+#[allow(unused_imports)]
+pub use crate::labproc::{Lab, TempDir, BIN};
 
 /// One HTTP/1.1 GET (or raw request bytes); returns status, headers and body.
 pub fn http_raw(addr: &str, request: &[u8]) -> (u16, String, String) {
