@@ -512,7 +512,7 @@ depth = "full"
         let e = load_credentials(&f).expect_err("invalid");
         assert!(!e.contains("S3cret"), "{e}");
         let text = format!(
-            "[allow]\ncidrs=[\"10.0.0.0/8\"]\n[modules.a]\ncredentials_file = \"{}\"\n",
+            "[allow]\ncidrs=[\"10.0.0.0/8\"]\n[modules.a]\ncredentials_file = '{}'\n",
             f.display()
         );
         std::fs::write(&f, "username = \"probe\"\npassword = \"S3cret!\"\n").expect("write");
