@@ -18,8 +18,15 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The address the brief reserves for this test's Prometheus.
-const PROM_ADDR: &str = "127.0.0.1:44090";
+/// Where this test's Prometheus listens: a port the kernel just handed out (and released), so
+/// it cannot collide with a fixed port another program or test holds.
+fn prom_addr() -> &'static str {
+    static ADDR: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ADDR.get_or_init(|| {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+        l.local_addr().expect("addr").to_string()
+    })
+}
 
 fn examples() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/prometheus")
@@ -72,7 +79,7 @@ impl Drop for Prometheus {
 }
 
 fn api(path: &str) -> serde_json::Value {
-    let (status, body) = http_get(PROM_ADDR, path, &[]);
+    let (status, body) = http_get(prom_addr(), path, &[]);
     assert_eq!(status, 200, "{path}: {body}");
     serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: {e}: {body}"))
 }
@@ -167,7 +174,7 @@ scrape_configs:
         Command::new(prometheus)
             .arg(format!("--config.file={}", prom_yml.display()))
             .arg(format!("--storage.tsdb.path={}", data.display()))
-            .arg(format!("--web.listen-address={PROM_ADDR}"))
+            .arg(format!("--web.listen-address={}", prom_addr()))
             .arg("--log.level=warn")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -183,8 +190,8 @@ scrape_configs:
             start.elapsed() < deadline,
             "prometheus did not become ready"
         );
-        if std::net::TcpStream::connect(PROM_ADDR).is_ok()
-            && http_get(PROM_ADDR, "/-/ready", &[]).0 == 200
+        if std::net::TcpStream::connect(prom_addr()).is_ok()
+            && http_get(prom_addr(), "/-/ready", &[]).0 == 200
         {
             break;
         }
