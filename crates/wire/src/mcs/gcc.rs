@@ -101,11 +101,21 @@ fn write_unknown_blocks(out: &mut Vec<u8>, blocks: &[(u16, usize)]) -> Result<()
     Ok(())
 }
 
-fn duplicate(ty: u16) -> DecodeError {
-    DecodeError::Invalid {
-        what: "duplicate GCC user data block",
-        value: u64::from(ty),
+/// Stores a block's decoded value in its slot; a second block of the same type is refused
+/// (servers and clients send each known block once, and a repeat would hide the first).
+fn set_once<T>(
+    slot: &mut Option<T>,
+    ty: u16,
+    decode: impl FnOnce() -> Result<T, DecodeError>,
+) -> Result<(), DecodeError> {
+    if slot.is_some() {
+        return Err(DecodeError::Invalid {
+            what: "duplicate GCC user data block",
+            value: u64::from(ty),
+        });
     }
+    *slot = Some(decode()?);
+    Ok(())
 }
 
 /// Reads trailing optional fields in order: once one is missing, all later ones are too
@@ -611,53 +621,44 @@ impl ClientGccData {
         for b in split_blocks(data)? {
             match b.ty {
                 block::CS_CORE => {
-                    if g.core.is_some() {
-                        return Err(duplicate(b.ty));
-                    }
-                    g.core = Some(ClientCoreData::decode_body(b.body)?);
+                    set_once(&mut g.core, b.ty, || ClientCoreData::decode_body(b.body))?;
                 }
                 block::CS_SECURITY => {
-                    if g.security.is_some() {
-                        return Err(duplicate(b.ty));
-                    }
-                    let mut c = Cursor::new(b.body);
-                    let encryption_methods = c.u32_le("TS_UD_CS_SEC encryptionMethods")?;
-                    let ext_encryption_methods =
-                        c.u32_le("TS_UD_CS_SEC extEncryptionMethods").unwrap_or(0);
-                    g.security = Some(ClientSecurityData {
-                        encryption_methods,
-                        ext_encryption_methods,
-                    });
+                    set_once(&mut g.security, b.ty, || {
+                        let mut c = Cursor::new(b.body);
+                        let encryption_methods = c.u32_le("TS_UD_CS_SEC encryptionMethods")?;
+                        let ext_encryption_methods =
+                            c.u32_le("TS_UD_CS_SEC extEncryptionMethods").unwrap_or(0);
+                        Ok(ClientSecurityData {
+                            encryption_methods,
+                            ext_encryption_methods,
+                        })
+                    })?;
                 }
                 block::CS_NET => {
-                    if g.network.is_some() {
-                        return Err(duplicate(b.ty));
-                    }
-                    g.network = Some(ClientNetworkData::decode_body(b.body)?);
+                    set_once(&mut g.network, b.ty, || {
+                        ClientNetworkData::decode_body(b.body)
+                    })?;
                 }
                 block::CS_CLUSTER => {
-                    if g.cluster.is_some() {
-                        return Err(duplicate(b.ty));
-                    }
-                    let mut c = Cursor::new(b.body);
-                    g.cluster = Some(ClientClusterData {
-                        flags: c.u32_le("TS_UD_CS_CLUSTER Flags")?,
-                        redirected_session_id: c.u32_le("TS_UD_CS_CLUSTER RedirectedSessionID")?,
-                    });
+                    set_once(&mut g.cluster, b.ty, || {
+                        let mut c = Cursor::new(b.body);
+                        Ok(ClientClusterData {
+                            flags: c.u32_le("TS_UD_CS_CLUSTER Flags")?,
+                            redirected_session_id: c
+                                .u32_le("TS_UD_CS_CLUSTER RedirectedSessionID")?,
+                        })
+                    })?;
                 }
                 block::CS_MCS_MSGCHANNEL => {
-                    if g.message_channel_flags.is_some() {
-                        return Err(duplicate(b.ty));
-                    }
-                    g.message_channel_flags =
-                        Some(Cursor::new(b.body).u32_le("TS_UD_CS_MCS_MSGCHANNEL flags")?);
+                    set_once(&mut g.message_channel_flags, b.ty, || {
+                        Cursor::new(b.body).u32_le("TS_UD_CS_MCS_MSGCHANNEL flags")
+                    })?;
                 }
                 block::CS_MULTITRANSPORT => {
-                    if g.multitransport_flags.is_some() {
-                        return Err(duplicate(b.ty));
-                    }
-                    g.multitransport_flags =
-                        Some(Cursor::new(b.body).u32_le("TS_UD_CS_MULTITRANSPORT flags")?);
+                    set_once(&mut g.multitransport_flags, b.ty, || {
+                        Cursor::new(b.body).u32_le("TS_UD_CS_MULTITRANSPORT flags")
+                    })?;
                 }
                 other => g.unknown_blocks.push((other, b.body.len() + 4)),
             }
@@ -909,36 +910,27 @@ impl ServerGccData {
         for b in split_blocks(data)? {
             match b.ty {
                 block::SC_CORE => {
-                    if g.core.is_some() {
-                        return Err(duplicate(b.ty));
-                    }
-                    g.core = Some(ServerCoreData::decode_body(b.body)?);
+                    set_once(&mut g.core, b.ty, || ServerCoreData::decode_body(b.body))?;
                 }
                 block::SC_SECURITY => {
-                    if g.security.is_some() {
-                        return Err(duplicate(b.ty));
-                    }
-                    g.security = Some(ServerSecurityData::decode_body(b.body)?);
+                    set_once(&mut g.security, b.ty, || {
+                        ServerSecurityData::decode_body(b.body)
+                    })?;
                 }
                 block::SC_NET => {
-                    if g.network.is_some() {
-                        return Err(duplicate(b.ty));
-                    }
-                    g.network = Some(ServerNetworkData::decode_body(b.body)?);
+                    set_once(&mut g.network, b.ty, || {
+                        ServerNetworkData::decode_body(b.body)
+                    })?;
                 }
                 block::SC_MCS_MSGCHANNEL => {
-                    if g.message_channel.is_some() {
-                        return Err(duplicate(b.ty));
-                    }
-                    g.message_channel =
-                        Some(Cursor::new(b.body).u16_le("TS_UD_SC_MCS_MSGCHANNEL MCSChannelID")?);
+                    set_once(&mut g.message_channel, b.ty, || {
+                        Cursor::new(b.body).u16_le("TS_UD_SC_MCS_MSGCHANNEL MCSChannelID")
+                    })?;
                 }
                 block::SC_MULTITRANSPORT => {
-                    if g.multitransport_flags.is_some() {
-                        return Err(duplicate(b.ty));
-                    }
-                    g.multitransport_flags =
-                        Some(Cursor::new(b.body).u32_le("TS_UD_SC_MULTITRANSPORT flags")?);
+                    set_once(&mut g.multitransport_flags, b.ty, || {
+                        Cursor::new(b.body).u32_le("TS_UD_SC_MULTITRANSPORT flags")
+                    })?;
                 }
                 other => g.unknown_blocks.push((other, b.body.len() + 4)),
             }
