@@ -19,10 +19,4 @@ pub async fn check(opts: &CheckOptions, ctx: &Context) -> Report {
     )
 }
 
-/// The current Unix time in seconds.
-pub fn now_unix() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
+pub use crate::clock::now_unix;

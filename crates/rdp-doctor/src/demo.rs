@@ -78,7 +78,7 @@ pub async fn run(faults: &[Fault], timeout: Duration) -> Result<DemoResult, Stri
                 trust,
                 enumerate_protocols: true,
                 udp: true,
-                now_unix: crate::check::now_unix(),
+                now_unix: crate::clock::now_unix(),
                 samples: 1,
                 mss_retry: true,
                 auth: exp.user.then(|| lab_auth(exp.full)),

@@ -9,6 +9,7 @@
 pub mod cert;
 pub mod check;
 pub mod cli;
+pub mod clock;
 pub mod credentials;
 pub mod demo;
 pub mod diagnose;

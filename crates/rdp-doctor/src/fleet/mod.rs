@@ -175,7 +175,7 @@ pub fn prepare(a: &ScanArgs) -> Result<(Vec<crate::model::Target>, ScanConfig), 
             client: a.sec.profile(),
             trust: Arc::new(trust),
             expiry_warning_days: a.expiry_warning_days,
-            now_unix: crate::check::now_unix(),
+            now_unix: crate::clock::now_unix(),
         },
     ))
 }

@@ -237,7 +237,7 @@ pub(crate) async fn credssp<S: AsyncRead + AsyncWrite + Unpin>(
     } else {
         0
     };
-    let now = crate::check::now_unix() + skew;
+    let now = crate::clock::now_unix() + skew;
     let chal = ntlm::server_challenge(
         &neg,
         rand::random(),

@@ -78,7 +78,7 @@ impl State {
             probe_gate: Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_probes)),
             config,
             counters,
-            started_unix: crate::check::now_unix(),
+            started_unix: crate::clock::now_unix(),
         }
     }
 }
@@ -279,7 +279,7 @@ async fn probe(state: &State, req: &Request) -> Response {
         trust: m.trust.clone(),
         enumerate_protocols: m.depth != super::scan::Depth::Quick,
         udp: m.depth == super::scan::Depth::Full,
-        now_unix: crate::check::now_unix(),
+        now_unix: crate::clock::now_unix(),
         samples: 1,
         mss_retry: m.depth == super::scan::Depth::Full,
         stop_after_tls: m.depth == super::scan::Depth::Quick,
