@@ -5,7 +5,8 @@
 use crate::cert::TrustStore;
 use crate::facts::ClientProfile;
 use crate::lab::{self, Endpoint, Fault, LabConfig};
-use crate::model::{Report, Verdict};
+use crate::model::{Verdict};
+use crate::report::Report;
 use crate::probe::CheckOptions;
 use crate::render::{human, Style};
 use std::io::{self, Write};

@@ -4,6 +4,7 @@
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use rdp_doctor::cert::TrustStore;
 use rdp_doctor::facts::ClientProfile;
+use rdp_doctor::model::Exit;
 use rdp_doctor::render::{Format, Style};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -237,9 +238,9 @@ fn main() -> ExitCode {
             let _ = e.print();
             return match e.kind() {
                 clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
-                    ExitCode::from(0)
+                    ExitCode::from(Exit::Ok)
                 }
-                _ => ExitCode::from(3),
+                _ => ExitCode::from(Exit::Unknown),
             };
         }
     };
@@ -272,7 +273,7 @@ fn main() -> ExitCode {
 
 use rdp_doctor::cli::{fail, runtime, seconds};
 
-fn run_check(a: CheckArgs, style: Style) -> u8 {
+fn run_check(a: CheckArgs, style: Style) -> Exit {
     if a.local && !rdp_doctor::local::SUPPORTED {
         return fail(rdp_doctor::local::UNSUPPORTED);
     }
@@ -357,19 +358,12 @@ fn run_check(a: CheckArgs, style: Style) -> u8 {
         Ok(r) => r,
         Err(e) => return fail(&e),
     };
-    let mut report = if a.local {
-        rt.block_on(rdp_doctor::local::check_with_local(&opts, &ctx))
-    } else {
-        rt.block_on(rdp_doctor::check::check(&opts, &ctx))
+    let extra = rdp_doctor::check::Extra {
+        rdp_file: rdp,
+        evidence: a.evidence.clone(),
+        local: a.local,
     };
-    if let Some(r) = &rdp {
-        let extra = rdp_doctor::rdpfile::client_vs_probe(r, &report);
-        rdp_doctor::report::merge_findings(&mut report, extra);
-    }
-    if !a.evidence.is_empty() {
-        let ev = rdp_doctor::evidence::join::collect_for_report(&a.evidence, &report, 0);
-        rdp_doctor::evidence::join(&mut report, &ev);
-    }
+    let report = rt.block_on(rdp_doctor::check::check_with(&opts, &ctx, extra));
     let format = match a.format {
         OutFormat::Human => Format::Human,
         OutFormat::Json => Format::Json,
@@ -377,11 +371,8 @@ fn run_check(a: CheckArgs, style: Style) -> u8 {
     };
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    match rdp_doctor::render::render(&report, format, style, &mut out).and_then(|_| out.flush()) {
-        Ok(()) => report.exit_code() as u8,
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => report.exit_code() as u8,
-        Err(e) => fail(&format!("cannot write the report: {e}")),
-    }
+    let written = rdp_doctor::render::render(&report, format, style, &mut out).and_then(|_| out.flush());
+    finish(report.exit_code(), written)
 }
 
 /// `--user` and friends: the password is read here (file, environment, or a prompt without
@@ -431,13 +422,13 @@ fn auth_options(a: &CheckArgs) -> Result<Option<rdp_doctor::probe::auth::AuthOpt
     }))
 }
 
-fn run_lab(a: LabArgs) -> u8 {
+fn run_lab(a: LabArgs) -> Exit {
     use rdp_doctor::lab::{self, Endpoint, Fault};
     if a.list {
         for f in Fault::ALL {
             println!("{:<28} {}", f.name(), f.describe());
         }
-        return 0;
+        return Exit::Ok;
     }
     let mut addrs = Vec::new();
     for l in &a.listen {
@@ -524,11 +515,11 @@ fn run_lab(a: LabArgs) -> u8 {
         }
         eprintln!("press Ctrl-C to stop");
         let _ = tokio::signal::ctrl_c().await;
-        0
+        Exit::Ok
     })
 }
 
-fn run_demo(a: DemoArgs, style: Style) -> u8 {
+fn run_demo(a: DemoArgs, style: Style) -> Exit {
     let timeout = match seconds(a.timeout, "--timeout") {
         Ok(t) => t,
         Err(e) => return fail(&e),
@@ -550,22 +541,21 @@ fn run_demo(a: DemoArgs, style: Style) -> u8 {
         rdp_doctor::demo::render(&result, style, &mut out).map(|_| result.rows.iter().all(|x| x.ok))
     };
     match render {
-        Ok(true) => 0,
-        Ok(false) => 2,
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => 0,
-        Err(e) => fail(&format!("cannot write: {e}")),
+        Ok(true) => Exit::Ok,
+        Ok(false) => Exit::Critical,
+        Err(e) => finish(Exit::Ok, Err(e)),
     }
 }
 
-fn run_explain(a: ExplainArgs, color: bool) -> u8 {
+fn run_explain(a: ExplainArgs, color: bool) -> Exit {
     let json = matches!(a.format, ExplainFormat::Json);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    let code = rdp_doctor::explain::run(&a.codes, json, color && !json, &mut out);
-    u8::try_from(code).unwrap_or(3)
+    let (exit, written) = rdp_doctor::explain::run(&a.codes, json, color && !json, &mut out);
+    finish(exit, written.and_then(|_| out.flush()))
 }
 
-fn run_logs(a: LogsArgs, color: bool) -> u8 {
+fn run_logs(a: LogsArgs, color: bool) -> Exit {
     let since = match &a.since {
         Some(s) => match rdp_doctor::evidence::parse_since(s, time::OffsetDateTime::now_utc()) {
             Ok(t) => Some(t),
@@ -582,14 +572,24 @@ fn run_logs(a: LogsArgs, color: bool) -> u8 {
     };
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    let code = rdp_doctor::evidence::run_logs(&a.files, opts, &mut out, color && !json);
-    u8::try_from(code).unwrap_or(3)
+    let (exit, written) = rdp_doctor::commands::logs(&a.files, opts, &mut out, color && !json);
+    finish(exit, written.and_then(|_| out.flush()))
 }
 
-fn run_rdpfile(a: RdpfileArgs, color: bool) -> u8 {
+fn run_rdpfile(a: RdpfileArgs, color: bool) -> Exit {
     let json = matches!(a.format, ExplainFormat::Json);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    let code = rdp_doctor::rdpfile::run_rdpfile(&a.file, json, &mut out, color && !json);
-    u8::try_from(code).unwrap_or(3)
+    let (exit, written) = rdp_doctor::commands::rdpfile(&a.file, json, &mut out, color && !json);
+    finish(exit, written.and_then(|_| out.flush()))
+}
+
+/// The exit status after writing the result: a closed pipe (`| head`) is not an error; any
+/// other write error is "could not run".
+fn finish(exit: Exit, written: std::io::Result<()>) -> Exit {
+    match written {
+        Ok(()) => exit,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => exit,
+        Err(e) => fail(&format!("cannot write the output: {e}")),
+    }
 }

@@ -4,7 +4,6 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-pub const SCHEMA: &str = "rdp-doctor/check/v1";
 
 /// A step of the RDP connection sequence (or another source of evidence), in report order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -135,11 +134,11 @@ impl Verdict {
     }
 
     /// The Nagios/Icinga plugin convention: 0 OK, 1 WARNING, 2 CRITICAL.
-    pub fn exit_code(self) -> i32 {
+    pub fn exit_code(self) -> Exit {
         match self {
-            Verdict::Healthy => 0,
-            Verdict::Degraded => 1,
-            Verdict::Failing => 2,
+            Verdict::Healthy => Exit::Ok,
+            Verdict::Degraded => Exit::Warning,
+            Verdict::Failing => Exit::Critical,
         }
     }
 }
@@ -179,6 +178,13 @@ pub struct Finding {
     /// Steps, in order; a step that weakens security says so.
     pub fix: Vec<String>,
     pub references: Vec<String>,
+    /// Events behind the finding (event logs): how many, the first and the last (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -227,23 +233,37 @@ pub struct Target {
     pub host_kind: String,
 }
 
-/// The full result of `check`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Report {
-    pub schema: String,
-    pub tool_version: String,
-    pub target: Target,
-    /// RFC 3339, UTC.
-    pub started_at: String,
-    pub duration_ms: f64,
-    pub verdict: Verdict,
-    pub phases: Vec<PhaseRecord>,
-    pub findings: Vec<Finding>,
-    pub facts: crate::facts::Facts,
+/// The exit status of every subcommand, after the Nagios/Icinga plugin convention so that
+/// `check` drops into existing monitoring: 0 nothing to report, 1 warnings, 2 an error
+/// finding, 3 rdp-doctor could not run (bad arguments, unreadable input). Results of several
+/// targets or files merge to the worst ([`Exit::merge`]). Only `main` turns it into a process
+/// exit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Exit {
+    Ok = 0,
+    Warning = 1,
+    Critical = 2,
+    Unknown = 3,
 }
 
-impl Report {
-    pub fn exit_code(&self) -> i32 {
-        self.verdict.exit_code()
+impl Exit {
+    /// The worse of two results ("could not run" is the worst).
+    pub fn merge(self, other: Exit) -> Exit {
+        self.max(other)
+    }
+
+    /// The status for the worst severity among findings.
+    pub fn for_findings(findings: &[Finding]) -> Exit {
+        Verdict::from_findings(findings).exit_code()
+    }
+
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+}
+
+impl From<Exit> for std::process::ExitCode {
+    fn from(e: Exit) -> Self {
+        std::process::ExitCode::from(e.code())
     }
 }

@@ -8,9 +8,10 @@
 //! are never stored: a `b:` value or a password-like key keeps only its length, so no output
 //! path can print it.
 
-use crate::evidence::decode_text;
+use crate::text::decode_text;
 use crate::facts::ClientProfile;
-use crate::model::{Finding, Phase, Report, Severity};
+pub use crate::facts::rdp_file::{Problem, RdpFile, Setting, Value};
+use crate::model::{Finding, Severity};
 use serde::Serialize;
 use std::io::Write;
 use std::path::Path;
@@ -141,66 +142,6 @@ pub const KNOWN_KEYS: &[&str] = &[
     "clientrejectinjectedinput",
 ];
 
-/// A setting's value. Secrets keep only their size.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
-pub enum Value {
-    Str {
-        value: String,
-    },
-    Int {
-        value: i64,
-    },
-    /// A `b:` value (hex): never stored, never printed.
-    Binary {
-        bytes: usize,
-    },
-    /// A password or token in clear text (`password:s:`, `gatewayaccesstoken:s:`): never stored.
-    Secret {
-        chars: usize,
-    },
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Setting {
-    /// 1-based line number.
-    pub line: usize,
-    /// Lowercase, trimmed (names are case-insensitive).
-    pub key: String,
-    /// The type letter as written (`s`, `i`, `b`, or something unknown).
-    pub kind: char,
-    pub value: Value,
-    pub known: bool,
-}
-
-impl Setting {
-    /// The value for display: escaped; secrets only as "present".
-    pub fn display_value(&self) -> String {
-        match &self.value {
-            Value::Str { value } => crate::sanitize::escape(value),
-            Value::Int { value } => value.to_string(),
-            Value::Binary { bytes } => format!("(binary, {bytes} bytes: present, not shown)"),
-            Value::Secret { .. } => "(present, not shown)".to_string(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Problem {
-    pub line: usize,
-    /// What is wrong, escaped (never contains a secret value).
-    pub what: String,
-}
-
-/// A parsed `.rdp` file.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct RdpFile {
-    /// `utf-16le`, `utf-16be` or `utf-8`.
-    pub encoding: String,
-    pub settings: Vec<Setting>,
-    pub problems: Vec<Problem>,
-}
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RdpFileError {
     TooLarge { bytes: usize },
@@ -217,7 +158,7 @@ impl std::fmt::Display for RdpFileError {
     }
 }
 
-fn is_secret_key(key: &str) -> bool {
+pub fn is_secret_key(key: &str) -> bool {
     key.contains("password") || key.contains("accesstoken")
 }
 
@@ -243,7 +184,7 @@ impl RdpFile {
                 let shown = if is_secret_key(&l.to_ascii_lowercase()) {
                     "(a line naming a password; not shown)".to_string()
                 } else {
-                    crate::sanitize::escape(&crate::evidence::truncate(l, 80))
+                    crate::sanitize::escape(&crate::text::truncate(l, 80))
                 };
                 file.problems.push(Problem {
                     line,
@@ -277,7 +218,7 @@ impl RdpFile {
                             what: format!(
                                 "{}: '{}' is not an integer",
                                 crate::sanitize::escape(&key),
-                                crate::sanitize::escape(&crate::evidence::truncate(value, 40))
+                                crate::sanitize::escape(&crate::text::truncate(value, 40))
                             ),
                         });
                         continue;
@@ -292,7 +233,7 @@ impl RdpFile {
                         what: format!(
                             "{}: unknown type '{}' (s, i or b)",
                             crate::sanitize::escape(&key),
-                            crate::sanitize::escape(&crate::evidence::truncate(kind_t, 10))
+                            crate::sanitize::escape(&crate::text::truncate(kind_t, 10))
                         ),
                     });
                     Value::Str {
@@ -319,7 +260,7 @@ impl RdpFile {
                 f.take(MAX_RDP_FILE_BYTES as u64 + 1)
                     .read_to_end(&mut bytes)
             })
-            .map_err(|e| format!("cannot read: {e}"))?;
+            .map_err(|e| format!("cannot read {}: {e}", crate::sanitize::escape(&path.display().to_string())))?;
         RdpFile::parse(&bytes).map_err(|e| e.to_string())
     }
 
@@ -346,7 +287,7 @@ impl RdpFile {
         }
     }
 
-    fn line_of(&self, key: &str) -> usize {
+    pub fn line_of(&self, key: &str) -> usize {
         self.get(key).map(|s| s.line).unwrap_or(0)
     }
 
@@ -519,406 +460,6 @@ pub fn client_profile(rdp: &RdpFile) -> ClientProfile {
     profile
 }
 
-/// A finding from the catalogue with `{name}` placeholders filled (values escaped here).
-pub(crate) fn catalogue_finding(
-    id: &str,
-    evidence: Vec<String>,
-    vars: &[(&str, String)],
-) -> Finding {
-    let fill = |s: &str| {
-        let mut out = s.to_string();
-        for (k, v) in vars {
-            out = out.replace(&format!("{{{k}}}"), &crate::sanitize::escape(v));
-        }
-        out
-    };
-    crate::kb::catalogue().build(id, None, evidence, fill, Phase::Client)
-}
-
-fn ev_setting(rdp: &RdpFile, key: &str) -> String {
-    match rdp.get(key) {
-        Some(s) => format!(
-            "line {}: {}:{}:{}",
-            s.line,
-            crate::sanitize::escape(&s.key),
-            s.kind,
-            s.display_value()
-        ),
-        None => format!("{key}: not set (default)"),
-    }
-}
-
-fn range_check(rdp: &RdpFile, key: &str, allowed: &[i64], out: &mut Vec<Finding>) {
-    if let Some(v) = rdp.int(key) {
-        if !allowed.contains(&v) {
-            out.push(catalogue_finding(
-                "rdpfile-invalid-value",
-                vec![
-                    ev_setting(rdp, key),
-                    format!(
-                        "allowed: {}",
-                        allowed
-                            .iter()
-                            .map(i64::to_string)
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                ],
-                &[
-                    ("key", key.to_string()),
-                    ("value", v.to_string()),
-                    ("line", rdp.line_of(key).to_string()),
-                ],
-            ));
-        }
-    }
-}
-
-/// Findings about the file on its own: settings that cause or mask failures.
-pub fn findings(rdp: &RdpFile) -> Vec<Finding> {
-    let mut out = Vec::new();
-    let fa = rdp.full_address();
-    match &fa {
-        None => out.push(catalogue_finding(
-            "rdpfile-no-full-address",
-            vec![ev_setting(rdp, "full address")],
-            &[],
-        )),
-        Some((host, Some(p))) => {
-            if let Some(sp) = rdp.int("server port") {
-                if sp != i64::from(*p) {
-                    out.push(catalogue_finding(
-                        "rdpfile-port-conflict",
-                        vec![
-                            ev_setting(rdp, "full address"),
-                            ev_setting(rdp, "server port"),
-                            format!("the client connects to port {p}"),
-                        ],
-                        &[
-                            ("host", host.clone()),
-                            ("port", p.to_string()),
-                            (
-                                "value",
-                                rdp.string("full address").unwrap_or("").to_string(),
-                            ),
-                        ],
-                    ));
-                }
-            }
-        }
-        Some(_) => {}
-    }
-    if let Some(sp) = rdp.int("server port") {
-        if !(1..=65535).contains(&sp) {
-            range_check(rdp, "server port", &[3389], &mut out);
-        }
-    }
-    let line = |k: &str| ("line", rdp.line_of(k).to_string());
-    if !rdp.credssp_enabled() {
-        out.push(catalogue_finding(
-            "rdpfile-credssp-disabled",
-            vec![ev_setting(rdp, "enablecredsspsupport")],
-            &[line("enablecredsspsupport")],
-        ));
-    }
-    range_check(rdp, "enablecredsspsupport", &[0, 1], &mut out);
-    match rdp.int("authentication level") {
-        Some(0) => out.push(catalogue_finding(
-            "rdpfile-auth-level-none",
-            vec![ev_setting(rdp, "authentication level")],
-            &[line("authentication level")],
-        )),
-        Some(1) => out.push(catalogue_finding(
-            "rdpfile-auth-level-strict",
-            vec![ev_setting(rdp, "authentication level")],
-            &[line("authentication level")],
-        )),
-        _ => range_check(rdp, "authentication level", &[0, 1, 2, 3], &mut out),
-    }
-    if !rdp.negotiates_security_layer() {
-        out.push(catalogue_finding(
-            "rdpfile-negotiate-disabled",
-            vec![ev_setting(rdp, "negotiate security layer")],
-            &[line("negotiate security layer")],
-        ));
-    }
-    range_check(rdp, "negotiate security layer", &[0, 1], &mut out);
-
-    // Gateway.
-    let usage = rdp.gateway_usage();
-    range_check(rdp, "gatewayusagemethod", &[0, 1, 2, 3, 4], &mut out);
-    range_check(
-        rdp,
-        "gatewaycredentialssource",
-        &[0, 1, 2, 3, 4, 5],
-        &mut out,
-    );
-    range_check(rdp, "gatewayprofileusagemethod", &[0, 1], &mut out);
-    let gw_evidence = || {
-        vec![
-            ev_setting(rdp, "gatewayhostname"),
-            ev_setting(rdp, "gatewayusagemethod"),
-            ev_setting(rdp, "gatewayprofileusagemethod"),
-        ]
-    };
-    match rdp.gateway_hostname() {
-        None if matches!(usage, 1 | 2) => out.push(catalogue_finding(
-            "rdpfile-gateway-missing-host",
-            gw_evidence(),
-            &[("value", usage.to_string())],
-        )),
-        None => {}
-        Some(gw) => {
-            if matches!(usage, 0 | 4) || rdp.int("gatewayprofileusagemethod") == Some(0) {
-                out.push(catalogue_finding(
-                    "rdpfile-gateway-ignored",
-                    gw_evidence(),
-                    &[("value", gw.to_string())],
-                ));
-            } else if usage == 1 {
-                let host = fa.as_ref().map(|(h, _)| h.clone()).unwrap_or_default();
-                out.push(catalogue_finding(
-                    "rdpfile-gateway-always",
-                    gw_evidence(),
-                    &[("value", gw.to_string()), ("host", host)],
-                ));
-            }
-        }
-    }
-    if let (Some(alt), Some(full)) = (rdp.alternate_full_address(), rdp.string("full address")) {
-        if !alt.eq_ignore_ascii_case(full.trim()) {
-            out.push(catalogue_finding(
-                "rdpfile-alternate-address",
-                vec![
-                    ev_setting(rdp, "full address"),
-                    ev_setting(rdp, "alternate full address"),
-                ],
-                &[("value", alt.to_string())],
-            ));
-        }
-    }
-    if rdp.use_redirection_server_name() {
-        out.push(catalogue_finding(
-            "rdpfile-redirection-server-name",
-            vec![
-                ev_setting(rdp, "use redirection server name"),
-                ev_setting(rdp, "loadbalanceinfo"),
-            ],
-            &[(
-                "value",
-                rdp.loadbalanceinfo().unwrap_or("(none)").to_string(),
-            )],
-        ));
-    }
-    range_check(rdp, "use redirection server name", &[0, 1], &mut out);
-    if rdp.has_secret() {
-        let lines = rdp
-            .settings
-            .iter()
-            .filter(|s| is_secret_key(&s.key))
-            .map(|s| {
-                format!(
-                    "line {}: {}: present (value not shown)",
-                    s.line,
-                    crate::sanitize::escape(&s.key)
-                )
-            })
-            .collect();
-        out.push(catalogue_finding("rdpfile-saved-password", lines, &[]));
-    }
-    if rdp.rdsaad() {
-        out.push(catalogue_finding(
-            "rdpfile-rdsaad",
-            vec![ev_setting(rdp, "enablerdsaadauth")],
-            &[],
-        ));
-    }
-    range_check(rdp, "enablerdsaadauth", &[0, 1], &mut out);
-    if let (Some(user), Some(dom)) = (rdp.username(), rdp.domain()) {
-        let user_domain = if let Some((d, _)) = user.split_once('\\') {
-            Some(d.to_string())
-        } else {
-            user.split_once('@').map(|(_, d)| d.to_string())
-        };
-        if let Some(ud) = user_domain {
-            let first = |s: &str| s.split('.').next().unwrap_or("").to_ascii_lowercase();
-            if first(&ud) != first(dom) {
-                out.push(catalogue_finding(
-                    "rdpfile-username-domain-conflict",
-                    vec![ev_setting(rdp, "username"), ev_setting(rdp, "domain")],
-                    &[("value", user.to_string())],
-                ));
-            }
-        }
-    }
-    if !rdp.problems.is_empty() {
-        let mut ev: Vec<String> = rdp
-            .problems
-            .iter()
-            .take(10)
-            .map(|p| format!("line {}: {}", p.line, p.what))
-            .collect();
-        if rdp.problems.len() > 10 {
-            ev.push(format!("... and {} more", rdp.problems.len() - 10));
-        }
-        let first = rdp.problems.first().map(|p| p.line).unwrap_or(0);
-        out.push(catalogue_finding(
-            "rdpfile-malformed-lines",
-            ev,
-            &[("line", first.to_string())],
-        ));
-    }
-    out.sort_by(|a, b| b.severity.cmp(&a.severity).then_with(|| a.id.cmp(&b.id)));
-    out
-}
-
-/// Would the client using this file fail against what the probe saw? Findings name both pieces
-/// of evidence: the file's line and the probe's observation.
-pub fn client_vs_probe(rdp: &RdpFile, report: &Report) -> Vec<Finding> {
-    let mut out = Vec::new();
-    let profile = client_profile(rdp);
-    let facts = &report.facts;
-    let requested = format!(
-        "this client requests {} (requestedProtocols 0x{:02X})",
-        profile.requested_names.join(" | "),
-        profile.requested_protocols
-    );
-    if let Some(p) = &facts.protocols {
-        let accepted = format!(
-            "probe: the server accepts {} (nla: {}, tls: {})",
-            if p.accepted.is_empty() {
-                "nothing".to_string()
-            } else {
-                p.accepted.join(", ")
-            },
-            p.nla,
-            p.tls
-        );
-        if !profile.offers_credssp() && p.nla == "required" {
-            let mut f = catalogue_finding(
-                "server-requires-nla",
-                vec![
-                    format!(".rdp file: {}", ev_setting(rdp, "enablecredsspsupport")),
-                    requested.clone(),
-                    accepted.clone(),
-                ],
-                &[],
-            );
-            f.severity = Severity::Error;
-            out.push(f);
-        }
-        let credssp_only = profile.requested_protocols & 0x01 == 0 && profile.offers_credssp();
-        if credssp_only && p.nla == "not-offered" {
-            out.push(catalogue_finding(
-                "client-requires-nla-server-does-not",
-                vec![
-                    format!(".rdp file: {}", ev_setting(rdp, "negotiate security layer")),
-                    requested.clone(),
-                    accepted.clone(),
-                ],
-                &[],
-            ));
-        }
-        let tls_only = profile.requested_protocols & 0x0B == 0x01;
-        if tls_only && p.tls == "not-offered" {
-            out.push(catalogue_finding(
-                "server-forbids-tls",
-                vec![
-                    format!(".rdp file: {}", ev_setting(rdp, "enablecredsspsupport")),
-                    requested.clone(),
-                    accepted.clone(),
-                ],
-                &[],
-            ));
-        }
-        if rdp.rdsaad() {
-            let probed = p.probes.iter().find(|pr| pr.protocol == "rdsaad");
-            if let Some(pr) = probed {
-                if pr.status != "accepted" {
-                    out.push(catalogue_finding(
-                        "client-rdsaad-not-accepted",
-                        vec![
-                            format!(".rdp file: {}", ev_setting(rdp, "enablerdsaadauth")),
-                            format!(
-                                "probe: PROTOCOL_RDSAAD alone was {}",
-                                crate::sanitize::escape(&pr.status)
-                            ),
-                        ],
-                        &[],
-                    ));
-                }
-            }
-        }
-    }
-    if let Some(cert) = &facts.certificate {
-        let mut problems = Vec::new();
-        if cert.expired {
-            problems.push(format!(
-                "probe: the certificate expired ({})",
-                crate::sanitize::escape(&cert.not_after)
-            ));
-        }
-        if cert.not_yet_valid {
-            problems.push(format!(
-                "probe: the certificate is not valid before {}",
-                crate::sanitize::escape(&cert.not_before)
-            ));
-        }
-        if cert.self_signed {
-            problems.push("probe: the certificate is self-signed".to_string());
-        } else if !cert.trusted {
-            problems.push(format!(
-                "probe: the certificate is not trusted ({})",
-                crate::sanitize::escape(cert.trust_error.as_deref().unwrap_or("unknown issuer"))
-            ));
-        }
-        if !cert.name_matches {
-            problems.push(format!(
-                "probe: the certificate is not issued for '{}' (CN {}, SAN {})",
-                crate::sanitize::escape(&cert.name_checked),
-                crate::sanitize::escape(cert.common_name.as_deref().unwrap_or("-")),
-                crate::sanitize::escape(&cert.san_dns.join(", "))
-            ));
-        }
-        if !problems.is_empty() {
-            let id = match rdp.authentication_level() {
-                1 => Some("client-refuses-server-certificate"),
-                0 => Some("client-ignores-certificate-errors"),
-                _ => None,
-            };
-            if let Some(id) = id {
-                let mut ev = vec![format!(
-                    ".rdp file: {}",
-                    ev_setting(rdp, "authentication level")
-                )];
-                ev.extend(problems);
-                ev.push(format!(
-                    "probe: certificate SHA1 {}",
-                    crate::sanitize::escape(&cert.sha1)
-                ));
-                out.push(catalogue_finding(id, ev, &[]));
-            }
-        }
-    }
-    if rdp.uses_gateway() {
-        let gw = rdp.gateway_hostname().unwrap_or("").to_string();
-        out.push(catalogue_finding(
-            "rdpfile-probe-bypassed-gateway",
-            vec![
-                format!(".rdp file: {}", ev_setting(rdp, "gatewayhostname")),
-                format!(".rdp file: {}", ev_setting(rdp, "gatewayusagemethod")),
-                format!(
-                    "probe: connected directly to {}:{}",
-                    crate::sanitize::escape(&report.target.host),
-                    report.target.port
-                ),
-            ],
-            &[("value", gw)],
-        ));
-    }
-    out
-}
-
 #[derive(Serialize)]
 struct RdpFileJson<'a> {
     schema: &'static str,
@@ -951,47 +492,18 @@ struct SettingJson {
     known: bool,
 }
 
-fn exit_for(findings: &[Finding]) -> i32 {
-    match findings.iter().map(|f| f.severity).max() {
-        Some(Severity::Error) => 2,
-        Some(Severity::Warning) => 1,
-        _ => 0,
-    }
-}
-
-/// `rdp-doctor rdpfile FILE.rdp`: parses the file, prints its connection-relevant settings and
-/// the findings. Exit code: 0 nothing worth a warning, 1 warnings, 2 errors, 3 unreadable file.
-pub fn run_rdpfile(path: &Path, json: bool, w: &mut dyn Write, color: bool) -> i32 {
-    let shown_path = crate::sanitize::escape(&path.display().to_string());
-    let rdp = match RdpFile::read(path) {
-        Ok(r) => r,
-        Err(e) => {
-            let _ = writeln!(w, "rdp-doctor rdpfile: {shown_path}: {e}");
-            return 3;
-        }
-    };
-    let found = findings(&rdp);
-    let code = exit_for(&found);
-    let _ = if json {
-        render_json(&rdp, &shown_path, &found, code, w)
-    } else {
-        render_human(&rdp, &shown_path, &found, w, color)
-    };
-    code
-}
-
-fn render_json(
+pub fn render_json(
     rdp: &RdpFile,
     path: &str,
     found: &[Finding],
-    code: i32,
+    code: crate::model::Exit,
     w: &mut dyn Write,
 ) -> std::io::Result<()> {
     let doc = RdpFileJson {
         schema: RDPFILE_SCHEMA,
         tool_version: env!("CARGO_PKG_VERSION"),
         file: path.to_string(),
-        exit_code: code,
+        exit_code: code.code() as i32,
         encoding: &rdp.encoding,
         target: target(rdp).map(|(host, port)| TargetJson {
             host: crate::sanitize::escape(&host),
@@ -1021,7 +533,7 @@ fn render_json(
     writeln!(w)
 }
 
-fn render_human(
+pub fn render_human(
     rdp: &RdpFile,
     path: &str,
     found: &[Finding],
@@ -1144,7 +656,13 @@ pub fn fuzz_rdpfile(data: &[u8]) {
         };
         assert_eq!(plain(&rdp), plain(&again));
     }
-    let _ = findings(&rdp);
+    let _ = crate::diagnose::diagnose(
+        &crate::facts::Facts {
+            rdp_file: Some(rdp.clone()),
+            ..Default::default()
+        },
+        &crate::diagnose::Context::without_target(),
+    );
     let _ = target(&rdp);
     let p = client_profile(&rdp);
     assert!(p.requested_protocols & !0x1B == 0);

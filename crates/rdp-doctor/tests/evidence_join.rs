@@ -3,7 +3,8 @@
 use rdp_doctor::evidence::join::{collect_for_report, join};
 use rdp_doctor::facts::{CertFact, CredsspFact, CredsspOutcome, Facts, NtlmInfo};
 use rdp_doctor::kb::{catalogue, Hit};
-use rdp_doctor::model::{Phase, PhaseRecord, PhaseStatus, Report, Severity, Target, Verdict};
+use rdp_doctor::model::{Phase, PhaseRecord, PhaseStatus, Severity, Target, Verdict};
+use rdp_doctor::report::Report;
 use std::path::{Path, PathBuf};
 
 fn fixture(rel: &str) -> PathBuf {

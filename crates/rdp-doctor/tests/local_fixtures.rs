@@ -286,7 +286,7 @@ fn every_local_id_is_in_the_catalogue() {
     }
 }
 
-fn empty_report(host: &str, port: u16) -> rdp_doctor::model::Report {
+fn empty_report(host: &str, port: u16) -> rdp_doctor::report::Report {
     let target = rdp_doctor::target::parse_target(host, port).expect("target");
     rdp_doctor::report::build(
         target,
@@ -341,7 +341,7 @@ fn merge_adds_a_local_phase_facts_and_ordered_findings() {
     assert_eq!(report.verdict, Verdict::Failing);
     // The JSON report carries the local facts and round-trips.
     let json = serde_json::to_string(&report).expect("json");
-    let back: rdp_doctor::model::Report = serde_json::from_str(&json).expect("parses back");
+    let back: rdp_doctor::report::Report = serde_json::from_str(&json).expect("parses back");
     assert_eq!(back, report);
 }
 

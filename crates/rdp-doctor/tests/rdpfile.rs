@@ -1,7 +1,8 @@
 //! .rdp parsing, findings, the client profile, and `check --rdp-file` against a probe report.
 
 use rdp_doctor::facts::{CertFact, Facts, ProtocolProbe, ProtocolsFact, X224Outcome};
-use rdp_doctor::model::{Report, Severity, Target, Verdict};
+use rdp_doctor::model::{Severity, Target, Verdict};
+use rdp_doctor::report::Report;
 use rdp_doctor::rdpfile::{self, client_profile, client_vs_probe, target, RdpFile, Value};
 use std::path::{Path, PathBuf};
 

@@ -64,9 +64,9 @@ pub fn auth(f: &Facts, ctx: &Context, hits: &mut Vec<Hit>) {
         },
     };
     for h in hits.iter_mut().skip(first) {
-        h.vars.push(("computer", ctx.target.host.clone()));
-        h.vars.push(("AccountDomain", domain.clone()));
-        h.vars.push(("AccountName", name.clone()));
+        h.vars.push(("computer".into(), ctx.target.host.clone()));
+        h.vars.push(("AccountDomain".into(), domain.clone()));
+        h.vars.push(("AccountName".into(), name.clone()));
     }
 }
 
@@ -207,7 +207,7 @@ pub fn activation(f: &Facts, _ctx: &Context, hits: &mut Vec<Hit>) {
             _ => "MCS Connect Initial",
         }
     );
-    let book = crate::explain::codebook();
+    let book = crate::kb::codes::codebook();
     match a.outcome {
         ActivationOutcome::DemandActive | ActivationOutcome::Skipped => {}
         ActivationOutcome::ErrorInfo => {

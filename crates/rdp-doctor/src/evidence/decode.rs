@@ -58,7 +58,7 @@ pub fn extended_reason(code: u32) -> Option<String> {
 
 /// The entry's name only (for codes whose name says it all: alerts, logon types, HRESULTs).
 fn shared_name(table: &str, code: u32) -> Option<String> {
-    let t = crate::explain::tables::codebook().table(table)?;
+    let t = crate::kb::codes::codebook().table(table)?;
     let e = t
         .entries
         .iter()
@@ -68,7 +68,7 @@ fn shared_name(table: &str, code: u32) -> Option<String> {
 
 /// "NAME: meaning".
 fn shared_code(table: &str, code: u32) -> Option<String> {
-    let t = crate::explain::tables::codebook().table(table)?;
+    let t = crate::kb::codes::codebook().table(table)?;
     let e = t
         .entries
         .iter()

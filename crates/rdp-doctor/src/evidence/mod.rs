@@ -12,22 +12,20 @@
 
 pub mod decode;
 pub mod evtx;
-pub mod join;
 pub mod render;
 pub mod rules;
 pub mod winevent_json;
 
-use serde::Serialize;
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use time::OffsetDateTime;
 
-pub use join::{client_vs_probe, join, JoinSummary};
+pub use crate::facts::logs::FileStats;
 pub use rules::{EvidenceFindings, LogFinding};
+pub use crate::text::{decode_text, truncate};
 
 /// JSON schema name of `rdp-doctor logs --format json`.
 pub const LOGS_SCHEMA: &str = "rdp-doctor/logs/v1";
@@ -101,64 +99,6 @@ pub fn fmt_time(t: &OffsetDateTime) -> String {
         .unwrap_or_else(|_| t.unix_timestamp().to_string())
 }
 
-/// Text as Windows tools write it: UTF-16LE with BOM (mstsc, PowerShell 5.1 `Out-File`),
-/// UTF-16BE with BOM, UTF-8 with or without BOM. A UTF-16LE file without BOM is recognised by
-/// its zero high bytes. Invalid sequences become U+FFFD; never fails.
-pub fn decode_text(bytes: &[u8]) -> (String, &'static str) {
-    fn utf16(bytes: &[u8], le: bool) -> String {
-        let units = bytes.chunks_exact(2).map(|c| match c {
-            [a, b] if le => u16::from_le_bytes([*a, *b]),
-            [a, b] => u16::from_be_bytes([*a, *b]),
-            _ => 0xFFFD,
-        });
-        char::decode_utf16(units)
-            .map(|r| r.unwrap_or(char::REPLACEMENT_CHARACTER))
-            .collect()
-    }
-    match bytes {
-        [0xFF, 0xFE, rest @ ..] => (utf16(rest, true), "utf-16le"),
-        [0xFE, 0xFF, rest @ ..] => (utf16(rest, false), "utf-16be"),
-        [0xEF, 0xBB, 0xBF, rest @ ..] => (String::from_utf8_lossy(rest).into_owned(), "utf-8"),
-        _ => {
-            // No BOM: UTF-16LE text has a zero byte in (nearly) every odd position.
-            let sample = bytes.get(..bytes.len().min(512)).unwrap_or(bytes);
-            let pairs = sample.len() / 2;
-            let zero_high = sample
-                .chunks_exact(2)
-                .filter(|c| c.get(1) == Some(&0))
-                .count();
-            if pairs >= 2 && zero_high * 10 >= pairs * 9 {
-                (utf16(bytes, true), "utf-16le")
-            } else {
-                (String::from_utf8_lossy(bytes).into_owned(), "utf-8")
-            }
-        }
-    }
-}
-
-/// What the reader made of one input file.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct FileStats {
-    pub path: String,
-    /// `evtx`, `json`, or `unknown` when the file could not be recognised.
-    pub format: String,
-    pub bytes: u64,
-    /// Records read successfully.
-    pub records: u64,
-    /// Records (or whole chunks) that could not be read; skipped.
-    pub damaged: u64,
-    /// The first few reasons, escaped.
-    pub damage_examples: Vec<String>,
-    /// Records dropped by `--since` / `--host`.
-    pub filtered_out: u64,
-    /// Records that a rule turned into a finding.
-    pub matched: u64,
-    /// Why the file could not be read at all.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    pub duration_ms: f64,
-}
-
 impl FileStats {
     pub(crate) fn damage(&mut self, why: &str) {
         self.damaged += 1;
@@ -169,13 +109,6 @@ impl FileStats {
     }
 }
 
-pub(crate) fn truncate(s: &str, max: usize) -> String {
-    if s.chars().count() > max {
-        s.chars().take(max).collect::<String>() + "..."
-    } else {
-        s.to_string()
-    }
-}
 
 /// Options of `rdp-doctor logs`.
 #[derive(Debug, Clone, Default)]
@@ -413,19 +346,6 @@ pub fn collect_with(
         stats.push(s);
     }
     total.finish(stats, started.elapsed().as_secs_f64())
-}
-
-/// `rdp-doctor logs FILE...`: reads the logs, prints the findings, returns the exit code:
-/// 0 nothing worth a warning, 1 warnings (or a file could not be read), 2 errors, 3 no file
-/// could be read at all.
-pub fn run_logs(files: &[PathBuf], opts: LogsOptions, w: &mut dyn Write, color: bool) -> i32 {
-    let ev = collect(files, &opts);
-    let _ = if opts.json {
-        render::logs_json(&ev, w)
-    } else {
-        render::logs_human(&ev, &opts, w, color)
-    };
-    ev.exit_code()
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! All text that came from a file was escaped when it entered the findings.
 
 use super::{EvidenceFindings, LogsOptions, LOGS_SCHEMA};
-use crate::model::Severity;
+use crate::model::{Finding, Severity};
 use serde::Serialize;
 use std::io::{self, Write};
 
@@ -32,6 +32,7 @@ fn thousands(n: u64) -> String {
 
 pub fn logs_human(
     ev: &EvidenceFindings,
+    findings: &[Finding],
     opts: &LogsOptions,
     w: &mut dyn Write,
     color: bool,
@@ -63,11 +64,10 @@ pub fn logs_human(
     }
     writeln!(w)?;
 
-    if ev.findings.is_empty() {
+    if findings.is_empty() {
         writeln!(w, "No RDP-relevant events found.")?;
     }
-    for lf in &ev.findings {
-        let f = &lf.finding;
+    for f in findings {
         writeln!(
             w,
             "{:<8} {}  {}",
@@ -125,19 +125,25 @@ pub fn logs_human(
 struct LogsJson<'a> {
     schema: &'static str,
     tool_version: &'static str,
-    exit_code: i32,
+    exit_code: u8,
     totals: &'a super::rules::Totals,
-    findings: &'a [super::LogFinding],
+    /// The same finding object as `check`'s, with `count`, `first` and `last`.
+    findings: &'a [Finding],
     files: &'a [super::FileStats],
 }
 
-pub fn logs_json(ev: &EvidenceFindings, w: &mut dyn Write) -> io::Result<()> {
+pub fn logs_json(
+    ev: &EvidenceFindings,
+    findings: &[Finding],
+    exit: crate::model::Exit,
+    w: &mut dyn Write,
+) -> io::Result<()> {
     let doc = LogsJson {
         schema: LOGS_SCHEMA,
         tool_version: env!("CARGO_PKG_VERSION"),
-        exit_code: ev.exit_code(),
+        exit_code: exit.code(),
         totals: &ev.totals,
-        findings: &ev.findings,
+        findings,
         files: &ev.files,
     };
     serde_json::to_writer_pretty(&mut *w, &doc).map_err(io::Error::other)?;

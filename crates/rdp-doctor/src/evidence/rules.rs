@@ -7,10 +7,13 @@
 //! case-insensitively, and numerically when both sides are numbers (`0xc000006e` equals
 //! `0xC000006E` equals `3221225582`).
 
-use super::{decode, fmt_time, Event, FileStats, HostMatcher};
-use crate::kb::catalogue;
-use crate::model::{Finding, Phase, Severity};
-use serde::{Deserialize, Serialize};
+use super::{decode, fmt_time, Event, HostMatcher};
+pub use crate::facts::logs::{
+    EvidenceFindings, ExampleRecord, FileStats, LogFinding, SummaryLine, Totals, MAX_LINES,
+};
+use crate::kb::{catalogue, Hit, Occurrences};
+use crate::model::{Phase, Severity};
+use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, OnceLock};
 use time::OffsetDateTime;
@@ -339,22 +342,8 @@ fn render_summary(segs: &[Seg], ev: &Event) -> String {
     out
 }
 
-/// The record shown as an example of a finding (values escaped).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ExampleRecord {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub time: Option<String>,
-    pub provider: String,
-    pub channel: String,
-    pub event_id: u32,
-    pub computer: String,
-    pub record_id: u64,
-    pub file: String,
-    pub data: BTreeMap<String, String>,
-}
-
 impl ExampleRecord {
-    fn from_event(ev: &Event) -> ExampleRecord {
+    pub(crate) fn from_event(ev: &Event) -> ExampleRecord {
         let esc = crate::sanitize::escape;
         ExampleRecord {
             time: ev.time.as_ref().map(fmt_time),
@@ -407,76 +396,9 @@ impl ExampleRecord {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct SummaryLine {
-    pub count: u64,
-    pub text: String,
-}
-
-/// One finding from the logs.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct LogFinding {
-    /// Catalogue entry with the evidence lines and the fix filled in.
-    pub finding: Finding,
-    pub count: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub first: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub last: Option<String>,
-    /// The servers the events are about (computer names, or the server a client connected to),
-    /// escaped.
-    pub hosts: Vec<String>,
-    /// Distinct summary lines, most frequent first (at most [`MAX_LINES`]).
-    pub lines: Vec<SummaryLine>,
-    pub distinct_lines: usize,
-    pub example: ExampleRecord,
-    pub rules: Vec<String>,
-}
-
-pub const MAX_LINES: usize = 8;
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Totals {
-    pub files: usize,
-    pub files_unreadable: usize,
-    pub bytes: u64,
-    pub records: u64,
-    pub damaged: u64,
-    pub matched: u64,
-    pub filtered_out: u64,
-    pub seconds: f64,
-    pub records_per_second: f64,
-    pub mib_per_second: f64,
-}
-
-/// What `logs` found: per-file statistics and the findings.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct EvidenceFindings {
-    pub files: Vec<FileStats>,
-    pub findings: Vec<LogFinding>,
-    pub totals: Totals,
-}
-
 impl EvidenceFindings {
     pub fn get(&self, id: &str) -> Option<&LogFinding> {
-        self.findings.iter().find(|f| f.finding.id == id)
-    }
-
-    /// 0 nothing worth a warning, 1 warnings or an unreadable file, 2 errors, 3 no file read.
-    pub fn exit_code(&self) -> i32 {
-        if self.files.is_empty() || self.files.iter().all(|f| f.error.is_some()) {
-            return 3;
-        }
-        let sev = match self.findings.iter().map(|f| f.finding.severity).max() {
-            Some(Severity::Error) => 2,
-            Some(Severity::Warning) => 1,
-            _ => 0,
-        };
-        if self.files.iter().any(|f| f.error.is_some()) {
-            sev.max(1)
-        } else {
-            sev
-        }
+        self.findings.iter().find(|f| f.hit.id == id)
     }
 }
 
@@ -627,7 +549,6 @@ impl Aggregator {
     }
 
     pub fn finish(self, files: Vec<FileStats>, seconds: f64) -> EvidenceFindings {
-        let cat = catalogue();
         let mut findings = Vec::new();
         for (id, acc) in self.accs {
             let Some(example_ev) = acc.example else {
@@ -682,10 +603,17 @@ impl Aggregator {
             }
             evidence.push(format!("example: {}", example.one_line()));
 
-            let vars = |s: &str| fill(s, &example_ev);
-            let finding = cat.build(&id, acc.severity, evidence, vars, Phase::Evidence);
+            let mut hit = Hit::new(id.clone());
+            hit.severity = acc.severity;
+            hit.evidence = evidence;
+            hit.vars = placeholder_values(&id, &example_ev);
+            hit.occurrences = Some(Occurrences {
+                count: acc.count,
+                first: first.clone(),
+                last: last.clone(),
+            });
             findings.push(LogFinding {
-                finding,
+                hit,
                 count: acc.count,
                 first,
                 last,
@@ -696,13 +624,9 @@ impl Aggregator {
                 rules: acc.rules.into_iter().collect(),
             });
         }
-        findings.sort_by(|a, b| {
-            b.finding
-                .severity
-                .cmp(&a.finding.severity)
-                .then_with(|| b.count.cmp(&a.count))
-                .then_with(|| a.finding.id.cmp(&b.finding.id))
-        });
+        // Most events first (the one comparator of findings orders them by severity and phase
+        // afterwards; this decides ties).
+        findings.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.hit.id.cmp(&b.hit.id)));
         let mut totals = Totals {
             files: files.len(),
             seconds,
@@ -729,44 +653,38 @@ impl Aggregator {
     }
 }
 
-/// Fills `{Field}` placeholders of explanation/fix text from the example event (escaped);
-/// `{computer}` is the event's computer. A placeholder without a value becomes `<Field>`.
-fn fill(text: &str, ev: &Event) -> String {
-    let mut out = String::new();
-    let mut rest = text;
-    while let Some(open) = rest.find('{') {
-        let (lit, tail) = rest.split_at(open);
-        out.push_str(lit);
-        let Some(close) = tail.find('}') else {
-            out.push_str(tail);
-            return out;
-        };
-        let name = tail.get(1..close).unwrap_or("");
-        let ok_name =
-            !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !ok_name {
-            out.push('{');
+/// Values for the `{Field}` placeholders of a catalogue entry's explanation and fix text, from
+/// the example event; `{computer}` is the event's computer. A placeholder without a value
+/// becomes `<Field>`.
+fn placeholder_values(id: &str, ev: &Event) -> Vec<(String, String)> {
+    let Some(def) = catalogue().get(id) else {
+        return Vec::new();
+    };
+    let mut out: Vec<(String, String)> = Vec::new();
+    for text in std::iter::once(&def.explanation).chain(def.fix.iter()) {
+        let mut rest = text.as_str();
+        while let Some(open) = rest.find('{') {
+            let tail = rest.get(open..).unwrap_or("");
+            let Some(close) = tail.find('}') else { break };
+            let name = tail.get(1..close).unwrap_or("");
             rest = tail.get(1..).unwrap_or("");
-            continue;
-        }
-        let v = if name == "computer" {
-            Some(ev.computer.as_str())
-        } else {
-            ev.field(name)
-        };
-        match v {
-            Some(v) if !v.is_empty() && v != "-" => {
-                out.push_str(&crate::sanitize::escape(&super::truncate(v, 200)))
+            let ok_name =
+                !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !ok_name || out.iter().any(|(k, _)| k == name) {
+                continue;
             }
-            _ => {
-                out.push('<');
-                out.push_str(name);
-                out.push('>');
-            }
+            let v = if name == "computer" {
+                Some(ev.computer.as_str())
+            } else {
+                ev.field(name)
+            };
+            let value = match v {
+                Some(v) if !v.is_empty() && v != "-" => super::truncate(v, 200),
+                _ => format!("<{name}>"),
+            };
+            out.push((name.to_string(), value));
         }
-        rest = tail.get(close + 1..).unwrap_or("");
     }
-    out.push_str(rest);
     out
 }
 

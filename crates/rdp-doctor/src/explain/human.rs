@@ -2,7 +2,7 @@
 //! interpretation in full and the others on one line each.
 
 use super::{Combined, Explanation, FindingRef, Interpretation, Item, Status};
-use crate::explain::CodePhase;
+use crate::kb::codes::CodePhase;
 use std::io::{self, Write};
 
 /// ANSI styling when asked, plain text otherwise.

@@ -81,7 +81,7 @@
 mod human;
 mod oracle;
 pub mod query;
-pub mod tables;
+pub use crate::kb::codes as tables;
 
 pub use human::render_human;
 pub use oracle::fuzz_explain;
@@ -1137,17 +1137,18 @@ fn compound_reading(members: &[usize], tops: &[(&Table, &CodeEntry)]) -> Combine
 
 /// 0: every code decoded; 1: some code unknown or only undocumented; 3: some query is not a
 /// code at all (see the module documentation).
-pub fn exit_code(ex: &Explanation) -> i32 {
+pub fn exit_code(ex: &Explanation) -> crate::model::Exit {
+    use crate::model::Exit;
     if ex.items.iter().any(|i| i.status == Status::NotACode) {
-        3
+        Exit::Unknown
     } else if ex
         .items
         .iter()
         .any(|i| matches!(i.status, Status::Unknown | Status::Undocumented))
     {
-        1
+        Exit::Warning
     } else {
-        0
+        Exit::Ok
     }
 }
 
@@ -1157,21 +1158,21 @@ pub fn render_json(ex: &Explanation, w: &mut dyn Write) -> io::Result<()> {
     writeln!(w)
 }
 
-/// What the CLI calls: explains, writes human text or JSON to `w`, returns the exit code. A
-/// closed pipe (`| head`) is not an error; any other write failure returns 3.
-pub fn run(queries: &[String], json: bool, color: bool, w: &mut dyn Write) -> i32 {
+/// What the CLI calls: explains, writes human text or JSON to `w`; returns the exit status
+/// and whether the output could be written (the caller decides what a write error means).
+pub fn run(
+    queries: &[String],
+    json: bool,
+    color: bool,
+    w: &mut dyn Write,
+) -> (crate::model::Exit, io::Result<()>) {
     let ex = explain(queries);
     let res = if json {
         render_json(&ex, w)
     } else {
         render_human(&ex, w, color)
-    }
-    .and_then(|()| w.flush());
-    match res {
-        Ok(()) => exit_code(&ex),
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => exit_code(&ex),
-        Err(_) => 3,
-    }
+    };
+    (exit_code(&ex), res)
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ pub mod ratelimit;
 pub mod scan;
 pub mod targets;
 
+use crate::model::Exit;
 use crate::cert::TrustStore;
 use crate::facts::ClientProfile;
 use crate::render::Style;
@@ -182,7 +183,7 @@ pub fn prepare(a: &ScanArgs) -> Result<(Vec<crate::model::Target>, ScanConfig), 
 
 /// `rdp-doctor scan`: returns the merged exit code (the highest of the targets': 0 healthy,
 /// 1 warnings, 2 errors, 3 a target got no verdict or the scan could not run).
-pub fn run_scan(a: ScanArgs, style: Style) -> u8 {
+pub fn run_scan(a: ScanArgs, style: Style) -> Exit {
     let (list, cfg) = match prepare(&a) {
         Ok(v) => v,
         Err(e) => return fail(&e),
@@ -313,13 +314,16 @@ pub fn run_scan(a: ScanArgs, style: Style) -> u8 {
         };
         let _ = output::summary(&sum, &stats, estyle, &mut err);
     }
-    if stats.interrupted {
-        return sum.exit_code.max(3);
+    let merged = match sum.exit_code {
+        0 => Exit::Ok,
+        1 => Exit::Warning,
+        2 => Exit::Critical,
+        _ => Exit::Unknown,
+    };
+    if stats.interrupted || sum.targets == 0 {
+        return Exit::Unknown;
     }
-    if sum.targets == 0 {
-        return 3;
-    }
-    sum.exit_code
+    merged
 }
 
 pub use exporter::{run_serve, ServeArgs};

@@ -4,7 +4,8 @@
 //! short strings), never the report.
 
 use super::scan::{Outcome, TargetResult};
-use crate::model::{Report, Severity, Verdict};
+use crate::model::{Severity, Verdict};
+use crate::report::Report;
 use crate::render::Style;
 use crate::sanitize::escape;
 use std::collections::BTreeMap;

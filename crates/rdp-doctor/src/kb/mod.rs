@@ -1,6 +1,8 @@
 //! The knowledge base: the finding catalogue and the code tables, as data compiled into the
 //! binary (`kb/*.toml`). Stable ids; the rules and the `explain` command look things up here.
 
+pub mod codes;
+
 use crate::model::{Finding, Kind, Phase, Severity};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -74,24 +76,44 @@ pub fn parse_catalogue_files(files: &[(&str, &str)]) -> Result<Catalogue, String
     Ok(Catalogue { findings })
 }
 
-/// What a rule concluded: a catalogue id plus the measured evidence.
+/// What a rule concluded: a catalogue id plus the measured evidence. Every source's rules
+/// produce hits; [`Catalogue::materialize`] is the one place that turns a hit into a finding.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Hit {
-    pub id: &'static str,
+    pub id: String,
     /// Overrides the catalogue's default severity (the evidence should say why).
     pub severity: Option<Severity>,
     pub evidence: Vec<String>,
-    /// Values for the placeholders in fix steps.
-    pub vars: Vec<(&'static str, String)>,
+    /// Values for the placeholders in the explanation and fix steps (escaped when filled).
+    pub vars: Vec<(String, String)>,
+    /// References beyond the catalogue entry's own (a finding confirmed by another source
+    /// keeps that source's references too).
+    pub references: Vec<String>,
+    /// Where the finding sorts, when it is not its own phase: a log cause merged with a probe
+    /// symptom keeps the symptom's place in the connection sequence.
+    pub order_phase: Option<Phase>,
+    /// How often and when a logged event occurred.
+    pub occurrences: Option<Occurrences>,
+}
+
+/// Count and time range of the events behind a finding (event logs).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Occurrences {
+    pub count: u64,
+    pub first: Option<String>,
+    pub last: Option<String>,
 }
 
 impl Hit {
-    pub fn new(id: &'static str) -> Hit {
+    pub fn new(id: impl Into<String>) -> Hit {
         Hit {
-            id,
+            id: id.into(),
             severity: None,
             evidence: Vec::new(),
             vars: Vec::new(),
+            references: Vec::new(),
+            order_phase: None,
+            occurrences: None,
         }
     }
 
@@ -105,10 +127,58 @@ impl Hit {
         self
     }
 
-    pub fn var(mut self, k: &'static str, v: impl Into<String>) -> Hit {
-        self.vars.push((k, v.into()));
+    pub fn var(mut self, k: impl Into<String>, v: impl Into<String>) -> Hit {
+        self.vars.push((k.into(), v.into()));
         self
     }
+
+    /// The severity the finding will have: the override, or the catalogue's.
+    pub fn effective_severity(&self) -> Severity {
+        self.severity
+            .or_else(|| catalogue().get(&self.id).map(|d| d.severity))
+            .unwrap_or(Severity::Warning)
+    }
+
+    /// The phase the finding belongs to (the catalogue's), or `Evidence` for an unknown id.
+    pub fn phase(&self) -> Phase {
+        catalogue()
+            .get(&self.id)
+            .map(|d| d.phase)
+            .unwrap_or(Phase::Evidence)
+    }
+}
+
+/// Replaces `{name}` placeholders with the values given (escaped); the first value for a name
+/// wins. Unknown placeholders stay as written.
+pub fn fill_placeholders<'a>(
+    text: &str,
+    vars: impl IntoIterator<Item = (&'a str, &'a str)> + Clone,
+) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(open) = rest.find('{') {
+        let (lit, tail) = rest.split_at(open);
+        out.push_str(lit);
+        let close = tail.find('}');
+        let name = close.and_then(|c| tail.get(1..c)).unwrap_or("");
+        let value = if name.is_empty() {
+            None
+        } else {
+            vars.clone().into_iter().find(|(k, _)| *k == name).map(|(_, v)| v)
+        };
+        match (value, close) {
+            (Some(v), Some(c)) => {
+                out.push_str(&crate::sanitize::escape(v));
+                rest = tail.get(c + 1..).unwrap_or("");
+            }
+            _ => {
+                out.push('{');
+                rest = tail.get(1..).unwrap_or("");
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 impl Catalogue {
@@ -116,58 +186,58 @@ impl Catalogue {
         self.findings.get(id)
     }
 
-    /// Turns a rule's hit into a finding. An id missing from the catalogue is an internal
-    /// error that the tests rule out; it still yields a usable finding rather than a panic.
-    pub fn materialize(&self, hit: &Hit, default_vars: &[(&'static str, String)]) -> Finding {
-        let fill = |s: &str| {
-            let mut out = s.to_string();
-            for (k, v) in hit.vars.iter().chain(default_vars.iter()) {
-                out = out.replace(&format!("{{{k}}}"), v);
-            }
-            out
+    /// Turns a rule's hit into a finding: catalogue text with the hit's placeholders (then the
+    /// defaults) filled, the hit's evidence, severity override, extra references and
+    /// occurrences. An id missing from the catalogue is an internal error that the tests rule
+    /// out; it still yields a usable finding rather than a panic.
+    pub fn materialize(&self, hit: &Hit, default_vars: &[(&str, String)]) -> Finding {
+        let vars = hit
+            .vars
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .chain(default_vars.iter().map(|(k, v)| (*k, v.as_str())));
+        let fill = |s: &str| fill_placeholders(s, vars.clone());
+        let occ = hit.occurrences.clone().unwrap_or_default();
+        let (count, first, last) = match &hit.occurrences {
+            Some(_) => (Some(occ.count), occ.first, occ.last),
+            None => (None, None, None),
         };
-        self.build(
-            hit.id,
-            hit.severity,
-            hit.evidence.clone(),
-            fill,
-            Phase::Evidence,
-        )
-    }
-
-    /// The finding for catalogue entry `id` with `evidence`, the severity overridden when
-    /// given, and `fill` applied to the explanation and the fix steps (placeholders). An
-    /// unknown id gives a finding that says so, in `fallback_phase`.
-    pub fn build(
-        &self,
-        id: &str,
-        severity: Option<Severity>,
-        evidence: Vec<String>,
-        fill: impl Fn(&str) -> String,
-        fallback_phase: Phase,
-    ) -> Finding {
-        match self.get(id) {
-            Some(def) => Finding {
-                id: def.id.clone(),
-                severity: severity.unwrap_or(def.severity),
-                kind: def.kind,
-                phase: def.phase,
-                title: def.title.clone(),
-                explanation: fill(&def.explanation),
-                evidence,
-                fix: def.fix.iter().map(|s| fill(s)).collect(),
-                references: def.references.clone(),
-            },
+        match self.get(&hit.id) {
+            Some(def) => {
+                let mut references = def.references.clone();
+                for r in &hit.references {
+                    if !references.contains(r) {
+                        references.push(r.clone());
+                    }
+                }
+                Finding {
+                    id: def.id.clone(),
+                    severity: hit.severity.unwrap_or(def.severity),
+                    kind: def.kind,
+                    phase: def.phase,
+                    title: def.title.clone(),
+                    explanation: fill(&def.explanation),
+                    evidence: hit.evidence.clone(),
+                    fix: def.fix.iter().map(|s| fill(s)).collect(),
+                    references,
+                    count,
+                    first,
+                    last,
+                }
+            }
             None => Finding {
-                id: id.to_string(),
-                severity: severity.unwrap_or(Severity::Warning),
+                id: hit.id.clone(),
+                severity: hit.severity.unwrap_or(Severity::Warning),
                 kind: Kind::Failure,
-                phase: fallback_phase,
-                title: format!("{id} (not in the knowledge base)"),
+                phase: Phase::Evidence,
+                title: format!("{} (not in the knowledge base)", hit.id),
                 explanation: String::new(),
-                evidence,
+                evidence: hit.evidence.clone(),
                 fix: Vec::new(),
-                references: Vec::new(),
+                references: hit.references.clone(),
+                count,
+                first,
+                last,
             },
         }
     }
@@ -258,7 +328,7 @@ mod tests {
     #[test]
     fn placeholders_are_filled() {
         let hit = Hit::new("cert-expired").var("sha1", "ABCD");
-        let f = catalogue().materialize(&hit, &[("host", "srv".into())]);
+        let f = catalogue().materialize(&hit, &[("host", "srv".to_string())]);
         assert!(f.fix.iter().any(|s| s.contains("ABCD")));
         assert!(f.fix.iter().all(|s| !s.contains("{sha1}")));
     }

@@ -49,7 +49,7 @@ pub fn empty(stopped_at: &str) -> ActivationFact {
 
 /// The ERRINFO name from the explain tables (`kb/codes/errinfo.toml`).
 pub fn errinfo_name(code: u32) -> String {
-    crate::explain::codebook()
+    crate::kb::codes::codebook()
         .table("errinfo")
         .and_then(|t| t.entries.iter().find(|e| e.code == code))
         .map(|e| e.name.clone())

@@ -49,7 +49,7 @@ pub fn error_name(code: u32) -> Option<String> {
     if let Some(n) = ErrorCode(code).name() {
         return Some(n.to_string());
     }
-    let book = crate::explain::codebook();
+    let book = crate::kb::codes::codebook();
     ["ntstatus", "sec-e"].iter().find_map(|t| {
         book.table(t)?
             .entries

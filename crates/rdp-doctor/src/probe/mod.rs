@@ -55,24 +55,7 @@ pub struct CheckOptions {
 /// The MSS the path-MTU retry advertises (the IPv4 minimum reassembly size minus headers).
 pub const RETRY_MSS: u32 = 536;
 
-/// Start offset and duration of each phase, in ms from the start of the check.
-#[derive(Debug, Clone, Default)]
-pub struct Timeline {
-    pub entries: Vec<(Phase, f64, f64)>,
-}
-
-impl Timeline {
-    pub fn add(&mut self, phase: Phase, start_ms: f64, duration_ms: f64) {
-        self.entries.push((phase, start_ms, duration_ms));
-    }
-
-    pub fn get(&self, phase: Phase) -> Option<(f64, f64)> {
-        self.entries
-            .iter()
-            .find(|(p, _, _)| *p == phase)
-            .map(|(_, s, d)| (*s, *d))
-    }
-}
+pub use crate::facts::Timeline;
 
 pub struct ProbeRun {
     pub facts: Facts,
@@ -481,7 +464,7 @@ async fn mcs_over_tls_only(
                     "tls",
                     format!(
                         "a TLS-only request got {}",
-                        crate::diagnose::negotiation_describe(other)
+                        other.describe()
                     ),
                 ),
                 None,

@@ -2,7 +2,8 @@
 //! the key facts, then the findings with evidence and fix. Server-supplied text is escaped.
 
 use super::Style;
-use crate::model::{PhaseStatus, Report, Severity, Verdict};
+use crate::model::{PhaseStatus, Severity, Verdict};
+use crate::report::Report;
 use crate::sanitize::escape;
 use std::io::{self, Write};
 

@@ -4,7 +4,7 @@
 pub mod human;
 pub mod nagios;
 
-use crate::model::Report;
+use crate::report::Report;
 use std::io::{self, Write};
 
 /// Output formats of `check`.

@@ -1,7 +1,8 @@
 //! One status line with performance data, as Nagios/Icinga plugins print it:
 //! `RDP <STATE> - <text> | <perfdata>`; the exit code is the verdict's (0/1/2).
 
-use crate::model::{PhaseStatus, Report, Verdict};
+use crate::model::{PhaseStatus, Verdict};
+use crate::report::Report;
 use crate::sanitize::escape;
 use std::io::{self, Write};
 

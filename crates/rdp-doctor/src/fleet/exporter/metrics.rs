@@ -5,7 +5,8 @@
 //! severities are three words. Never a certificate subject or an error text as a label.
 
 use crate::facts::UdpOutcome;
-use crate::model::{Phase, PhaseStatus, Report, Verdict};
+use crate::model::{Phase, PhaseStatus, Verdict};
+use crate::report::Report;
 use std::fmt::Write as _;
 
 /// The protocols of the enumeration, in order (`probe_rdp_protocol_accepted{protocol}`).
@@ -129,7 +130,7 @@ pub fn probe(report: Option<&Report>, duration_s: f64) -> String {
     e.gauge(
         "probe_rdp_verdict",
         "The check's verdict: 0 healthy, 1 degraded (warnings), 2 failing (as the check's exit code).",
-        f64::from(r.exit_code()),
+        f64::from(r.exit_code().code()),
     );
     let cat = crate::kb::catalogue();
     let mut ids: Vec<(&str, &str)> = Vec::new();

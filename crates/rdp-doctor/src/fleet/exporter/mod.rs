@@ -428,12 +428,12 @@ pub fn resident_bytes() -> Option<u64> {
 }
 
 /// `rdp-doctor serve`: runs until Ctrl-C / SIGTERM. Exit 3 when it cannot start.
-pub fn run_serve(a: ServeArgs) -> u8 {
+pub fn run_serve(a: ServeArgs) -> crate::model::Exit {
     let mut config = match config::load(&a.config) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("rdp-doctor: {e}");
-            return 3;
+            return crate::model::Exit::Unknown;
         }
     };
     if let Some(l) = a.listen {
@@ -466,7 +466,7 @@ pub fn run_serve(a: ServeArgs) -> u8 {
             allow.join(", "),
             ports.join(",")
         );
-        return 0;
+        return crate::model::Exit::Ok;
     }
     if config.allow.cidrs.iter().any(|(_, l)| *l == 0) {
         eprintln!("rdp-doctor: warning: the allowlist contains a /0 block: the exporter will probe any address");
@@ -478,7 +478,7 @@ pub fn run_serve(a: ServeArgs) -> u8 {
         Ok(r) => r,
         Err(e) => {
             eprintln!("rdp-doctor: cannot start the async runtime: {e}");
-            return 3;
+            return crate::model::Exit::Unknown;
         }
     };
     rt.block_on(async {
@@ -487,7 +487,7 @@ pub fn run_serve(a: ServeArgs) -> u8 {
             Ok(r) => r,
             Err(e) => {
                 eprintln!("rdp-doctor: {e}");
-                return 3;
+                return crate::model::Exit::Unknown;
             }
         };
         eprintln!(
@@ -505,7 +505,7 @@ pub fn run_serve(a: ServeArgs) -> u8 {
         wait_for_shutdown().await;
         eprintln!("rdp-doctor exporter stopping");
         drop(running);
-        0
+        crate::model::Exit::Ok
     })
 }
 

@@ -4,6 +4,10 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod local;
+pub mod logs;
+pub mod rdp_file;
+
 /// Everything measured or read for one target.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Facts {
@@ -39,7 +43,16 @@ pub struct Facts {
     pub path: Option<PathFact>,
     /// What the server itself reports (`check --local`, Windows only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub local: Option<crate::local::LocalFacts>,
+    pub local: Option<local::LocalFacts>,
+    /// Why `--local` could not read the server's configuration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local_error: Option<String>,
+    /// The client's .rdp file (`check --rdp-file`, `rdpfile`); its own document shows it.
+    #[serde(skip)]
+    pub rdp_file: Option<rdp_file::RdpFile>,
+    /// Event-log observations (`check --evidence`, `logs`); summarised in the findings.
+    #[serde(skip)]
+    pub logs: Option<logs::LogFacts>,
 }
 
 /// The client whose connection the check models (default: mstsc with its default settings).
@@ -792,4 +805,47 @@ pub struct ActivationFact {
     pub disconnect_reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+}
+
+/// Start offset and duration of each phase, in ms from the start of the check.
+#[derive(Debug, Clone, Default)]
+pub struct Timeline {
+    pub entries: Vec<(crate::model::Phase, f64, f64)>,
+}
+
+impl Timeline {
+    pub fn add(&mut self, phase: crate::model::Phase, start_ms: f64, duration_ms: f64) {
+        self.entries.push((phase, start_ms, duration_ms));
+    }
+
+    pub fn get(&self, phase: crate::model::Phase) -> Option<(f64, f64)> {
+        self.entries
+            .iter()
+            .find(|(p, _, _)| *p == phase)
+            .map(|(_, s, d)| (*s, *d))
+    }
+}
+
+
+impl X224Outcome {
+    /// One line for reports and evidence (server text escaped).
+    pub fn describe(&self) -> String {
+    use crate::sanitize::escape;
+    match self {
+        X224Outcome::Selected { protocol_name, .. } => format!("selected {protocol_name}"),
+        X224Outcome::Failure { code, name } => format!(
+            "RDP_NEG_FAILURE {code} ({})",
+            name.as_deref().unwrap_or("undocumented")
+        ),
+        X224Outcome::Legacy => "Connection Confirm without negotiation data".into(),
+        X224Outcome::NotRdp { .. } => "not RDP".into(),
+        X224Outcome::UnexpectedPdu { description } => escape(description),
+        X224Outcome::Malformed { error } => format!("malformed ({})", escape(error)),
+        X224Outcome::NoResponse { .. } => "no answer".into(),
+        X224Outcome::Partial { bytes, .. } => format!("only {bytes} bytes before the time-out"),
+        X224Outcome::Reset { .. } => "connection reset".into(),
+        X224Outcome::Closed { .. } => "connection closed".into(),
+        X224Outcome::Error { error } => escape(error),
+    }
+}
 }

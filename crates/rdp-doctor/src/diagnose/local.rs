@@ -4,7 +4,8 @@
 //! (kb/local.toml). Values and their meaning: rdp-knowledge.md B7 (registry, firewall,
 //! certificates), B5 (AllowEncryptionOracle).
 
-use super::*;
+use super::Context;
+use crate::facts::local::*;
 use crate::kb::Hit;
 use crate::model::Severity;
 
@@ -61,6 +62,17 @@ impl RuleContext {
 /// The built-in firewall rules ([rdp-knowledge.md B7]).
 const FW_TCP: &str = "RemoteDesktop-UserMode-In-TCP";
 const FW_UDP: &str = "RemoteDesktop-UserMode-In-UDP";
+
+/// The local rules as one pipeline rule: the facts read on the server, or why they could not
+/// be read.
+pub fn rules_for(facts: &crate::facts::Facts, ctx: &Context, hits: &mut Vec<Hit>) {
+    if let Some(e) = &facts.local_error {
+        hits.push(Hit::new("local-facts-unavailable").evidence(e.clone()));
+    }
+    if let Some(f) = &facts.local {
+        hits.extend(rules(f, &RuleContext::from_check(ctx, ctx.now_unix)));
+    }
+}
 
 /// All local rules, in connection-sequence order.
 pub fn rules(f: &LocalFacts, ctx: &RuleContext) -> Vec<Hit> {

@@ -1,0 +1,89 @@
+//! The subcommands that read files instead of probing a server, as pipelines: `logs` (event
+//! logs -> facts -> rules -> findings) and `rdpfile` (an .rdp file -> facts -> rules ->
+//! findings). Errors go to stderr and name the file; results go to `w`.
+
+use crate::diagnose::{self, Context};
+use crate::facts::logs::LogFacts;
+use crate::facts::Facts;
+use crate::model::{Exit, Finding};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// `rdp-doctor logs FILE...`: reads the logs, prints the findings. Exit: 3 when no file could
+/// be read, otherwise by the worst finding (an unreadable file among readable ones is at
+/// least a warning).
+pub fn logs(
+    files: &[PathBuf],
+    opts: crate::evidence::LogsOptions,
+    w: &mut dyn Write,
+    color: bool,
+) -> (Exit, std::io::Result<()>) {
+    let evidence = crate::evidence::collect(files, &opts);
+    for f in evidence.files.iter().filter(|f| f.error.is_some()) {
+        eprintln!(
+            "rdp-doctor: {}: cannot read: {}",
+            f.path,
+            f.error.as_deref().unwrap_or("")
+        );
+    }
+    let facts = Facts {
+        logs: Some(LogFacts {
+            evidence,
+            host_verified: false,
+            target_names: Vec::new(),
+        }),
+        ..Facts::default()
+    };
+    let findings = diagnose::diagnose(&facts, &Context::without_target());
+    let Some(logs) = facts.logs else {
+        return (Exit::Unknown, Ok(()));
+    };
+    let ev = &logs.evidence;
+    let exit = logs_exit(ev, &findings);
+    let written = if opts.json {
+        crate::evidence::render::logs_json(ev, &findings, exit, w)
+    } else {
+        crate::evidence::render::logs_human(ev, &findings, &opts, w, color)
+    };
+    (exit, written)
+}
+
+fn logs_exit(ev: &crate::facts::logs::EvidenceFindings, findings: &[Finding]) -> Exit {
+    if ev.files.is_empty() || ev.files.iter().all(|f| f.error.is_some()) {
+        return Exit::Unknown;
+    }
+    let unreadable = if ev.files.iter().any(|f| f.error.is_some()) {
+        Exit::Warning
+    } else {
+        Exit::Ok
+    };
+    Exit::for_findings(findings).merge(unreadable)
+}
+
+/// `rdp-doctor rdpfile FILE.rdp`: parses the file, prints its connection-relevant settings and
+/// the findings.
+pub fn rdpfile(path: &Path, json: bool, w: &mut dyn Write, color: bool) -> (Exit, std::io::Result<()>) {
+    let shown_path = crate::sanitize::escape(&path.display().to_string());
+    let rdp = match crate::rdpfile::RdpFile::read(path) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("rdp-doctor: {shown_path}: {e}");
+            return (Exit::Unknown, Ok(()));
+        }
+    };
+    let facts = Facts {
+        rdp_file: Some(rdp),
+        ..Facts::default()
+    };
+    let found = diagnose::diagnose(&facts, &Context::without_target());
+    let exit = Exit::for_findings(&found);
+    let Some(rdp) = &facts.rdp_file else {
+        return (Exit::Unknown, Ok(()));
+    };
+    let written = if json {
+        crate::rdpfile::render_json(rdp, &shown_path, &found, exit, w)
+    } else {
+        crate::rdpfile::render_human(rdp, &shown_path, &found, w, color)
+    };
+    (exit, written)
+}
