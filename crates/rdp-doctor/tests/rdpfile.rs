@@ -3,7 +3,8 @@
 use rdp_doctor::facts::{CertFact, Facts, ProtocolProbe, ProtocolsFact, X224Outcome};
 use rdp_doctor::model::{Severity, Target, Verdict};
 use rdp_doctor::report::Report;
-use rdp_doctor::rdpfile::{self, client_profile, client_vs_probe, target, RdpFile, Value};
+use rdp_doctor::diagnose::Context;
+use rdp_doctor::rdpfile::{self, client_profile, target, RdpFile, Value};
 use std::path::{Path, PathBuf};
 
 fn fixture(rel: &str) -> PathBuf {
@@ -19,6 +20,30 @@ fn at<'a>(v: &'a serde_json::Value, path: &str) -> &'a serde_json::Value {
 
 fn ids(f: &[rdp_doctor::model::Finding]) -> Vec<&str> {
     f.iter().map(|f| f.id.as_str()).collect()
+}
+
+/// The file's own findings, through the pipeline as `rdpfile` runs it.
+fn file_findings(rdp: &RdpFile) -> Vec<rdp_doctor::model::Finding> {
+    let facts = Facts {
+        rdp_file: Some(rdp.clone()),
+        ..Facts::default()
+    };
+    rdp_doctor::diagnose::diagnose(&facts, &Context::without_target())
+}
+
+/// Only the client-against-probe rule's findings for this file and report.
+fn client_vs_probe(rdp: &RdpFile, r: &Report) -> Vec<rdp_doctor::model::Finding> {
+    let ctx = Context::new(r.target.clone());
+    let mut hits = Vec::new();
+    rdp_doctor::diagnose::client::client_vs_probe(rdp, &r.facts, &ctx, &mut hits);
+    rdp_doctor::diagnose::findings(hits, &r.facts, &ctx)
+}
+
+/// `rdp-doctor rdpfile` as the CLI runs it: the exit code and what it printed.
+fn run_rdpfile(path: &Path, json: bool, out: &mut Vec<u8>) -> u8 {
+    let (exit, written) = rdp_doctor::commands::rdpfile(path, json, out, false);
+    assert!(written.is_ok());
+    exit.code()
 }
 
 /// What mstsc writes: UTF-16LE with BOM, CRLF. Built here from text; keys in mixed case.
@@ -66,7 +91,7 @@ fn freerdp_avd_test_file() {
         Some("afdfp-rdgateway-r1.wvd.microsoft.com:443")
     );
     assert!(rdp.uses_gateway());
-    let found = rdpfile::findings(&rdp);
+    let found = file_findings(&rdp);
     assert_eq!(
         ids(&found),
         vec!["rdpfile-auth-level-strict", "rdpfile-gateway-always"]
@@ -97,7 +122,7 @@ fn mstsc_utf16_file_with_risky_settings() {
         rdp.get("password 51").map(|s| &s.value),
         Some(Value::Binary { bytes: 32 })
     ));
-    let found = rdpfile::findings(&rdp);
+    let found = file_findings(&rdp);
     assert_eq!(
         ids(&found),
         vec![
@@ -123,7 +148,7 @@ fn secrets_never_reach_any_output() {
     std::fs::write(&path, utf16le_bom(&text)).expect("write");
     for json in [false, true] {
         let mut out = Vec::new();
-        let code = rdpfile::run_rdpfile(&path, json, &mut out, false);
+        let code = run_rdpfile(&path, json, &mut out);
         assert_eq!(code, 1, "warnings only");
         let s = String::from_utf8(out).expect("utf-8");
         for secret in [PASSWORD_HEX, "DEADBEEF", "hunter2", "eyJtoken", "hunter3"] {
@@ -140,7 +165,7 @@ fn secrets_never_reach_any_output() {
     }
     let mut out = Vec::new();
     assert_eq!(
-        rdpfile::run_rdpfile(&dir.join("missing.rdp"), false, &mut out, false),
+        run_rdpfile(&dir.join("missing.rdp"), false, &mut out),
         3
     );
     let _ = std::fs::remove_dir_all(&dir);
@@ -177,7 +202,7 @@ fn addresses_ports_and_ipv6() {
     assert_eq!(t("full address:s:   "), None);
     let rdp = RdpFile::parse(b"username:s:x").expect("parses");
     assert_eq!(
-        ids(&rdpfile::findings(&rdp)),
+        ids(&file_findings(&rdp)),
         vec!["rdpfile-no-full-address"]
     );
 }
@@ -207,7 +232,7 @@ fn client_profile_mapping() {
 #[test]
 fn gateway_and_broker_settings() {
     let f = |s: &str| {
-        rdpfile::findings(
+        file_findings(
             &RdpFile::parse(format!("full address:s:h\n{s}").as_bytes()).expect("parses"),
         )
         .iter()

@@ -473,8 +473,8 @@ fn sources(f: &LocalFacts, hits: &mut Vec<Hit>) {
 mod tests {
     use super::*;
 
-    fn ids(f: &LocalFacts, ctx: &RuleContext) -> Vec<&'static str> {
-        rules(f, ctx).into_iter().map(|h| h.id).collect()
+    fn ids(f: &LocalFacts, ctx: &RuleContext) -> Vec<String> {
+        rules(f, ctx).into_iter().map(|h| h.id).collect::<Vec<_>>()
     }
 
     fn listener(v: u32) -> Option<Setting> {

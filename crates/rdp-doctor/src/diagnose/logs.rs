@@ -11,7 +11,7 @@
 
 use super::Context;
 use crate::evidence::rules::engine;
-use crate::facts::logs::LogFinding;
+use crate::facts::logs::{LogFacts, LogFinding};
 use crate::facts::Facts;
 use crate::kb::Hit;
 use crate::model::{PhaseStatus, Severity};
@@ -28,6 +28,12 @@ pub fn rules(facts: &Facts, _ctx: &Context, hits: &mut Vec<Hit>) {
         hits.extend(logs.evidence.findings.iter().map(|lf| lf.hit.clone()));
         return;
     }
+    join(logs, facts, hits);
+}
+
+/// Joins the log observations with the hits the other sources' rules found for a probed
+/// target (`facts`).
+pub fn join(logs: &LogFacts, facts: &Facts, hits: &mut Vec<Hit>) {
     // probe id -> the id it was merged into
     let mut consumed: Vec<(String, String)> = Vec::new();
     for lf in &logs.evidence.findings {

@@ -660,9 +660,16 @@ fn placeholder_values(id: &str, ev: &Event) -> Vec<(String, String)> {
     let Some(def) = catalogue().get(id) else {
         return Vec::new();
     };
+    values_for(
+        std::iter::once(def.explanation.as_str()).chain(def.fix.iter().map(String::as_str)),
+        ev,
+    )
+}
+
+fn values_for<'a>(texts: impl Iterator<Item = &'a str>, ev: &Event) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
-    for text in std::iter::once(&def.explanation).chain(def.fix.iter()) {
-        let mut rest = text.as_str();
+    for text in texts {
+        let mut rest = text;
         while let Some(open) = rest.find('{') {
             let tail = rest.get(open..).unwrap_or("");
             let Some(close) = tail.find('}') else { break };
@@ -827,8 +834,10 @@ mod tests {
         let segs = parse_template("from {IPString|ip} on {@computer}").expect("parses");
         let e = ev("p", 1, &[("IPString", "1.2.3.4:5"), ("x", "\u{1b}[31m")]);
         assert_eq!(render_summary(&segs, &e), "from 1.2.3.4 on SRV");
+        let text = "a {x} {missing} {computer} {not a name}";
+        let vars = values_for(std::iter::once(text), &e);
         assert_eq!(
-            fill("a {x} {missing} {computer} {not a name}", &e),
+            crate::kb::fill_placeholders(text, vars.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
             "a \\x1b[31m <missing> SRV {not a name}"
         );
     }

@@ -41,7 +41,7 @@ fn x904_in_every_written_form_is_socket_closed() {
             Some("disconnectReasonAtClientWinsockFDCLOSE"),
             "{q}"
         );
-        assert_eq!(exit_code(&e), 0, "{q}");
+        assert_eq!(exit_code(&e).code(), 0, "{q}");
     }
     let e = ex(&["0x904"]);
     let it = e.items.first().and_then(|i| i.interpretations.first());
@@ -101,7 +101,7 @@ fn x904_x7_is_the_certificate_private_key_story() {
             Some("exDiscReasonServerDeniedConnection"),
             "{qs:?}"
         );
-        assert_eq!(exit_code(&e), 0);
+        assert_eq!(exit_code(&e).code(), 0);
     }
 }
 
@@ -275,7 +275,7 @@ fn unknown_codes_say_so_and_never_guess() {
         .as_deref()
         .is_some_and(|m| m.contains("does not guess")));
     assert_eq!(item.value, Some(0x12345));
-    assert_eq!(exit_code(&e), 1);
+    assert_eq!(exit_code(&e).code(), 1);
     // Documented structure, not a meaning.
     let e = ex(&["0xC0000001"]);
     let item = e.items.first().expect("one item");
@@ -339,7 +339,7 @@ fn name_typos_are_unknown_with_did_you_mean() {
             "{q}: {:?}",
             item.did_you_mean
         );
-        assert_eq!(exit_code(&e), 1);
+        assert_eq!(exit_code(&e).code(), 1);
     }
     // A family prefix with nonsense: unknown, not prose.
     let e = ex(&["ERRINFO_NO_SUCH_THING_AT_ALL"]);
@@ -365,7 +365,7 @@ fn not_a_code_is_exit_3_with_a_clear_message() {
             "{q:?}: {:?}",
             item.message
         );
-        assert_eq!(exit_code(&e), 3, "{q:?}");
+        assert_eq!(exit_code(&e).code(), 3, "{q:?}");
         let out = human(&e, false);
         assert!(
             !out.contains('\u{1b}'),
@@ -378,15 +378,15 @@ fn not_a_code_is_exit_3_with_a_clear_message() {
         .first()
         .is_some_and(|i| i.did_you_mean.iter().any(|d| d == "schannel:36870")));
     let e = ex(&[]);
-    assert_eq!(exit_code(&e), 3);
+    assert_eq!(exit_code(&e).code(), 3);
 }
 
 #[test]
 fn exit_code_merges_the_worst_item() {
-    assert_eq!(exit_code(&ex(&["0x904", "0xC000006D"])), 0);
-    assert_eq!(exit_code(&ex(&["0x904", "0x12345"])), 1);
-    assert_eq!(exit_code(&ex(&["0x904", "0x12345", "0xZZ"])), 3);
-    assert_eq!(exit_code(&ex(&["0x708"])), 1, "undocumented sighting only");
+    assert_eq!(exit_code(&ex(&["0x904", "0xC000006D"])).code(), 0);
+    assert_eq!(exit_code(&ex(&["0x904", "0x12345"])).code(), 1);
+    assert_eq!(exit_code(&ex(&["0x904", "0x12345", "0xZZ"])).code(), 3);
+    assert_eq!(exit_code(&ex(&["0x708"])).code(), 1, "undocumented sighting only");
     assert_eq!(
         ex(&["0x708"]).items.first().map(|i| i.status),
         Some(Status::Undocumented)
@@ -397,7 +397,7 @@ fn exit_code_merges_the_worst_item() {
 fn prose_around_codes_is_ignored_not_an_error() {
     let e = ex(&["The connection failed with 0x904 after TLS 1.2"]);
     assert_eq!(e.items.len(), 1);
-    assert_eq!(exit_code(&e), 0);
+    assert_eq!(exit_code(&e).code(), 0);
     assert!(
         e.ignored.iter().any(|w| w == "connection"),
         "{:?}",
@@ -639,34 +639,23 @@ impl Write for Failing {
 }
 
 #[test]
-fn run_returns_the_exit_code_and_handles_write_errors() {
+fn run_returns_the_exit_code_and_the_write_result() {
     let mut out = Vec::new();
-    assert_eq!(
-        run(&["0x904".into(), "0x7".into()], false, false, &mut out),
-        0
-    );
+    let (exit, w) = run(&["0x904".into(), "0x7".into()], false, false, &mut out);
+    assert_eq!(exit.code(), 0);
+    assert!(w.is_ok());
     assert!(String::from_utf8_lossy(&out).contains("Socket closed"));
     let mut out = Vec::new();
-    assert_eq!(run(&["0x12345".into()], true, false, &mut out), 1);
+    assert_eq!(run(&["0x12345".into()], true, false, &mut out).0.code(), 1);
     assert!(serde_json::from_slice::<serde_json::Value>(&out).is_ok());
-    assert_eq!(
-        run(
-            &["0x12345".into()],
-            false,
-            false,
-            &mut Failing(io::ErrorKind::BrokenPipe)
-        ),
-        1
+    let (exit, w) = run(
+        &["0x12345".into()],
+        false,
+        false,
+        &mut Failing(io::ErrorKind::BrokenPipe),
     );
-    assert_eq!(
-        run(
-            &["0x904".into()],
-            false,
-            false,
-            &mut Failing(io::ErrorKind::Other)
-        ),
-        3
-    );
+    assert_eq!(exit.code(), 1);
+    assert_eq!(w.map_err(|e| e.kind()), Err(io::ErrorKind::BrokenPipe));
 }
 
 #[test]
@@ -703,7 +692,7 @@ fn a_huge_paste_is_cut_and_stays_cheap() {
         "{:?}",
         e.notes
     );
-    assert_eq!(exit_code(&e), 3);
+    assert_eq!(exit_code(&e).code(), 3);
     // Generous bound for an unoptimised build on a shared 2-core machine.
     assert!(started.elapsed() < std::time::Duration::from_secs(20));
 }

@@ -482,6 +482,9 @@ mod tests {
             evidence: vec![],
             fix: vec![],
             references: vec![],
+            count: None,
+            first: None,
+            last: None,
         }
     }
 
