@@ -3,6 +3,17 @@
 //! values below were read from the samples with this reader and cross-checked against
 //! shared/samples/SOURCES.md and windows-evidence.md (prototype output).
 
+fn run_logs(
+    files: &[std::path::PathBuf],
+    opts: LogsOptions,
+    out: &mut Vec<u8>,
+    color: bool,
+) -> u8 {
+    let (exit, written) = rdp_doctor::commands::logs(files, opts, out, color);
+    assert!(written.is_ok());
+    exit.code()
+}
+
 use rdp_doctor::evidence::{self, collect, rules::EvidenceFindings, LogsOptions};
 use rdp_doctor::model::Severity;
 use std::path::{Path, PathBuf};
@@ -28,7 +39,7 @@ fn read(rels: &[&str]) -> EvidenceFindings {
 
 fn evidence_text(ev: &EvidenceFindings, id: &str) -> String {
     ev.get(id)
-        .map(|f| f.finding.evidence.join("\n"))
+        .map(|f| f.finding().evidence.join("\n"))
         .unwrap_or_default()
 }
 
@@ -38,13 +49,13 @@ fn sample_4625_logon_type_10_account_restriction() {
         "{MITRE}/ID4625-failed login with denied access due to account restriction.evtx"
     )]);
     assert_eq!(ev.findings.len(), 1, "{:#?}", ev.findings);
-    let f = ev.get("logon-account-restriction").expect("finding");
+    let f = ev.get("account-restricted").expect("finding");
     assert_eq!(f.count, 2);
-    assert_eq!(f.finding.severity, Severity::Error);
+    assert_eq!(f.finding().severity, Severity::Error);
     assert_eq!(f.first.as_deref(), Some("2021-10-23T21:50:11.6665197Z"));
     assert_eq!(f.last.as_deref(), Some("2021-10-23T21:51:57.2125134Z"));
     assert_eq!(f.hosts, vec!["FS03.offsec.lan"]);
-    let text = evidence_text(&ev, "logon-account-restriction");
+    let text = evidence_text(&ev, "account-restricted");
     assert!(text.contains("logon type 10 (RemoteInteractive)"), "{text}");
     assert!(
         text.contains("0xC000006E (STATUS_ACCOUNT_RESTRICTION"),
@@ -55,7 +66,7 @@ fn sample_4625_logon_type_10_account_restriction() {
         f.example.data.get("Status").map(String::as_str),
         Some("0xc000006e")
     );
-    assert_eq!(ev.exit_code(), 2);
+    assert_eq!(ev.exit_code().code(), 2);
 }
 
 #[test]
@@ -68,15 +79,15 @@ fn sample_4825_no_remote_desktop_right_with_the_user_in_the_fix() {
     assert_eq!(f.first.as_deref(), Some("2020-07-12T05:27:05.5797045Z"));
     assert_eq!(f.hosts, vec!["fs02.offsec.lan"]);
     assert!(
-        f.finding
+        f.finding()
             .fix
             .iter()
             .any(|s| s.contains("-Member 'OFFSEC\\\\svc6test1'")
                 || s.contains("-Member 'OFFSEC\\svc6test1'")),
         "{:?}",
-        f.finding.fix
+        f.finding().fix
     );
-    assert!(f.finding.fix.iter().all(|s| !s.contains("<AccountName>")));
+    assert!(f.finding().fix.iter().all(|s| !s.contains("<AccountName>")));
 }
 
 #[test]
@@ -89,12 +100,12 @@ fn sample_rdpcorets_140_bad_credentials_with_client_ip_and_damaged_records() {
     assert_eq!(file.records, 1910);
     assert_eq!(file.damaged, 4, "{:?}", file.damage_examples);
     assert!(file.error.is_none());
-    let f = ev.get("logon-bad-credentials").expect("140 finding");
+    let f = ev.get("logon-failure").expect("140 finding");
     assert_eq!(f.count, 126);
-    assert_eq!(f.finding.severity, Severity::Warning);
+    assert_eq!(f.finding().severity, Severity::Warning);
     assert!(ev.files.iter().all(|f| f.damage_examples.len() <= 5));
     // The record the windows-evidence prototype printed: #5281377, IPString=43.228.99.228.
-    let all = evidence_text(&ev, "logon-bad-credentials");
+    let all = evidence_text(&ev, "logon-failure");
     assert!(
         f.lines.iter().any(|l| l.text.contains("43.228.99.228"))
             || f.distinct_lines > f.lines.len(),
@@ -127,7 +138,7 @@ fn the_ip_of_record_5281377_is_reported() {
             ..LogsOptions::default()
         },
     );
-    let f = ev.get("logon-bad-credentials").expect("finding");
+    let f = ev.get("logon-failure").expect("finding");
     assert_eq!(f.first.as_deref(), Some("2018-08-02T04:32:34.4369592Z"));
     assert!(ev.totals.filtered_out > 0);
     let mut seen = None;
@@ -140,15 +151,15 @@ fn the_ip_of_record_5281377_is_reported() {
     }
     assert_eq!(seen.as_deref(), Some("43.228.99.228"));
     let all = collect(&files, &LogsOptions::default());
-    let f = all.get("logon-bad-credentials").expect("finding");
+    let f = all.get("logon-failure").expect("finding");
     assert_eq!(f.distinct_lines, 62);
     assert!(
-        f.finding
+        f.finding()
             .evidence
             .iter()
             .any(|e| e.contains("... and 54 more distinct")),
         "{:?}",
-        f.finding.evidence
+        f.finding().evidence
     );
 }
 
@@ -167,13 +178,13 @@ fn sample_1056_self_signed_certificate_thumbprint() {
         Some("DESKTOP-1N4R894")
     );
     assert_eq!(f.example.record_id, 201);
-    assert_eq!(f.finding.severity, Severity::Info);
+    assert_eq!(f.finding().severity, Severity::Info);
     assert!(f
-        .finding
+        .finding()
         .explanation
         .contains("59EFF2E3B509C83137E81085E02A1AC63A7E61AA"));
     // Only info: nothing to warn about.
-    assert_eq!(ev.exit_code(), 0);
+    assert_eq!(ev.exit_code().code(), 0);
 }
 
 #[test]
@@ -206,9 +217,9 @@ fn sample_4625_bad_password_and_unrelated_events() {
         &format!("{OMER}/Security_short_selected.evtx"),
         &format!("{MITRE}/ID4688,4778,4779 RDP hijack direct.evtx"),
     ]);
-    let f = ev.get("logon-bad-credentials").expect("4625");
+    let f = ev.get("logon-failure").expect("4625");
     assert_eq!(f.count, 1);
-    let text = evidence_text(&ev, "logon-bad-credentials");
+    let text = evidence_text(&ev, "logon-failure");
     assert!(
         text.contains("TEMPORAL\\Administrator from 23.94.153.202"),
         "{text}"
@@ -217,7 +228,7 @@ fn sample_4625_bad_password_and_unrelated_events() {
     assert_eq!(ev.findings.len(), 1);
     let hijack = ev.files.get(1).expect("second file");
     assert_eq!((hijack.records, hijack.matched), (14, 0));
-    assert_eq!(ev.exit_code(), 1);
+    assert_eq!(ev.exit_code().code(), 1);
 }
 
 #[test]
@@ -240,8 +251,19 @@ fn all_samples_together_totals() {
         Some(1790)
     );
     assert_eq!(ev.get("rdp-auth-succeeded").map(|f| f.count), Some(16));
-    // Errors first, then by count.
-    let sev: Vec<Severity> = ev.findings.iter().map(|f| f.finding.severity).collect();
+    // Through the pipeline, as `logs` prints them: errors first.
+    let facts = rdp_doctor::facts::Facts {
+        logs: Some(rdp_doctor::facts::logs::LogFacts {
+            evidence: ev.clone(),
+            host_verified: false,
+            target_names: Vec::new(),
+        }),
+        ..Default::default()
+    };
+    let found =
+        rdp_doctor::diagnose::diagnose(&facts, &rdp_doctor::diagnose::Context::without_target());
+    assert_eq!(found.len(), ev.findings.len());
+    let sev: Vec<Severity> = found.iter().map(|f| f.severity).collect();
     let mut sorted = sev.clone();
     sorted.sort_by(|a, b| b.cmp(a));
     assert_eq!(sev, sorted);
@@ -292,7 +314,7 @@ fn json_fixtures_schannel_36870_and_friends() {
         .lines
         .iter()
         .any(|l| l.text.contains("0x8009030D (SEC_E_UNKNOWN_CREDENTIALS")));
-    assert!(f.finding.explanation.contains("RDS01.corp.example"));
+    assert!(f.finding().explanation.contains("RDS01.corp.example"));
     assert_eq!(
         ev.get("server-tls-credential-failed").map(|f| f.count),
         Some(1)
@@ -324,7 +346,7 @@ fn json_fixtures_rcm_1057_1058_in_the_powershell_51_default_shape() {
     let renew = ev.get("rdp-cert-renew-failed").expect("1058");
     assert_eq!(renew.count, 2);
     assert_eq!(renew.last.as_deref(), Some("2024-03-05T09:00:00Z"));
-    assert_eq!(renew.finding.severity, Severity::Error);
+    assert_eq!(renew.finding().severity, Severity::Error);
 }
 
 #[test]
@@ -346,7 +368,7 @@ fn json_fixtures_lsm_40_reason_codes() {
 #[test]
 fn json_fixtures_security_positional_properties() {
     let ev = read(&["json/server-security-ps51.json"]);
-    let bad = ev.get("logon-bad-credentials").expect("4625 LT3");
+    let bad = ev.get("logon-failure").expect("4625 LT3");
     assert_eq!(bad.count, 1);
     assert!(bad
         .lines
@@ -395,8 +417,9 @@ fn host_and_since_filters() {
             ..LogsOptions::default()
         },
     );
-    let ids: Vec<&str> = old.findings.iter().map(|f| f.finding.id.as_str()).collect();
-    assert_eq!(ids, vec!["dns-unresolved", "client-connection-attempts"]);
+    let mut ids: Vec<&str> = old.findings.iter().map(|f| f.hit.id.as_str()).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, vec!["client-connection-attempts", "dns-unresolved"]);
     let rds01 = collect(
         &all,
         &LogsOptions {
@@ -423,7 +446,7 @@ fn host_and_since_filters() {
 #[test]
 fn run_logs_exit_codes_and_json_schema() {
     let mut out = Vec::new();
-    let code = evidence::run_logs(
+    let code = run_logs(
         &[fixture("json/server-schannel.json")],
         LogsOptions {
             json: true,
@@ -437,14 +460,23 @@ fn run_logs_exit_codes_and_json_schema() {
     assert_eq!(*at(&v, "/schema"), "rdp-doctor/logs/v1");
     assert_eq!(*at(&v, "/exit_code"), 2);
     assert_eq!(*at(&v, "/totals/records"), 9);
+    // The same finding object as check's, with count and time range.
     let f = at(&v, "/findings/0");
-    assert_eq!(*at(f, "/finding/id"), "server-private-key-unreadable");
+    assert_eq!(*at(f, "/id"), "server-private-key-unreadable");
+    assert_eq!(*at(f, "/severity"), "error");
     assert_eq!(*at(f, "/count"), 3);
     assert_eq!(*at(f, "/first"), "2024-03-04T08:15:02.1234567Z");
-    assert_eq!(*at(f, "/example/data/ErrorCode"), "0x8009030D");
+    assert!(
+        at(f, "/evidence")
+            .as_array()
+            .is_some_and(|e| e.iter().any(|l| l
+                .as_str()
+                .is_some_and(|l| l.contains("ErrorCode=0x8009030D")))),
+        "{f}"
+    );
 
     let mut out = Vec::new();
-    let code = evidence::run_logs(
+    let code = run_logs(
         &[fixture("does-not-exist.evtx")],
         LogsOptions::default(),
         &mut out,
@@ -455,7 +487,7 @@ fn run_logs_exit_codes_and_json_schema() {
     assert!(text.contains("cannot read: cannot open"), "{text}");
 
     let mut out = Vec::new();
-    let code = evidence::run_logs(
+    let code = run_logs(
         &[
             fixture(&format!("{MITRE}/ID4688,4778,4779 RDP hijack direct.evtx")),
             fixture("nope.json"),
@@ -479,7 +511,7 @@ fn not_an_event_file_is_reported_per_file() {
             .is_some_and(|e| e.contains("neither an .evtx file")),
         "{f:?}"
     );
-    assert_eq!(ev.exit_code(), 3);
+    assert_eq!(ev.exit_code().code(), 3);
 }
 
 // ------------------------------------------------------------------ damaged input -------------
@@ -536,7 +568,7 @@ fn truncated_evtx_files_give_a_report_with_damage_counts() {
     let mid = ev.files.get(4).expect("mid-chunk cut");
     assert!(mid.records > 0 && mid.damaged >= 1, "{mid:?}");
     assert!(ev.get("rdp-listener-connections").is_some());
-    assert_ne!(ev.exit_code(), 3);
+    assert_ne!(ev.exit_code().code(), 3);
 }
 
 #[test]
@@ -575,7 +607,7 @@ fn bit_flipped_evtx_files_never_fail_the_run() {
         files.push(p);
     }
     let mut out = Vec::new();
-    let code = evidence::run_logs(&files, LogsOptions::default(), &mut out, false);
+    let code = run_logs(&files, LogsOptions::default(), &mut out, false);
     assert!((0..=3).contains(&code));
     let ev = collect(&files, &LogsOptions::default());
     let readable: Vec<_> = ev.files.iter().filter(|f| f.error.is_none()).collect();

@@ -9,7 +9,7 @@
 )]
 
 use rdp_doctor::local::parse::parse;
-use rdp_doctor::local::rules::{rules, RuleContext};
+use rdp_doctor::diagnose::local::{rules, RuleContext};
 use rdp_doctor::local::{self, LocalFacts, SettingSource};
 use rdp_doctor::model::{Phase, PhaseStatus, Severity, Verdict};
 
@@ -33,7 +33,7 @@ fn facts(text: &str) -> LocalFacts {
     parse(text).unwrap_or_else(|e| panic!("fixture does not parse: {e}"))
 }
 
-fn ids(text: &str) -> Vec<&'static str> {
+fn ids(text: &str) -> Vec<String> {
     rules(&facts(text), &ctx())
         .into_iter()
         .map(|h| h.id)
@@ -78,7 +78,7 @@ fn key_acl_without_network_service_is_the_0x904_cause() {
         Some(Some(3))
     );
     let hits = rules(&f, &ctx());
-    let got: Vec<_> = hits.iter().map(|h| h.id).collect();
+    let got: Vec<_> = hits.iter().map(|h| h.id.as_str()).collect();
     assert_eq!(
         got,
         ["local-private-key-unreadable", "local-stale-certificates"]
@@ -96,7 +96,7 @@ fn key_acl_without_network_service_is_the_0x904_cause() {
     assert_eq!(
         hits[0].vars,
         vec![(
-            "sha1",
+            "sha1".to_string(),
             "0A1B2C3D4E5F60718293A4B5C6D7E8F901234567".to_string()
         )]
     );
@@ -106,7 +106,7 @@ fn key_acl_without_network_service_is_the_0x904_cause() {
 #[test]
 fn expired_self_signed_with_a_lost_key() {
     let hits = rules(&facts(fixture!("cert-expired-selfsigned.json")), &ctx());
-    let got: Vec<_> = hits.iter().map(|h| h.id).collect();
+    let got: Vec<_> = hits.iter().map(|h| h.id.as_str()).collect();
     assert_eq!(got, ["local-private-key-unreadable", "cert-expired"]);
     assert!(hits[0].evidence[0].contains("Keyset does not exist"));
     assert!(hits[0].evidence[0].contains("administrator"));
@@ -128,7 +128,7 @@ fn configured_certificate_missing_from_the_stores() {
     );
     let hits = rules(&f, &ctx());
     assert_eq!(
-        hits.iter().map(|h| h.id).collect::<Vec<_>>(),
+        hits.iter().map(|h| h.id.as_str()).collect::<Vec<_>>(),
         ["local-certificate-missing"]
     );
     assert!(hits[0].evidence[0].contains("Win32_TSGeneralSetting"));
@@ -145,7 +145,7 @@ fn disabled_by_policy_with_stopped_service_and_closed_firewall() {
     );
     let hits = rules(&f, &ctx());
     assert_eq!(
-        hits.iter().map(|h| h.id).collect::<Vec<_>>(),
+        hits.iter().map(|h| h.id.as_str()).collect::<Vec<_>>(),
         [
             "local-rdp-disabled",
             "local-termservice-not-running",
@@ -165,7 +165,9 @@ fn disabled_by_policy_with_stopped_service_and_closed_firewall() {
         hits[2].severity, None,
         "disabled, not a block rule: default severity"
     );
-    assert!(hits[2].vars.contains(&("port", "3390".to_string())));
+    assert!(hits[2]
+        .vars
+        .contains(&("port".to_string(), "3390".to_string())));
 }
 
 #[test]
@@ -188,7 +190,7 @@ fn not_elevated_still_finds_the_expired_certificate() {
     assert!(f.listener_certificate.is_none());
     let hits = rules(&f, &ctx());
     assert_eq!(
-        hits.iter().map(|h| h.id).collect::<Vec<_>>(),
+        hits.iter().map(|h| h.id.as_str()).collect::<Vec<_>>(),
         ["cert-expired", "local-sources-unreadable"]
     );
     assert!(hits[0].evidence[0].contains("could not be determined"));
@@ -251,24 +253,11 @@ fn powershell_5_1_shapes_are_tolerated() {
     );
 }
 
-/// Every id the local rules produce is in the catalogue, and every fixture's findings
-/// materialise without an unknown id.
+/// Every id the local rules produce on the fixtures is in the catalogue, and new local ids
+/// live in phase `local`.
 #[test]
 fn every_local_id_is_in_the_catalogue() {
     let cat = rdp_doctor::kb::catalogue();
-    for id in local::PRODUCED_IDS {
-        assert!(cat.get(id).is_some(), "{id} missing from kb");
-    }
-    for id in local::PRODUCED_IDS
-        .iter()
-        .filter(|id| id.starts_with("local-"))
-    {
-        assert_eq!(
-            cat.get(id).map(|d| d.phase),
-            Some(Phase::Local),
-            "{id}: new local ids live in phase local"
-        );
-    }
     for text in [
         fixture!("healthy-server2022.json"),
         fixture!("tls-0x904-key-acl.json"),
@@ -280,10 +269,51 @@ fn every_local_id_is_in_the_catalogue() {
         fixture!("ps51-quirks.json"),
     ] {
         for h in rules(&facts(text), &ctx()) {
-            assert!(local::PRODUCED_IDS.contains(&h.id), "{} not listed", h.id);
+            let def = cat.get(&h.id);
+            assert!(def.is_some(), "{} missing from kb", h.id);
+            if h.id.starts_with("local-") {
+                assert_eq!(
+                    def.map(|d| d.phase),
+                    Some(Phase::Local),
+                    "{}: new local ids live in phase local",
+                    h.id
+                );
+            }
         }
         rdp_doctor::local::parse::fuzz_local_json(text.as_bytes());
     }
+}
+
+/// What `check --local` does with the collector's result, through the pipeline: the local
+/// rules next to the probe's hits, one ordered list of findings, the local phase record.
+fn with_local(
+    report: rdp_doctor::report::Report,
+    local: Result<rdp_doctor::local::LocalFacts, String>,
+    duration_ms: f64,
+    rctx: &RuleContext,
+    probe_hits: Vec<rdp_doctor::kb::Hit>,
+) -> rdp_doctor::report::Report {
+    let mut facts = report.facts.clone();
+    match local {
+        Ok(l) => facts.local = Some(l),
+        Err(e) => facts.local_error = Some(e),
+    }
+    let mut dctx = rdp_doctor::diagnose::Context::new(report.target.clone());
+    dctx.now_unix = rctx.now_unix;
+    dctx.expiry_warning_days = rctx.expiry_warning_days;
+    let mut hits = probe_hits;
+    rdp_doctor::diagnose::local::rules_for(&facts, &dctx, &mut hits);
+    let findings = rdp_doctor::diagnose::findings(hits, &facts, &dctx);
+    let mut tl = rdp_doctor::probe::Timeline::default();
+    tl.add(Phase::Local, 0.0, duration_ms);
+    rdp_doctor::report::build(
+        report.target,
+        report.started_at,
+        report.duration_ms.max(duration_ms),
+        facts,
+        &tl,
+        findings,
+    )
 }
 
 fn empty_report(host: &str, port: u16) -> rdp_doctor::report::Report {
@@ -300,23 +330,15 @@ fn empty_report(host: &str, port: u16) -> rdp_doctor::report::Report {
 
 #[test]
 fn merge_adds_a_local_phase_facts_and_ordered_findings() {
-    let mut report = empty_report("127.0.0.1", 3389);
+    let report = empty_report("127.0.0.1", 3389);
     let probe_phases = report.phases.len();
-    // A probe finding with the same id as a local one gets the local evidence appended.
-    report.findings.push(rdp_doctor::model::Finding {
-        id: "cert-expired".into(),
-        severity: Severity::Error,
-        kind: Default::default(),
-        phase: Phase::Tls,
-        title: "t".into(),
-        explanation: String::new(),
-        evidence: vec!["probe: the presented certificate expired".into()],
-        fix: Vec::new(),
-        references: Vec::new(),
-    });
+    // A probe hit with the same id as a local one gets the local evidence appended.
+    let probe = rdp_doctor::kb::Hit::new("cert-expired")
+        .severity(Severity::Error)
+        .evidence("probe: the presented certificate expired");
     let f = facts(fixture!("cert-expired-selfsigned.json"));
     let rctx = ctx();
-    local::merge(&mut report, Ok(f.clone()), 0.0, 850.0, &rctx);
+    let report = with_local(report, Ok(f.clone()), 850.0, &rctx, vec![probe]);
     assert_eq!(report.phases.len(), probe_phases + 1);
     let p = report.phases.last().expect("local phase");
     assert_eq!((p.phase, p.status), (Phase::Local, PhaseStatus::Ok));
@@ -347,13 +369,13 @@ fn merge_adds_a_local_phase_facts_and_ordered_findings() {
 
 #[test]
 fn merge_of_a_failed_collection_is_a_warning_not_a_crash() {
-    let mut report = empty_report("srv01", 3389);
-    local::merge(
-        &mut report,
+    let report = empty_report("srv01", 3389);
+    let report = with_local(
+        report,
         Err("powershell.exe printed nothing".into()),
-        0.0,
         40.0,
         &ctx(),
+        Vec::new(),
     );
     let p = report.phases.last().expect("local phase");
     assert_eq!(p.status, PhaseStatus::Failed);
@@ -366,10 +388,10 @@ fn merge_of_a_failed_collection_is_a_warning_not_a_crash() {
 #[test]
 fn the_probed_port_is_compared_on_this_machine() {
     let f = facts(fixture!("rdp-disabled-by-policy.json"));
-    let mut report = empty_report("localhost", 3389);
+    let report = empty_report("localhost", 3389);
     let target = rdp_doctor::target::parse_target("localhost", 3389).expect("target");
     let rctx = RuleContext::from_check(&rdp_doctor::diagnose::Context::new(target), NOW);
-    local::merge(&mut report, Ok(f), 0.0, 1.0, &rctx);
+    let report = with_local(report, Ok(f), 1.0, &rctx, Vec::new());
     let port = report
         .findings
         .iter()
@@ -390,10 +412,10 @@ fn the_probed_port_is_compared_on_this_machine() {
 /// The human renderer shows the local phase and escapes what came from the server.
 #[test]
 fn human_report_shows_the_local_phase() {
-    let mut report = empty_report("127.0.0.1", 3389);
+    let report = empty_report("127.0.0.1", 3389);
     let mut f = facts(fixture!("healthy-server2022.json"));
     f.computer = Some("SRV\u{1b}[31m".into());
-    local::merge(&mut report, Ok(f), 0.0, 5.0, &ctx());
+    let report = with_local(report, Ok(f), 5.0, &ctx(), Vec::new());
     let mut out = Vec::new();
     rdp_doctor::render::render(
         &report,

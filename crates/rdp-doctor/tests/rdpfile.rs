@@ -125,11 +125,12 @@ fn mstsc_utf16_file_with_risky_settings() {
     let found = file_findings(&rdp);
     assert_eq!(
         ids(&found),
+        // One comparator for every source: severity, then the rules' order.
         vec![
-            "rdpfile-credssp-disabled",
-            "rdpfile-malformed-lines",
             "rdpfile-port-conflict",
+            "rdpfile-credssp-disabled",
             "rdpfile-username-domain-conflict",
+            "rdpfile-malformed-lines",
             "rdpfile-auth-level-strict",
             "rdpfile-saved-password",
         ]

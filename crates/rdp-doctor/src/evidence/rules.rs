@@ -400,6 +400,34 @@ impl EvidenceFindings {
     pub fn get(&self, id: &str) -> Option<&LogFinding> {
         self.findings.iter().find(|f| f.hit.id == id)
     }
+
+    /// What `logs` exits with for these observations alone: 3 when no file could be read,
+    /// else by the worst severity (an unreadable file among readable ones is a warning).
+    pub fn exit_code(&self) -> crate::model::Exit {
+        use crate::model::Exit;
+        if self.files.is_empty() || self.files.iter().all(|f| f.error.is_some()) {
+            return Exit::Unknown;
+        }
+        let worst = match self.findings.iter().map(|f| f.hit.effective_severity()).max() {
+            Some(Severity::Error) => Exit::Critical,
+            Some(Severity::Warning) => Exit::Warning,
+            _ => Exit::Ok,
+        };
+        let unreadable = if self.files.iter().any(|f| f.error.is_some()) {
+            Exit::Warning
+        } else {
+            Exit::Ok
+        };
+        worst.merge(unreadable)
+    }
+}
+
+impl LogFinding {
+    /// The finding this observation stands for on its own (the catalogue text filled with the
+    /// example event's values).
+    pub fn finding(&self) -> crate::model::Finding {
+        catalogue().materialize(&self.hit, &[])
+    }
 }
 
 #[derive(Debug, Default)]
