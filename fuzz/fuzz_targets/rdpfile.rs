@@ -1,2 +1,2 @@
 #![no_main]
-libfuzzer_sys::fuzz_target!(|data: &[u8]| rdp_doctor::rdpfile::fuzz_rdpfile(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| rdp_doctor::commands::fuzz_rdpfile(data));

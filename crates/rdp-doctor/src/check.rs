@@ -66,7 +66,14 @@ pub async fn check_with(opts: &CheckOptions, ctx: &Context, extra: Extra) -> Rep
     }
     let mut ctx = ctx.clone();
     ctx.now_unix = opts.now_unix;
-    finish(ctx.target.clone(), started_at, duration_ms, facts, &timeline, &ctx)
+    finish(
+        ctx.target.clone(),
+        started_at,
+        duration_ms,
+        facts,
+        &timeline,
+        &ctx,
+    )
 }
 
 /// Rules once over the facts, then the report, built once.
@@ -98,9 +105,7 @@ pub fn read_logs_for(files: &[PathBuf], facts: &Facts, typed_host: &str) -> LogF
         names.extend(ntlm.netbios_computer.iter().cloned());
     }
     let matcher = crate::evidence::HostMatcher::new(names.clone());
-    let host_verified = names
-        .iter()
-        .any(|n| n.parse::<std::net::IpAddr>().is_err());
+    let host_verified = names.iter().any(|n| n.parse::<std::net::IpAddr>().is_err());
     let opts = crate::evidence::LogsOptions::default();
     let evidence = crate::evidence::collect_with(files, &opts, host_verified.then_some(matcher));
     LogFacts {

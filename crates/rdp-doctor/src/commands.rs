@@ -62,7 +62,12 @@ fn logs_exit(ev: &crate::facts::logs::EvidenceFindings, findings: &[Finding]) ->
 
 /// `rdp-doctor rdpfile FILE.rdp`: parses the file, prints its connection-relevant settings and
 /// the findings.
-pub fn rdpfile(path: &Path, json: bool, w: &mut dyn Write, color: bool) -> (Exit, std::io::Result<()>) {
+pub fn rdpfile(
+    path: &Path,
+    json: bool,
+    w: &mut dyn Write,
+    color: bool,
+) -> (Exit, std::io::Result<()>) {
     let shown_path = crate::sanitize::escape(&path.display().to_string());
     let rdp = match crate::rdpfile::RdpFile::read(path) {
         Ok(r) => r,
@@ -86,4 +91,16 @@ pub fn rdpfile(path: &Path, json: bool, w: &mut dyn Write, color: bool) -> (Exit
         crate::rdpfile::render_human(rdp, &shown_path, &found, w, color)
     };
     (exit, written)
+}
+
+/// Fuzz oracle for .rdp files: the parser's own checks, then the rules over the parsed file;
+/// never panics.
+pub fn fuzz_rdpfile(data: &[u8]) {
+    if let Some(rdp) = crate::rdpfile::fuzz_parse(data) {
+        let facts = Facts {
+            rdp_file: Some(rdp),
+            ..Facts::default()
+        };
+        let _ = diagnose::diagnose(&facts, &Context::without_target());
+    }
 }

@@ -5,10 +5,10 @@
 use crate::cert::TrustStore;
 use crate::facts::ClientProfile;
 use crate::lab::{self, Endpoint, Fault, LabConfig};
-use crate::model::{Verdict};
-use crate::report::Report;
+use crate::model::Verdict;
 use crate::probe::CheckOptions;
 use crate::render::{human, Style};
+use crate::report::Report;
 use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::sync::Arc;

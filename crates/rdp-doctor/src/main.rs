@@ -371,7 +371,8 @@ fn run_check(a: CheckArgs, style: Style) -> Exit {
     };
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    let written = rdp_doctor::render::render(&report, format, style, &mut out).and_then(|_| out.flush());
+    let written =
+        rdp_doctor::render::render(&report, format, style, &mut out).and_then(|_| out.flush());
     finish(report.exit_code(), written)
 }
 

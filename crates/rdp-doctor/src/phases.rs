@@ -128,11 +128,7 @@ pub fn records(f: &Facts, tl: &Timeline) -> Vec<PhaseRecord> {
                 }
                 _ => String::new(),
             };
-            let summary = format!(
-                "asked {} -> {}{flags}",
-                n.requested,
-                n.response.describe()
-            );
+            let summary = format!("asked {} -> {}{flags}", n.requested, n.response.describe());
             out.push(rec(Phase::X224, status, tl, summary, json(n)));
         }
         None => out.push(skipped(Phase::X224, "not reached")),
@@ -505,4 +501,3 @@ fn short(o: &X224Outcome) -> String {
         other => other.describe(),
     }
 }
-

@@ -8,10 +8,10 @@
 //! are never stored: a `b:` value or a password-like key keeps only its length, so no output
 //! path can print it.
 
-use crate::text::decode_text;
-use crate::facts::ClientProfile;
 pub use crate::facts::rdp_file::{Problem, RdpFile, Setting, Value};
+use crate::facts::ClientProfile;
 use crate::model::{Finding, Severity};
+use crate::text::decode_text;
 use serde::Serialize;
 use std::io::Write;
 use std::path::Path;
@@ -260,7 +260,12 @@ impl RdpFile {
                 f.take(MAX_RDP_FILE_BYTES as u64 + 1)
                     .read_to_end(&mut bytes)
             })
-            .map_err(|e| format!("cannot read {}: {e}", crate::sanitize::escape(&path.display().to_string())))?;
+            .map_err(|e| {
+                format!(
+                    "cannot read {}: {e}",
+                    crate::sanitize::escape(&path.display().to_string())
+                )
+            })?;
         RdpFile::parse(&bytes).map_err(|e| e.to_string())
     }
 
@@ -619,11 +624,12 @@ pub fn render_human(
 }
 
 /// Fuzz oracle: parse any bytes; never panic; keys are trimmed lowercase; secrets are never
-/// kept; the rendered file parses back to the same settings; findings and the profile work.
-pub fn fuzz_rdpfile(data: &[u8]) {
+/// kept; the rendered file parses back to the same settings; the profile works. Returns the
+/// file for the rules (`commands::fuzz_rdpfile`).
+pub fn fuzz_parse(data: &[u8]) -> Option<RdpFile> {
     let Ok(rdp) = RdpFile::parse(data) else {
         assert!(data.len() > MAX_RDP_FILE_BYTES);
-        return;
+        return None;
     };
     // A UTF-8 BOM keeps the re-read from guessing another encoding.
     let mut text = String::from("\u{feff}");
@@ -656,14 +662,8 @@ pub fn fuzz_rdpfile(data: &[u8]) {
         };
         assert_eq!(plain(&rdp), plain(&again));
     }
-    let _ = crate::diagnose::diagnose(
-        &crate::facts::Facts {
-            rdp_file: Some(rdp.clone()),
-            ..Default::default()
-        },
-        &crate::diagnose::Context::without_target(),
-    );
     let _ = target(&rdp);
     let p = client_profile(&rdp);
     assert!(p.requested_protocols & !0x1B == 0);
+    Some(rdp)
 }

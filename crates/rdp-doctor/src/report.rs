@@ -50,4 +50,3 @@ pub fn build(
         facts,
     }
 }
-

@@ -1,10 +1,18 @@
 //! `check HOST --evidence FILE...`: probe findings and log findings become one report.
+//!
+//! The probe's symptoms are given as hits (what the probe rules would have found), the logs are
+//! read for the target as `check` reads them ([`read_logs_for`]), the join is the log rule's
+//! seam ([`logs::join`]) and [`diagnose::findings`] turns the hits into the ordered findings of
+//! the report.
 
-use rdp_doctor::evidence::join::{collect_for_report, join};
-use rdp_doctor::facts::{CertFact, CredsspFact, CredsspOutcome, Facts, NtlmInfo};
-use rdp_doctor::kb::{catalogue, Hit};
-use rdp_doctor::model::{Phase, PhaseRecord, PhaseStatus, Severity, Target, Verdict};
-use rdp_doctor::report::Report;
+use rdp_doctor::check::read_logs_for;
+use rdp_doctor::diagnose::{self, logs, Context};
+use rdp_doctor::facts::logs::LogFacts;
+use rdp_doctor::facts::{
+    CertFact, CredsspFact, CredsspOutcome, Facts, NtlmInfo, ResolveFact, TlsFact, TlsOutcome,
+};
+use rdp_doctor::kb::Hit;
+use rdp_doctor::model::{Finding, Severity, Target, Verdict};
 use std::path::{Path, PathBuf};
 
 fn fixture(rel: &str) -> PathBuf {
@@ -13,58 +21,51 @@ fn fixture(rel: &str) -> PathBuf {
         .join(rel)
 }
 
-fn report(host: &str, kind: &str) -> Report {
-    Report {
-        schema: "rdp-doctor/check/v1".into(),
-        tool_version: "test".into(),
-        target: Target {
-            input: host.into(),
-            host: host.into(),
-            port: 3389,
-            host_kind: kind.into(),
-        },
-        started_at: "2024-03-06T08:00:00Z".into(),
-        duration_ms: 1.0,
-        verdict: Verdict::Healthy,
-        phases: Vec::new(),
-        findings: Vec::new(),
-        facts: Facts::default(),
+fn target(host: &str, kind: &str) -> Target {
+    Target {
+        input: host.into(),
+        host: host.into(),
+        port: 3389,
+        host_kind: kind.into(),
     }
 }
 
-fn phase(p: Phase, status: PhaseStatus) -> PhaseRecord {
-    PhaseRecord {
-        phase: p,
-        status,
-        start_ms: 0.0,
-        duration_ms: 1.0,
-        summary: String::new(),
-        details: serde_json::Value::Null,
-    }
+/// Joins the log observations into the probe's hits and makes the report's findings.
+fn joined(logs: &LogFacts, facts: &Facts, mut hits: Vec<Hit>, target: Target) -> Vec<Finding> {
+    logs::join(logs, facts, &mut hits);
+    diagnose::findings(hits, facts, &Context::new(target))
+}
+
+fn ids(findings: &[Finding]) -> Vec<&str> {
+    findings.iter().map(|f| f.id.as_str()).collect()
+}
+
+fn find<'a>(findings: &'a [Finding], id: &str) -> Option<&'a Finding> {
+    findings.iter().find(|f| f.id == id)
 }
 
 /// The probe's view of the 0x904/0x7 server: TLS selected, then the server reset the handshake.
-fn tls_failed_report(host: &str) -> Report {
-    let mut r = report(host, "dns");
-    r.phases.push(phase(Phase::Tls, PhaseStatus::Failed));
-    let hit = Hit::new("tls-handshake-failed")
-        .evidence("the server selected TLS, then reset the connection after our ClientHello");
-    r.findings.push(catalogue().materialize(&hit, &[]));
-    r.verdict = Verdict::Failing;
-    r
+fn tls_failed_facts() -> Facts {
+    Facts {
+        tls: Some(TlsFact::new(TlsOutcome::Reset, 1.0)),
+        ..Facts::default()
+    }
+}
+
+fn tls_failed_hit() -> Hit {
+    Hit::new("tls-handshake-failed")
+        .evidence("the server selected TLS, then reset the connection after our ClientHello")
 }
 
 #[test]
 fn schannel_36870_and_a_failed_tls_handshake_become_one_confident_finding() {
-    let mut r = tls_failed_report("rds01.corp.example");
-    let ev = collect_for_report(&[fixture("json/server-schannel.json")], &r, 0);
-    let summary = join(&mut r, &ev);
-    assert!(summary.host_verified);
-    assert!(summary.merged.contains(&(
-        "server-private-key-unreadable".to_string(),
-        "tls-handshake-failed".to_string()
-    )));
-    let ids: Vec<&str> = r.findings.iter().map(|f| f.id.as_str()).collect();
+    let host = "rds01.corp.example";
+    let facts = tls_failed_facts();
+    let ev = read_logs_for(&[fixture("json/server-schannel.json")], &facts, host);
+    assert!(ev.host_verified);
+    let findings = joined(&ev, &facts, vec![tls_failed_hit()], target(host, "dns"));
+    let ids = ids(&findings);
+    // Merged: the probe's symptom is gone, the logged cause is the first finding, once.
     assert!(!ids.contains(&"tls-handshake-failed"), "{ids:?}");
     assert_eq!(
         ids.first(),
@@ -77,7 +78,7 @@ fn schannel_36870_and_a_failed_tls_handshake_become_one_confident_finding() {
             .count(),
         1
     );
-    let f = r.findings.first().expect("merged");
+    let f = findings.first().expect("merged");
     assert_eq!(f.severity, Severity::Error);
     let first = f.evidence.first().expect("evidence");
     assert!(first.starts_with("confirmed by two sources: the probe (tls-handshake-failed) and the event log (3 events from 2024-03-04T08:15:02.1234567Z to 2024-03-04T09:01:13Z)"), "{first}");
@@ -87,60 +88,69 @@ fn schannel_36870_and_a_failed_tls_handshake_become_one_confident_finding() {
         .iter()
         .any(|e| e.starts_with("log: 3x Schannel 36870")));
     // 36871 relates to the same probe finding, which is already merged: it says so.
-    let cred = r
-        .findings
-        .iter()
-        .find(|f| f.id == "server-tls-credential-failed")
-        .expect("36871");
+    let cred = find(&findings, "server-tls-credential-failed").expect("36871");
     assert!(cred
         .evidence
         .first()
         .is_some_and(|e| e.contains("merged into server-private-key-unreadable")));
-    assert_eq!(r.verdict, Verdict::Failing);
+    assert_eq!(Verdict::from_findings(&findings), Verdict::Failing);
 }
 
 #[test]
 fn events_of_another_host_stay_out() {
-    let mut r = tls_failed_report("other.corp.example");
-    let ev = collect_for_report(&[fixture("json/server-schannel.json")], &r, 0);
-    assert!(ev.findings.is_empty());
-    let summary = join(&mut r, &ev);
-    assert!(summary.added.is_empty() && summary.merged.is_empty());
-    let ids: Vec<&str> = r.findings.iter().map(|f| f.id.as_str()).collect();
-    assert_eq!(ids, vec!["tls-handshake-failed"]);
-    // Collected without a host filter, the join itself still leaves them out.
-    let all = rdp_doctor::evidence::collect(
-        &[fixture("json/server-schannel.json")],
-        &rdp_doctor::evidence::LogsOptions::default(),
+    let host = "other.corp.example";
+    let facts = tls_failed_facts();
+    let ev = read_logs_for(&[fixture("json/server-schannel.json")], &facts, host);
+    // Read for a target known by name, the events about RDS01 are left out...
+    assert!(ev.host_verified);
+    assert!(ev.evidence.findings.is_empty());
+    // ... so nothing is added and nothing merged: the probe's finding stands alone.
+    let findings = joined(&ev, &facts, vec![tls_failed_hit()], target(host, "dns"));
+    assert_eq!(ids(&findings), vec!["tls-handshake-failed"]);
+    let f = findings.first().expect("probe finding");
+    assert!(f
+        .evidence
+        .iter()
+        .all(|e| !e.starts_with("confirmed by two sources")));
+    // The full pipeline (facts.logs set) agrees: no finding from those events.
+    let facts = Facts {
+        logs: Some(ev),
+        resolve: Some(ResolveFact {
+            duration_ms: 1.0,
+            outcome: "ok".into(),
+            addresses: vec!["10.0.0.7".into()],
+            error: None,
+        }),
+        ..tls_failed_facts()
+    };
+    let all = diagnose::diagnose(&facts, &Context::new(target(host, "dns")));
+    assert!(
+        all.iter().all(|f| f.id != "server-private-key-unreadable"
+            && f.id != "server-tls-credential-failed"
+            && f.evidence.iter().all(|e| !e.starts_with("log: "))),
+        "{:?}",
+        ids(&all)
     );
-    let summary = join(&mut r, &all);
-    assert!(summary
-        .other_hosts
-        .contains(&"server-private-key-unreadable".to_string()));
-    assert_eq!(r.findings.len(), 1);
 }
 
 #[test]
 fn a_passed_tls_phase_means_the_logged_key_problem_is_past() {
-    let mut r = report("RDS01", "dns");
-    r.phases.push(phase(Phase::Tls, PhaseStatus::Ok));
-    let ev = collect_for_report(&[fixture("json/server-schannel.json")], &r, 0);
-    let summary = join(&mut r, &ev);
-    assert!(summary
-        .resolved
-        .contains(&"server-private-key-unreadable".to_string()));
-    let f = r
-        .findings
-        .iter()
-        .find(|f| f.id == "server-private-key-unreadable")
-        .expect("kept");
+    let host = "RDS01";
+    let facts = Facts {
+        tls: Some(TlsFact::new(TlsOutcome::Ok, 1.0)),
+        ..Facts::default()
+    };
+    let ev = read_logs_for(&[fixture("json/server-schannel.json")], &facts, host);
+    let findings = joined(&ev, &facts, Vec::new(), target(host, "dns"));
+    // Resolved: kept, downgraded to info, saying why.
+    let f = find(&findings, "server-private-key-unreadable").expect("kept");
     assert_eq!(f.severity, Severity::Info);
     assert!(f
         .evidence
         .first()
         .is_some_and(|e| e.contains("looks resolved (last event 2024-03-04T09:01:13Z)")));
     // 36874/36888 are not resolved by a passing handshake with our client: still warnings.
-    assert_eq!(r.verdict, Verdict::Degraded);
+    assert_eq!(Verdict::from_findings(&findings), Verdict::Degraded);
 }
 
 fn cert(sha1: &str) -> CertFact {
@@ -176,26 +186,29 @@ fn cert(sha1: &str) -> CertFact {
 
 #[test]
 fn rcm_1056_confirms_the_self_signed_certificate_the_probe_saw() {
-    let mut r = report("desktop-1n4r894", "dns");
-    r.facts.certificate = Some(cert("59EFF2E3B509C83137E81085E02A1AC63A7E61AA"));
+    let host = "desktop-1n4r894";
+    let facts = Facts {
+        certificate: Some(cert("59EFF2E3B509C83137E81085E02A1AC63A7E61AA")),
+        ..Facts::default()
+    };
     let hit = Hit::new("cert-self-signed").evidence("self-signed: CN=DESKTOP-1N4R894");
-    r.findings.push(catalogue().materialize(&hit, &[]));
-    let ev = collect_for_report(
+    let ev = read_logs_for(
         &[fixture("evtx/omerbenamram-evtx/2-vss_7-System.evtx")],
-        &r,
-        0,
+        &facts,
+        host,
     );
-    let summary = join(&mut r, &ev);
-    assert_eq!(
-        summary.merged,
-        vec![(
-            "cert-self-signed".to_string(),
-            "rdp-self-signed-cert-created".to_string()
-        )]
+    let findings = joined(&ev, &facts, vec![hit], target(host, "dns"));
+    // Merged into the probe's finding (keep = "probe"): exactly one finding, the probe's id,
+    // confirmed by the log; the log's own id is gone.
+    assert_eq!(ids(&findings), vec!["cert-self-signed"]);
+    let f = findings.first().expect("finding");
+    assert!(
+        f.evidence.first().is_some_and(|e| e.starts_with(
+            "confirmed by two sources: the probe (cert-self-signed) and the event log"
+        )),
+        "{:?}",
+        f.evidence
     );
-    assert_eq!(r.findings.len(), 1);
-    let f = r.findings.first().expect("finding");
-    assert_eq!(f.id, "cert-self-signed");
     assert!(
         f.evidence.iter().any(|e| e.contains(
             "(SHA1 59EFF2E3B509C83137E81085E02A1AC63A7E61AA) is the one the log shows it generated"
@@ -207,71 +220,61 @@ fn rcm_1056_confirms_the_self_signed_certificate_the_probe_saw() {
 
 #[test]
 fn an_ip_target_uses_the_ntlm_names_or_says_it_could_not_verify() {
+    let host = "10.0.0.5";
     // Without names: the events are taken, marked unverified.
-    let mut r = tls_failed_report("10.0.0.5");
-    r.target.host_kind = "ipv4".into();
-    let ev = collect_for_report(&[fixture("json/server-lsm.json")], &r, 0);
-    let summary = join(&mut r, &ev);
-    assert!(!summary.host_verified);
-    let f = r
-        .findings
-        .iter()
-        .find(|f| f.id == "rdp-session-ended-abnormally")
-        .expect("added");
+    let facts = tls_failed_facts();
+    let ev = read_logs_for(&[fixture("json/server-lsm.json")], &facts, host);
+    assert!(!ev.host_verified);
+    let findings = joined(&ev, &facts, vec![tls_failed_hit()], target(host, "ipv4"));
+    let f = find(&findings, "rdp-session-ended-abnormally").expect("added");
     assert!(f
         .evidence
         .iter()
         .any(|e| e.contains("not verified that these events are about 10.0.0.5")));
 
     // With the server's NTLM names from the credssp phase: verified, and matching.
-    let mut r = tls_failed_report("10.0.0.5");
-    r.facts.credssp = Some(CredsspFact {
-        outcome: CredsspOutcome::Challenge,
-        duration_ms: 1.0,
-        server_version: Some(6),
-        error_code: None,
-        ntlm: Some(NtlmInfo {
-            dns_computer: Some("RDS01.corp.example".into()),
-            netbios_computer: Some("RDS01".into()),
-            ..NtlmInfo::default()
+    let facts = Facts {
+        credssp: Some(CredsspFact {
+            outcome: CredsspOutcome::Challenge,
+            duration_ms: 1.0,
+            server_version: Some(6),
+            error_code: None,
+            ntlm: Some(NtlmInfo {
+                dns_computer: Some("RDS01.corp.example".into()),
+                netbios_computer: Some("RDS01".into()),
+                ..NtlmInfo::default()
+            }),
+            error: None,
+            server_bytes: 100,
         }),
-        error: None,
-        server_bytes: 100,
-    });
-    let ev = collect_for_report(
+        ..tls_failed_facts()
+    };
+    let ev = read_logs_for(
         &[
             fixture("json/server-lsm.json"),
             fixture("json/server-schannel.json"),
         ],
-        &r,
-        0,
+        &facts,
+        host,
     );
-    let summary = join(&mut r, &ev);
-    assert!(summary.host_verified);
-    assert!(r
-        .findings
-        .iter()
-        .any(|f| f.id == "server-private-key-unreadable"));
-    assert!(r
-        .findings
+    assert!(ev.host_verified);
+    let findings = joined(&ev, &facts, vec![tls_failed_hit()], target(host, "ipv4"));
+    assert!(find(&findings, "server-private-key-unreadable").is_some());
+    assert!(findings
         .iter()
         .all(|f| f.evidence.iter().all(|e| !e.contains("not verified"))));
 }
 
 #[test]
 fn client_udp_failure_joins_the_probe_udp_finding() {
-    let mut r = report("rds01.corp.example", "dns");
-    r.findings.push(catalogue().materialize(
-        &Hit::new("udp-blocked").evidence("no SYN+ACK to 3 RDP-UDP SYNs"),
-        &[("port", "3389".into())],
-    ));
-    let ev = collect_for_report(&[fixture("json/client-rdpclient-utf16.json")], &r, 0);
-    join(&mut r, &ev);
-    let udp: Vec<_> = r
-        .findings
-        .iter()
-        .filter(|f| f.id == "udp-blocked")
-        .collect();
+    let host = "rds01.corp.example";
+    let facts = Facts::default();
+    let hit = Hit::new("udp-blocked")
+        .evidence("no SYN+ACK to 3 RDP-UDP SYNs")
+        .var("port", "3389");
+    let ev = read_logs_for(&[fixture("json/client-rdpclient-utf16.json")], &facts, host);
+    let findings = joined(&ev, &facts, vec![hit], target(host, "dns"));
+    let udp: Vec<_> = findings.iter().filter(|f| f.id == "udp-blocked").collect();
     assert_eq!(udp.len(), 1);
     let f = udp.first().expect("one");
     assert!(f
@@ -279,7 +282,60 @@ fn client_udp_failure_joins_the_probe_udp_finding() {
         .first()
         .is_some_and(|e| e.starts_with("confirmed by two sources: the probe (udp-blocked)")));
     assert!(f.evidence.iter().any(|e| e.contains("RDPClient 1104")));
-    assert!(r.findings.iter().all(|f| f.id != "client-udp-failed"));
+    assert!(findings.iter().all(|f| f.id != "client-udp-failed"));
     // The dns-unresolved event is about rds-old, not this target.
-    assert!(r.findings.iter().all(|f| f.id != "dns-unresolved"));
+    assert!(findings.iter().all(|f| f.id != "dns-unresolved"));
+}
+
+#[test]
+fn an_error_known_only_from_the_event_logs_does_not_land_behind_probe_warnings() {
+    let host = "rds01.corp.example";
+    // The probe got through TLS and saw only certificate warnings (self-signed, expiring soon),
+    // both in the TLS phase, before the auth phase of the logged error.
+    let mut facts = Facts {
+        resolve: Some(ResolveFact {
+            duration_ms: 1.0,
+            outcome: "ok".into(),
+            addresses: vec!["10.0.0.5".into()],
+            error: None,
+        }),
+        tls: Some(TlsFact::new(TlsOutcome::Ok, 1.0)),
+        certificate: Some(cert("59EFF2E3B509C83137E81085E02A1AC63A7E61AA")),
+        ..Facts::default()
+    };
+    let ctx = Context::new(target(host, "dns"));
+    let probe_only = diagnose::diagnose(&facts, &ctx);
+    assert!(!probe_only.is_empty());
+    assert!(
+        probe_only.iter().all(|f| f.severity == Severity::Warning),
+        "{:?}",
+        probe_only
+            .iter()
+            .map(|f| (&f.id, f.severity))
+            .collect::<Vec<_>>()
+    );
+    // The server's Security log: 4825 (no Remote Desktop right), an error no probe id joins.
+    let ev = read_logs_for(&[fixture("json/server-security-ps51.json")], &facts, host);
+    assert!(ev.host_verified);
+    assert!(ev
+        .evidence
+        .findings
+        .iter()
+        .any(|lf| lf.hit.id == "no-remote-desktop-right"
+            && lf.hit.effective_severity() == Severity::Error));
+    facts.logs = Some(ev);
+    let findings = diagnose::diagnose(&facts, &ctx);
+    let first = findings.first().expect("findings");
+    assert_eq!(first.id, "no-remote-desktop-right", "{:?}", ids(&findings));
+    assert_eq!(first.severity, Severity::Error);
+    // Not joined: the log's own finding, no probe evidence in it.
+    assert!(first
+        .evidence
+        .iter()
+        .all(|e| !e.starts_with("confirmed by") && !e.starts_with("probe (")));
+    // The probe's warnings are all still there, after it.
+    for p in &probe_only {
+        assert!(find(&findings, &p.id).is_some(), "{}", p.id);
+    }
+    assert_eq!(Verdict::from_findings(&findings), Verdict::Failing);
 }

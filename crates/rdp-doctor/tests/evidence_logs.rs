@@ -3,12 +3,7 @@
 //! values below were read from the samples with this reader and cross-checked against
 //! shared/samples/SOURCES.md and windows-evidence.md (prototype output).
 
-fn run_logs(
-    files: &[std::path::PathBuf],
-    opts: LogsOptions,
-    out: &mut Vec<u8>,
-    color: bool,
-) -> u8 {
+fn run_logs(files: &[std::path::PathBuf], opts: LogsOptions, out: &mut Vec<u8>, color: bool) -> u8 {
     let (exit, written) = rdp_doctor::commands::logs(files, opts, out, color);
     assert!(written.is_ok());
     exit.code()

@@ -33,7 +33,7 @@ macro_rules! corpus_test {
     };
 }
 
-corpus_test!(rdpfile, "rdpfile", rdp_doctor::rdpfile::fuzz_rdpfile);
+corpus_test!(rdpfile, "rdpfile", rdp_doctor::commands::fuzz_rdpfile);
 corpus_test!(
     winevent_json,
     "winevent_json",

@@ -8,8 +8,8 @@
     clippy::expect_used
 )]
 
-use rdp_doctor::local::parse::parse;
 use rdp_doctor::diagnose::local::{rules, RuleContext};
+use rdp_doctor::local::parse::parse;
 use rdp_doctor::local::{self, LocalFacts, SettingSource};
 use rdp_doctor::model::{Phase, PhaseStatus, Severity, Verdict};
 

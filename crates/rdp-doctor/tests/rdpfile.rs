@@ -1,10 +1,10 @@
 //! .rdp parsing, findings, the client profile, and `check --rdp-file` against a probe report.
 
+use rdp_doctor::diagnose::Context;
 use rdp_doctor::facts::{CertFact, Facts, ProtocolProbe, ProtocolsFact, X224Outcome};
 use rdp_doctor::model::{Severity, Target, Verdict};
-use rdp_doctor::report::Report;
-use rdp_doctor::diagnose::Context;
 use rdp_doctor::rdpfile::{self, client_profile, target, RdpFile, Value};
+use rdp_doctor::report::Report;
 use std::path::{Path, PathBuf};
 
 fn fixture(rel: &str) -> PathBuf {
@@ -165,10 +165,7 @@ fn secrets_never_reach_any_output() {
         }
     }
     let mut out = Vec::new();
-    assert_eq!(
-        run_rdpfile(&dir.join("missing.rdp"), false, &mut out),
-        3
-    );
+    assert_eq!(run_rdpfile(&dir.join("missing.rdp"), false, &mut out), 3);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -202,10 +199,7 @@ fn addresses_ports_and_ipv6() {
     assert_eq!(t("username:s:x"), None);
     assert_eq!(t("full address:s:   "), None);
     let rdp = RdpFile::parse(b"username:s:x").expect("parses");
-    assert_eq!(
-        ids(&file_findings(&rdp)),
-        vec!["rdpfile-no-full-address"]
-    );
+    assert_eq!(ids(&file_findings(&rdp)), vec!["rdpfile-no-full-address"]);
 }
 
 #[test]
@@ -233,12 +227,10 @@ fn client_profile_mapping() {
 #[test]
 fn gateway_and_broker_settings() {
     let f = |s: &str| {
-        file_findings(
-            &RdpFile::parse(format!("full address:s:h\n{s}").as_bytes()).expect("parses"),
-        )
-        .iter()
-        .map(|f| f.id.clone())
-        .collect::<Vec<_>>()
+        file_findings(&RdpFile::parse(format!("full address:s:h\n{s}").as_bytes()).expect("parses"))
+            .iter()
+            .map(|f| f.id.clone())
+            .collect::<Vec<_>>()
     };
     assert_eq!(
         f("gatewayusagemethod:i:1"),
@@ -320,7 +312,7 @@ fn fuzz_oracle_on_fixtures_and_mutations() {
     };
     let base = corpus.clone();
     for input in &base {
-        rdpfile::fuzz_rdpfile(input);
+        rdp_doctor::commands::fuzz_rdpfile(input);
         if input.is_empty() || input.len() > rdpfile::MAX_RDP_FILE_BYTES {
             continue;
         }
@@ -347,7 +339,7 @@ fn fuzz_oracle_on_fixtures_and_mutations() {
                     m.remove(pos);
                 }
             }
-            rdpfile::fuzz_rdpfile(&m);
+            rdp_doctor::commands::fuzz_rdpfile(&m);
         }
     }
 }

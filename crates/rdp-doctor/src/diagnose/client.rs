@@ -23,7 +23,10 @@ pub fn rules(facts: &Facts, ctx: &Context, out: &mut Vec<Hit>) {
 fn catalogue_finding(id: &str, evidence: Vec<String>, vars: &[(&str, String)]) -> Hit {
     let mut h = Hit::new(id);
     h.evidence = evidence;
-    h.vars = vars.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+    h.vars = vars
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
     h
 }
 
@@ -138,12 +141,7 @@ pub fn settings(rdp: &RdpFile, out: &mut Vec<Hit>) {
     // Gateway.
     let usage = rdp.gateway_usage();
     range_check(rdp, "gatewayusagemethod", &[0, 1, 2, 3, 4], out);
-    range_check(
-        rdp,
-        "gatewaycredentialssource",
-        &[0, 1, 2, 3, 4, 5],
-        out,
-    );
+    range_check(rdp, "gatewaycredentialssource", &[0, 1, 2, 3, 4, 5], out);
     range_check(rdp, "gatewayprofileusagemethod", &[0, 1], out);
     let gw_evidence = || {
         vec![

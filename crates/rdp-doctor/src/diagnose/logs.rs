@@ -36,7 +36,13 @@ pub fn rules(facts: &Facts, _ctx: &Context, hits: &mut Vec<Hit>) {
 pub fn join(logs: &LogFacts, facts: &Facts, hits: &mut Vec<Hit>) {
     // probe id -> the id it was merged into
     let mut consumed: Vec<(String, String)> = Vec::new();
+    let matcher = crate::evidence::HostMatcher::new(logs.target_names.iter());
     for lf in &logs.evidence.findings {
+        // Events about another server are not about this target (when it is known by name).
+        let about_target = lf.hosts.is_empty() || lf.hosts.iter().any(|h| matcher.matches(h));
+        if logs.host_verified && !about_target {
+            continue;
+        }
         let mut log = lf.hit.clone();
         for e in log.evidence.iter_mut() {
             *e = format!("log: {e}");
@@ -83,7 +89,11 @@ pub fn join(logs: &LogFacts, facts: &Facts, hits: &mut Vec<Hit>) {
             continue;
         };
 
-        let probe: Vec<Hit> = matched.iter().filter_map(|i| hits.get(*i)).cloned().collect();
+        let probe: Vec<Hit> = matched
+            .iter()
+            .filter_map(|i| hits.get(*i))
+            .cloned()
+            .collect();
         let probe_ids: Vec<String> = probe.iter().map(|h| h.id.clone()).collect();
         let mut merged = if keep_probe {
             probe.first().cloned().unwrap_or_else(|| log.clone())

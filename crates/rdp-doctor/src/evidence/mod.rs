@@ -24,8 +24,8 @@ use std::time::Instant;
 use time::OffsetDateTime;
 
 pub use crate::facts::logs::FileStats;
-pub use rules::{EvidenceFindings, LogFinding};
 pub use crate::text::{decode_text, truncate};
+pub use rules::{EvidenceFindings, LogFinding};
 
 /// JSON schema name of `rdp-doctor logs --format json`.
 pub const LOGS_SCHEMA: &str = "rdp-doctor/logs/v1";
@@ -108,7 +108,6 @@ impl FileStats {
         }
     }
 }
-
 
 /// Options of `rdp-doctor logs`.
 #[derive(Debug, Clone, Default)]

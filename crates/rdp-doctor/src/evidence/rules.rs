@@ -408,7 +408,12 @@ impl EvidenceFindings {
         if self.files.is_empty() || self.files.iter().all(|f| f.error.is_some()) {
             return Exit::Unknown;
         }
-        let worst = match self.findings.iter().map(|f| f.hit.effective_severity()).max() {
+        let worst = match self
+            .findings
+            .iter()
+            .map(|f| f.hit.effective_severity())
+            .max()
+        {
             Some(Severity::Error) => Exit::Critical,
             Some(Severity::Warning) => Exit::Warning,
             _ => Exit::Ok,

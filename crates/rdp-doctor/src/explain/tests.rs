@@ -386,7 +386,11 @@ fn exit_code_merges_the_worst_item() {
     assert_eq!(exit_code(&ex(&["0x904", "0xC000006D"])).code(), 0);
     assert_eq!(exit_code(&ex(&["0x904", "0x12345"])).code(), 1);
     assert_eq!(exit_code(&ex(&["0x904", "0x12345", "0xZZ"])).code(), 3);
-    assert_eq!(exit_code(&ex(&["0x708"])).code(), 1, "undocumented sighting only");
+    assert_eq!(
+        exit_code(&ex(&["0x708"])).code(),
+        1,
+        "undocumented sighting only"
+    );
     assert_eq!(
         ex(&["0x708"]).items.first().map(|i| i.status),
         Some(Status::Undocumented)

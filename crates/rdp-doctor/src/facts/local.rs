@@ -263,7 +263,6 @@ pub fn summary(f: &LocalFacts) -> String {
     }
 }
 
-
 /// Whether the ACL lets NETWORK SERVICE read the key file: an allow entry with a read bit for
 /// one of its SIDs, and no deny entry with a read bit (deny wins).
 pub fn network_service_can_read(acl: &[Ace]) -> bool {

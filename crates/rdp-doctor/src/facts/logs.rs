@@ -92,7 +92,6 @@ pub struct EvidenceFindings {
     pub totals: Totals,
 }
 
-
 /// The logs given to `check --evidence` (or `logs`), read for one target.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LogFacts {

@@ -826,26 +826,25 @@ impl Timeline {
     }
 }
 
-
 impl X224Outcome {
     /// One line for reports and evidence (server text escaped).
     pub fn describe(&self) -> String {
-    use crate::sanitize::escape;
-    match self {
-        X224Outcome::Selected { protocol_name, .. } => format!("selected {protocol_name}"),
-        X224Outcome::Failure { code, name } => format!(
-            "RDP_NEG_FAILURE {code} ({})",
-            name.as_deref().unwrap_or("undocumented")
-        ),
-        X224Outcome::Legacy => "Connection Confirm without negotiation data".into(),
-        X224Outcome::NotRdp { .. } => "not RDP".into(),
-        X224Outcome::UnexpectedPdu { description } => escape(description),
-        X224Outcome::Malformed { error } => format!("malformed ({})", escape(error)),
-        X224Outcome::NoResponse { .. } => "no answer".into(),
-        X224Outcome::Partial { bytes, .. } => format!("only {bytes} bytes before the time-out"),
-        X224Outcome::Reset { .. } => "connection reset".into(),
-        X224Outcome::Closed { .. } => "connection closed".into(),
-        X224Outcome::Error { error } => escape(error),
+        use crate::sanitize::escape;
+        match self {
+            X224Outcome::Selected { protocol_name, .. } => format!("selected {protocol_name}"),
+            X224Outcome::Failure { code, name } => format!(
+                "RDP_NEG_FAILURE {code} ({})",
+                name.as_deref().unwrap_or("undocumented")
+            ),
+            X224Outcome::Legacy => "Connection Confirm without negotiation data".into(),
+            X224Outcome::NotRdp { .. } => "not RDP".into(),
+            X224Outcome::UnexpectedPdu { description } => escape(description),
+            X224Outcome::Malformed { error } => format!("malformed ({})", escape(error)),
+            X224Outcome::NoResponse { .. } => "no answer".into(),
+            X224Outcome::Partial { bytes, .. } => format!("only {bytes} bytes before the time-out"),
+            X224Outcome::Reset { .. } => "connection reset".into(),
+            X224Outcome::Closed { .. } => "connection closed".into(),
+            X224Outcome::Error { error } => escape(error),
+        }
     }
-}
 }

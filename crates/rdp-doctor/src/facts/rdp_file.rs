@@ -63,4 +63,3 @@ pub struct RdpFile {
     pub settings: Vec<Setting>,
     pub problems: Vec<Problem>,
 }
-

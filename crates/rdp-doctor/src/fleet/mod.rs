@@ -9,9 +9,9 @@ pub mod ratelimit;
 pub mod scan;
 pub mod targets;
 
-use crate::model::Exit;
 use crate::cert::TrustStore;
 use crate::facts::ClientProfile;
+use crate::model::Exit;
 use crate::render::Style;
 use scan::{Depth, Event, ScanConfig};
 use std::io::{IsTerminal, Write};

@@ -5,8 +5,8 @@
 
 use super::scan::{Outcome, TargetResult};
 use crate::model::{Severity, Verdict};
-use crate::report::Report;
 use crate::render::Style;
+use crate::report::Report;
 use crate::sanitize::escape;
 use std::collections::BTreeMap;
 use std::io::{self, Write};

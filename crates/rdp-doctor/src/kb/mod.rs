@@ -164,7 +164,10 @@ pub fn fill_placeholders<'a>(
         let value = if name.is_empty() {
             None
         } else {
-            vars.clone().into_iter().find(|(k, _)| *k == name).map(|(_, v)| v)
+            vars.clone()
+                .into_iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v)
         };
         match (value, close) {
             (Some(v), Some(c)) => {

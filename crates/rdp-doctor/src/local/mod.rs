@@ -13,7 +13,6 @@
 pub mod collect;
 pub mod parse;
 
-
 pub use crate::facts::local::*;
 use std::time::Duration;
 
@@ -32,4 +31,3 @@ pub fn read(timeout: Duration) -> Result<LocalFacts, String> {
     let text = collect::collect(timeout)?;
     parse::parse(&text)
 }
-

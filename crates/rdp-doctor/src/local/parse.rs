@@ -220,9 +220,6 @@ fn key_fact(k: &Value) -> KeyFact {
     }
 }
 
-
-
-
 /// A thumbprint as the collector prints it (hex text), or a REG_BINARY value PowerShell
 /// printed as an array of byte values.
 fn thumbprint_of(v: &Value) -> Option<String> {
@@ -421,7 +418,7 @@ pub fn fuzz_local_json(data: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-pub use crate::facts::local::{network_service_can_read, NETWORK_SERVICE_SIDS, READ_BITS};
+    pub use crate::facts::local::{network_service_can_read, NETWORK_SERVICE_SIDS, READ_BITS};
 
     #[test]
     fn refuses_what_is_not_the_collector() {

@@ -462,10 +462,7 @@ async fn mcs_over_tls_only(
             return (
                 mcs::skipped(
                     "tls",
-                    format!(
-                        "a TLS-only request got {}",
-                        other.describe()
-                    ),
+                    format!("a TLS-only request got {}", other.describe()),
                 ),
                 None,
             )
