@@ -10,7 +10,7 @@
 
 use rdp_doctor::diagnose::local::{rules, RuleContext};
 use rdp_doctor::local::parse::parse;
-use rdp_doctor::local::{self, LocalFacts, SettingSource};
+use rdp_doctor::local::{LocalFacts, SettingSource};
 use rdp_doctor::model::{Phase, PhaseStatus, Severity, Verdict};
 
 /// 2026-11-20T00:00:00Z, the "now" every fixture is written against.

@@ -418,7 +418,6 @@ pub fn fuzz_local_json(data: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    pub use crate::facts::local::{network_service_can_read, NETWORK_SERVICE_SIDS, READ_BITS};
 
     #[test]
     fn refuses_what_is_not_the_collector() {
