@@ -268,47 +268,6 @@ mod tests {
     }
 
     #[test]
-    fn the_issue_catalogue_ids_exist() {
-        let cat = catalogue();
-        for id in [
-            "dns-unresolved",
-            "address-unreachable",
-            "tcp-refused",
-            "tcp-filtered",
-            "tcp-unreachable",
-            "not-rdp",
-            "x224-no-response",
-            "x224-reset",
-            "server-requires-tls",
-            "server-forbids-tls",
-            "server-has-no-certificate",
-            "server-requires-nla",
-            "nla-not-offered",
-            "standard-rdp-security-only",
-            "standard-rdp-security-allowed",
-            "tls-handshake-failed",
-            "tls-version-mismatch",
-            "tls-stalled",
-            "cert-expired",
-            "cert-not-yet-valid",
-            "cert-expiring-soon",
-            "cert-self-signed",
-            "cert-untrusted",
-            "cert-name-mismatch",
-            "cert-weak-key",
-            "cert-weak-signature",
-            "cert-wrong-usage",
-            "credssp-outdated-server",
-            "credssp-failed",
-            "clock-skew",
-            "server-denied-connection",
-            "udp-blocked",
-        ] {
-            assert!(cat.get(id).is_some(), "missing {id}");
-        }
-    }
-
-    #[test]
     fn weakening_steps_say_so() {
         // Any fix step that turns off NLA/TLS or sets AllowEncryptionOracle=2 must warn.
         for f in catalogue().findings.values() {
