@@ -244,6 +244,9 @@ fn main() -> ExitCode {
             };
         }
     };
+    if let Err(e) = rdp_doctor::commands::self_check() {
+        return ExitCode::from(fail(&format!("internal error: {e}")));
+    }
     let color = match cli.color {
         ColorChoice::Always => {
             // Asked for: colour even where the console cannot be switched to ANSI mode.
