@@ -503,7 +503,6 @@ fn evtx(name: &str) -> PathBuf {
 /// Every event-log sample the evidence tests read, one by one and all together, plus an
 /// unreadable file: `logs --format json` with findings.
 #[test]
-#[ignore = "until the one-pipeline change lands (issue 11)"]
 fn logs_documents_match_the_schema() {
     let mut files: Vec<PathBuf> = [
         "ID1149-RDP success logins to multiple hosts.evtx",
