@@ -62,8 +62,8 @@ struct Run<'a> {
 
 /// The document with everything that legitimately varies between runs replaced by a labelled
 /// placeholder. Each rule says why; anything not listed here is compared exactly.
-fn normalize(doc: &Value, run: &Run) -> Value {
-    let mut doc = doc.clone();
+fn normalize(original: &Value, run: &Run) -> Value {
+    let mut doc = original.clone();
     let started = doc["started_at"].as_str().and_then(parse_rfc3339);
     let mut rules = TextRules {
         started,
@@ -158,7 +158,27 @@ fn normalize(doc: &Value, run: &Run) -> Value {
             o.insert("started_at".into(), Value::String("«started_at»".into()));
         }
     }
+    // Normalization replaces values; it never adds, removes or reorders anything.
+    let (mut was, mut now) = (Vec::new(), Vec::new());
+    shape(original, "", &mut was);
+    shape(&doc, "", &mut now);
+    assert_eq!(was, now, "the normalizer changed the document's shape");
     doc
+}
+
+/// Every path of `v` (object keys in order, array indices).
+fn shape(v: &Value, path: &str, out: &mut Vec<String>) {
+    out.push(path.to_string());
+    match v {
+        Value::Object(o) => o
+            .iter()
+            .for_each(|(k, x)| shape(x, &format!("{path}.{k}"), out)),
+        Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .for_each(|(i, x)| shape(x, &format!("{path}[{i}]"), out)),
+        _ => {}
+    }
 }
 
 /// See the host-name rule in [`normalize`].
@@ -171,35 +191,36 @@ fn hide_hostname(doc: &mut Value, host: &str) {
         "dns_domain",
         "dns_tree",
     ];
+    // Only through `get_mut`/`pointer_mut`: indexing a Value mutably would insert the keys it
+    // walks through, changing the very document under test.
     let mut seen: Vec<String> = Vec::new();
-    let mut hide = |ntlm: &mut Value| {
+    let mut hide = |ntlm: Option<&mut Value>| {
+        let Some(ntlm) = ntlm.and_then(Value::as_object_mut) else {
+            return;
+        };
         for key in NAMES {
             if let Some(v) = ntlm.get_mut(key) {
-                if v.as_str().is_some_and(|s| s.eq_ignore_ascii_case(host)) {
-                    if let Some(s) = v.as_str() {
-                        if !seen.iter().any(|x| x == s) {
-                            seen.push(s.to_string());
-                        }
-                    }
-                    *v = Value::String("«hostname»".into());
+                let Some(s) = v.as_str().filter(|s| s.eq_ignore_ascii_case(host)) else {
+                    continue;
+                };
+                if !seen.iter().any(|x| x == s) {
+                    seen.push(s.to_string());
                 }
+                *v = Value::String("«hostname»".into());
             }
         }
     };
-    hide(&mut doc["facts"]["credssp"]["ntlm"]);
-    for phase in doc["phases"].as_array_mut().into_iter().flatten() {
-        if phase["phase"] == "credssp" {
-            hide(&mut phase["details"]["ntlm"]);
-        }
+    hide(doc.pointer_mut("/facts/credssp/ntlm"));
+    let is_credssp = |p: &Value| p.get("phase").and_then(Value::as_str) == Some("credssp");
+    let phases = doc.get_mut("phases").and_then(Value::as_array_mut);
+    for phase in phases.into_iter().flatten().filter(|p| is_credssp(p)) {
+        hide(phase.pointer_mut("/details/ntlm"));
     }
-    for phase in doc["phases"].as_array_mut().into_iter().flatten() {
-        if phase["phase"] == "credssp" {
-            if let Some(s) = phase["summary"].as_str() {
-                let mut out = s.to_string();
-                for name in &seen {
-                    out = replace_word(&out, name, "«hostname»");
-                }
-                phase["summary"] = Value::String(out);
+    let phases = doc.get_mut("phases").and_then(Value::as_array_mut);
+    for phase in phases.into_iter().flatten().filter(|p| is_credssp(p)) {
+        if let Some(Value::String(s)) = phase.get_mut("summary") {
+            for name in &seen {
+                *s = replace_word(s, name, "«hostname»");
             }
         }
     }
@@ -842,6 +863,12 @@ fn values_and_host_names_are_replaced_as_whole_words_only() {
         doc["facts"]["credssp"]["ntlm"]["dns_computer"],
         "«hostname»"
     );
+    // A document without NTLM names is left exactly as it was (no keys inserted).
+    let before =
+        serde_json::json!({"phases": [{"phase": "credssp", "details": null}], "facts": {}});
+    let mut after = before.clone();
+    hide_hostname(&mut after, "vm");
+    assert_eq!(after, before);
 }
 
 #[test]
