@@ -1,6 +1,7 @@
-//! Golden test: the whole `rdp-doctor check --format json` document for every lab fault, compared
-//! with committed files under `tests/golden/`. It exists to catch any drift in the JSON while the
-//! core is redesigned (issue 11): a change that is intended is re-blessed with
+//! Golden test: the whole `rdp-doctor check --format json` document for every lab fault (and, on
+//! Linux, for the real-server cases of `real_servers_check.rs`), compared with committed files
+//! under `tests/golden/`. It exists to catch any drift in the JSON while the core is redesigned
+//! (issue 11): a change that is intended is re-blessed with
 //!
 //! ```sh
 //! RDP_DOCTOR_BLESS=1 cargo test -p rdp-doctor --test golden
@@ -30,6 +31,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 mod labproc;
+#[cfg(target_os = "linux")]
+mod support;
 
 use labproc::{Lab, BIN};
 
@@ -193,6 +196,13 @@ fn hide_hostname(doc: &mut Value, host: &str) {
     ];
     // Only through `get_mut`/`pointer_mut`: indexing a Value mutably would insert the keys it
     // walks through, changing the very document under test.
+    // The forms Windows and winpr derive from a host name: the whole name, its first label,
+    // and either cut to the 15 characters of a NetBIOS name.
+    let first = host.split('.').next().unwrap_or(host);
+    let forms: Vec<&str> = [host, first]
+        .into_iter()
+        .flat_map(|h| [h, h.get(..15).unwrap_or(h)])
+        .collect();
     let mut seen: Vec<String> = Vec::new();
     let mut hide = |ntlm: Option<&mut Value>| {
         let Some(ntlm) = ntlm.and_then(Value::as_object_mut) else {
@@ -200,7 +210,10 @@ fn hide_hostname(doc: &mut Value, host: &str) {
         };
         for key in NAMES {
             if let Some(v) = ntlm.get_mut(key) {
-                let Some(s) = v.as_str().filter(|s| s.eq_ignore_ascii_case(host)) else {
+                let Some(s) = v
+                    .as_str()
+                    .filter(|s| forms.iter().any(|f| s.eq_ignore_ascii_case(f)))
+                else {
                     continue;
                 };
                 if !seen.iter().any(|x| x == s) {
@@ -771,6 +784,145 @@ fn lab_faults_json_matches_golden() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Real servers (the cases of real_servers_check.rs)
+// ---------------------------------------------------------------------------------------------
+
+#[cfg(target_os = "linux")]
+mod real {
+    use super::support::certs::{self, CertName};
+    use super::support::ports::free_port;
+    use super::support::shadow::{ShadowConfig, ShadowServer};
+    use super::support::xrdp::{XrdpConfig, XrdpServer};
+    use super::*;
+
+    /// The constant dates of `support/certs.rs` (`Expired`, `NotYet`): they do not vary.
+    const FIXED_DATES: [&str; 4] = [
+        "2020-01-01T00:00:00Z",
+        "2021-01-01T00:00:00Z",
+        "2099-01-01T00:00:00Z",
+        "2100-01-01T00:00:00Z",
+    ];
+
+    enum Server {
+        Xrdp(XrdpConfig),
+        Shadow(ShadowConfig),
+        Closed,
+    }
+
+    /// One server, checked with each of its client profiles: (fixture name, extra arguments).
+    struct Case {
+        server: Server,
+        checks: Vec<(&'static str, Vec<&'static str>)>,
+    }
+
+    fn cases() -> Vec<Case> {
+        let x = |cfg: XrdpConfig, name: &'static str| Case {
+            server: Server::Xrdp(cfg),
+            checks: vec![(name, vec![])],
+        };
+        vec![
+            x(
+                XrdpConfig::new("negotiate").cert(Some(CertName::Valid)),
+                "xrdp-negotiate",
+            ),
+            Case {
+                server: Server::Xrdp(XrdpConfig::new("tls").cert(Some(CertName::Valid))),
+                checks: vec![
+                    ("xrdp-tls", vec![]),
+                    ("xrdp-tls-sec-rdp", vec!["--sec", "rdp"]),
+                ],
+            },
+            x(XrdpConfig::new("rdp").crypt_level("high"), "xrdp-rdp-high"),
+            x(XrdpConfig::new("rdp").crypt_level("low"), "xrdp-rdp-low"),
+            x(
+                XrdpConfig::new("tls").cert(Some(CertName::Expired)),
+                "xrdp-cert-expired",
+            ),
+            x(
+                XrdpConfig::new("tls").cert(Some(CertName::NotYet)),
+                "xrdp-cert-not-yet-valid",
+            ),
+            x(
+                XrdpConfig::new("tls").cert(Some(CertName::WrongCn)),
+                "xrdp-cert-wrong-name",
+            ),
+            x(
+                XrdpConfig::new("tls").cert(Some(CertName::SelfSigned)),
+                "xrdp-cert-self-signed",
+            ),
+            x(XrdpConfig::new("tls").cert(None), "xrdp-cert-missing"),
+            Case {
+                server: Server::Shadow(ShadowConfig::new("nla").cert(Some(CertName::Valid))),
+                checks: vec![
+                    ("freerdp-shadow-nla", vec![]),
+                    ("freerdp-shadow-nla-sec-tls", vec!["--sec", "tls"]),
+                ],
+            },
+            Case {
+                server: Server::Closed,
+                checks: vec![("closed-port", vec![])],
+            },
+        ]
+    }
+
+    fn hostname() -> Option<String> {
+        std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .map(|h| h.trim().to_string())
+            .filter(|h| !h.is_empty())
+    }
+
+    #[test]
+    fn real_servers_json_matches_golden() {
+        let t0 = Instant::now();
+        // The certificates are made once per process; wait for the second to tick after that
+        // (see wait_for_next_second).
+        let ca = certs::lab().ca.clone();
+        wait_for_next_second(SystemTime::now());
+        let host = hostname();
+        let cases = cases();
+        // Fewer threads than for the lab: each case starts a server (xrdp, or the shadow
+        // server under Xvfb), and xrdp's protocol enumeration is sensitive to a starved CPU.
+        let per_case = run_bounded(&cases, 3, |case| {
+            let (port, _guard): (u16, Box<dyn std::any::Any + Send>) = match &case.server {
+                Server::Xrdp(cfg) => {
+                    let s = XrdpServer::start(cfg.clone()).expect("xrdp starts");
+                    (s.port(), Box::new(s))
+                }
+                Server::Shadow(cfg) => {
+                    let s = ShadowServer::start(cfg.clone()).expect("shadow starts");
+                    (s.port(), Box::new(s))
+                }
+                Server::Closed => (free_port().expect("port"), Box::new(())),
+            };
+            case.checks
+                .iter()
+                .map(|(name, extra)| {
+                    let mut args: Vec<String> = vec!["--timeout".into(), "5".into(), "--ca".into()];
+                    args.push(ca.display().to_string());
+                    args.extend(extra.iter().map(|s| s.to_string()));
+                    let doc = check(name, &format!("127.0.0.1:{port}"), &args, None);
+                    let run = Run {
+                        port,
+                        ca_path: &ca,
+                        fixed_dates: &FIXED_DATES,
+                        hostname: host.clone(),
+                    };
+                    (name.to_string(), normalize(&doc, &run))
+                })
+                .collect::<Vec<_>>()
+        });
+        let results: Vec<(String, Value)> = per_case.into_iter().flatten().collect();
+        eprintln!(
+            "golden real: {} checks in {:.2} s",
+            results.len(),
+            t0.elapsed().as_secs_f64()
+        );
+        compare_all("real", &results);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // The normalizer's own tests: it must replace what varies and nothing else.
 // ---------------------------------------------------------------------------------------------
 
@@ -859,6 +1011,18 @@ fn values_and_host_names_are_replaced_as_whole_words_only() {
         "«hostname»"
     );
     assert_eq!(doc["phases"][1]["summary"], "certificate CN=vm");
+    assert_eq!(
+        doc["facts"]["credssp"]["ntlm"]["dns_computer"],
+        "«hostname»"
+    );
+    // A long host name as a NetBIOS name: its first 15 characters, upper case.
+    let mut doc = serde_json::json!({"facts": {"credssp": {"ntlm": {
+        "netbios_computer": "RUNNER-ABCDEFGH", "dns_computer": "runner-abcdefgh-1234.example"}}}});
+    hide_hostname(&mut doc, "runner-abcdefgh-1234.example");
+    assert_eq!(
+        doc["facts"]["credssp"]["ntlm"]["netbios_computer"],
+        "«hostname»"
+    );
     assert_eq!(
         doc["facts"]["credssp"]["ntlm"]["dns_computer"],
         "«hostname»"
