@@ -8,10 +8,12 @@
 mod activation;
 mod certs;
 mod conn;
+mod faults;
 pub mod session;
 mod udp;
 mod weakkey;
 
+use faults::{Behaviour, Cert, Credssp, Eku, IssuedBy, Key, Nego, Tls, WINDOWS, X224};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use tokio::net::{TcpListener, UdpSocket};
@@ -223,27 +225,122 @@ impl Fault {
         }
     }
 
-    /// The TSRequest errorCode the fault answers every NTLM AUTHENTICATE with, if any.
-    pub fn auth_error_code(self) -> Option<u32> {
-        Some(match self {
-            Fault::LogonFailure => 0xC000_006D,
-            Fault::AccountRestricted => 0xC000_006E,
-            Fault::PasswordExpired => 0xC000_0071,
-            Fault::PasswordMustChange => 0xC000_0224,
-            Fault::AccountDisabled => 0xC000_0072,
-            Fault::AccountLocked => 0xC000_0234,
-            Fault::LogonTypeNotGranted => 0xC000_015B,
-            Fault::CredsspVersionMismatch => 0x8009_0302,
-            _ => return None,
-        })
-    }
-
-    /// The ERRINFO code the fault sends after the Client Info PDU, if any.
-    pub fn error_info(self) -> Option<u32> {
+    /// How the endpoint behaves at each step (what conn, certs, session, activation and udp
+    /// act on).
+    pub(crate) fn behaviour(self) -> Behaviour {
+        let cert = |cert| Behaviour { cert, ..WINDOWS };
+        let credssp = |credssp| Behaviour { credssp, ..WINDOWS };
         match self {
-            Fault::ErrinfoDenied => Some(0x0000_0007),
-            Fault::ErrinfoLicense => Some(0x0000_010A),
-            _ => None,
+            Fault::Healthy | Fault::ServerRequiresNla => WINDOWS,
+            Fault::CertExpired => cert(Cert {
+                valid_days: (-400, -35),
+                ..Cert::LAB
+            }),
+            Fault::CertNotYetValid => cert(Cert {
+                valid_days: (30, 400),
+                ..Cert::LAB
+            }),
+            Fault::CertSelfSigned => cert(Cert {
+                issued_by: IssuedBy::Itself,
+                ..Cert::LAB
+            }),
+            Fault::CertNameMismatch => cert(Cert {
+                only_name: Some("wrong.example.invalid"),
+                ..Cert::LAB
+            }),
+            Fault::CertWeakKey => cert(Cert {
+                key: Key::Rsa1024,
+                ..Cert::LAB
+            }),
+            Fault::CertExpiringSoon => cert(Cert {
+                valid_days: (-355, 10),
+                ..Cert::LAB
+            }),
+            Fault::CertWrongUsage => cert(Cert {
+                eku: Eku::ClientAuthOnly,
+                ..Cert::LAB
+            }),
+            Fault::TlsHandshakeFailed => Behaviour {
+                tls: Tls::ResetAfterClientHello,
+                ..WINDOWS
+            },
+            Fault::TlsVersionMismatch => Behaviour {
+                tls: Tls::ProtocolVersionAlert,
+                ..WINDOWS
+            },
+            Fault::TlsStalled => Behaviour {
+                tls: Tls::Stall,
+                ..WINDOWS
+            },
+            Fault::ServerRequiresTls => Behaviour {
+                nego: Nego::TlsRequired,
+                ..WINDOWS
+            },
+            Fault::ServerForbidsTls => Behaviour {
+                nego: Nego::TlsForbidden,
+                ..WINDOWS
+            },
+            Fault::ServerHasNoCertificate => Behaviour {
+                nego: Nego::NoCertificate,
+                ..WINDOWS
+            },
+            Fault::StandardRdpSecurityOnly => Behaviour {
+                nego: Nego::StandardRdpOnly,
+                ..WINDOWS
+            },
+            Fault::CredsspOutdatedServer => Behaviour {
+                tsrequest_version: 3,
+                ..WINDOWS
+            },
+            Fault::CredsspFailed => credssp(Credssp::ResetAfterNegotiate),
+            Fault::ClockSkew => Behaviour {
+                clock_ahead_secs: 4 * 3600,
+                ..WINDOWS
+            },
+            Fault::X224NoResponse => Behaviour {
+                x224: X224::Silence,
+                ..WINDOWS
+            },
+            Fault::X224Reset => Behaviour {
+                x224: X224::Reset,
+                ..WINDOWS
+            },
+            Fault::NotRdp => Behaviour {
+                x224: X224::Http,
+                ..WINDOWS
+            },
+            Fault::ServerDeniedConnection => Behaviour {
+                nego: Nego::TlsRequired,
+                mcs_denied: true,
+                ..WINDOWS
+            },
+            Fault::SlowDrip => Behaviour {
+                x224: X224::ConfirmOneBytePerSecond,
+                ..WINDOWS
+            },
+            Fault::UdpBlocked => Behaviour {
+                udp: false,
+                ..WINDOWS
+            },
+            Fault::LogonFailure => credssp(Credssp::ErrorCode(0xC000_006D)),
+            Fault::AccountRestricted => credssp(Credssp::ErrorCode(0xC000_006E)),
+            Fault::PasswordExpired => credssp(Credssp::ErrorCode(0xC000_0071)),
+            Fault::PasswordMustChange => credssp(Credssp::ErrorCode(0xC000_0224)),
+            Fault::AccountDisabled => credssp(Credssp::ErrorCode(0xC000_0072)),
+            Fault::AccountLocked => credssp(Credssp::ErrorCode(0xC000_0234)),
+            Fault::NoRemoteDesktopRight => credssp(Credssp::AccessDenied),
+            Fault::LogonTypeNotGranted => credssp(Credssp::ErrorCode(0xC000_015B)),
+            Fault::CredsspVersionMismatch => credssp(Credssp::ErrorCode(0x8009_0302)),
+            Fault::CredentialsRejectedSilently => credssp(Credssp::CloseAfterAuthenticate),
+            Fault::CredsspDropped => credssp(Credssp::CloseAfterAuthInfo),
+            Fault::ErrinfoDenied => Behaviour {
+                error_info: Some(0x0000_0007),
+                ..WINDOWS
+            },
+            Fault::ErrinfoLicense => Behaviour {
+                error_info: Some(0x0000_010A),
+                ..WINDOWS
+            },
         }
     }
 
@@ -291,34 +388,14 @@ impl Fault {
             Fault::ErrinfoDenied => (Some("server-denied-connection"), Failing, "mstsc"),
             Fault::ErrinfoLicense => (Some("server-error-info"), Failing, "mstsc"),
         };
-        let user = self.auth_error_code().is_some()
-            || self.error_info().is_some()
-            || matches!(
-                self,
-                Fault::NoRemoteDesktopRight
-                    | Fault::CredentialsRejectedSilently
-                    | Fault::CredsspDropped
-            );
+        let behaviour = self.behaviour();
         Expectation {
             first_finding: first,
             verdict,
             client,
-            user,
-            full: self.error_info().is_some(),
+            user: behaviour.after_authentication(),
+            full: behaviour.error_info.is_some(),
         }
-    }
-
-    fn needs_own_cert(self) -> bool {
-        matches!(
-            self,
-            Fault::CertExpired
-                | Fault::CertNotYetValid
-                | Fault::CertSelfSigned
-                | Fault::CertNameMismatch
-                | Fault::CertWeakKey
-                | Fault::CertExpiringSoon
-                | Fault::CertWrongUsage
-        )
     }
 }
 
@@ -348,6 +425,7 @@ pub struct LabConfig {
 /// State shared by the connections of one endpoint.
 pub(crate) struct Shared {
     pub fault: Fault,
+    pub behaviour: Behaviour,
     pub tls: Option<Arc<rustls::ServerConfig>>,
     pub log: bool,
     pub addr: SocketAddr,
@@ -413,7 +491,7 @@ pub async fn start(cfg: LabConfig) -> Result<Lab, String> {
             auto += 1;
         }
     }
-    let default_key = certs::leaf_for(Fault::Healthy, &ca, &names)?;
+    let default_key = certs::leaf_for(&Cert::LAB, &ca, &names)?;
     let users = if cfg.users.is_empty() {
         vec![session::LabUser::new(DEFAULT_USER, "", DEFAULT_PASSWORD)]
     } else {
@@ -422,8 +500,9 @@ pub async fn start(cfg: LabConfig) -> Result<Lab, String> {
     let mut tasks = Vec::new();
     let mut bound = Vec::new();
     for e in &cfg.endpoints {
-        let key = if e.fault.needs_own_cert() {
-            certs::leaf_for(e.fault, &ca, &names)?
+        let behaviour = e.fault.behaviour();
+        let key = if behaviour.cert != Cert::LAB {
+            certs::leaf_for(&behaviour.cert, &ca, &names)?
         } else {
             default_key.clone()
         };
@@ -440,6 +519,7 @@ pub async fn start(cfg: LabConfig) -> Result<Lab, String> {
             .unwrap_or_default();
         let shared = Arc::new(Shared {
             fault: e.fault,
+            behaviour,
             tls: Some(tls_config(key)?),
             log: cfg.log,
             addr,
