@@ -456,7 +456,7 @@ fn run_lab(a: LabArgs) -> u8 {
                 ports.len()
             ));
         }
-        for (addr, fault) in ports.into_iter().zip(Fault::ALL) {
+        for (addr, &fault) in ports.into_iter().zip(Fault::ALL) {
             endpoints.push(Endpoint { addr, fault });
         }
     } else {
@@ -537,7 +537,7 @@ fn run_demo(a: DemoArgs, style: Style) -> u8 {
         Ok(r) => r,
         Err(e) => return fail(&e),
     };
-    let result = match rt.block_on(rdp_doctor::demo::run(&rdp_doctor::lab::Fault::ALL, timeout)) {
+    let result = match rt.block_on(rdp_doctor::demo::run(rdp_doctor::lab::Fault::ALL, timeout)) {
         Ok(r) => r,
         Err(e) => return fail(&e),
     };

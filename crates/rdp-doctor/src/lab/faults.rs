@@ -1,6 +1,476 @@
-//! How a lab endpoint behaves at each step of the connection, as data: the step files
-//! (`conn.rs`, `certs.rs`, `session.rs`, `activation.rs`, `udp.rs`) act on these parameters and
-//! never ask which fault they serve.
+//! The lab's faults, one table row each: the name (the stable id tests and docs use, and in
+//! most rows the finding `check` must report), one line on what the endpoint does, how it
+//! behaves at each step of the connection, and what `check` must conclude.
+//!
+//! A new fault is one row in [`Fault::ALL`]. Only a behaviour no row has yet needs code: a
+//! variant or field in [`Behaviour`] and the lines that act on it in the step's file
+//! (`conn.rs`, `certs.rs`, `session.rs`, `activation.rs`, `udp.rs`).
+
+use crate::model::Verdict::{self, Degraded, Failing, Healthy};
+
+/// One lab fault: a row of [`Fault::ALL`]. Two faults are the same fault when their names are.
+#[derive(Clone, Copy)]
+pub struct Fault {
+    name: &'static str,
+    description: &'static str,
+    behaviour: Behaviour,
+    expect: Expectation,
+}
+
+impl Fault {
+    pub fn name(self) -> &'static str {
+        self.name
+    }
+
+    /// One line on what the endpoint does.
+    pub fn describe(self) -> &'static str {
+        self.description
+    }
+
+    pub fn expectation(self) -> Expectation {
+        self.expect
+    }
+
+    /// How the endpoint behaves at each step.
+    pub(crate) fn behaviour(self) -> Behaviour {
+        self.behaviour
+    }
+
+    /// The fault named `name`.
+    pub fn parse(name: &str) -> Option<Fault> {
+        Fault::ALL.iter().find(|f| f.name == name).copied()
+    }
+
+    /// Every fault, in the order `lab --list`, `lab --fault all` and the demo use.
+    pub const ALL: &'static [Fault] = &[
+        Fault {
+            name: "healthy",
+            description: "Windows defaults: NLA required (TLS-only and RDP-only requests get HYBRID_REQUIRED_BY_SERVER), a valid certificate for the listen name, UDP answered",
+            behaviour: WINDOWS,
+            expect: Expectation::NOTHING,
+        },
+        Fault {
+            name: "cert-expired",
+            description: "like healthy, with a certificate that expired 35 days ago",
+            behaviour: Behaviour {
+                cert: Cert {
+                    valid_days: (-400, -35),
+                    ..Cert::LAB
+                },
+                ..WINDOWS
+            },
+            expect: Expectation::first("cert-expired", Failing),
+        },
+        Fault {
+            name: "cert-not-yet-valid",
+            description: "like healthy, with a certificate valid only from 30 days from now",
+            behaviour: Behaviour {
+                cert: Cert {
+                    valid_days: (30, 400),
+                    ..Cert::LAB
+                },
+                ..WINDOWS
+            },
+            expect: Expectation::first("cert-not-yet-valid", Failing),
+        },
+        Fault {
+            name: "cert-self-signed",
+            description: "like healthy, with a self-signed certificate",
+            behaviour: Behaviour {
+                cert: Cert {
+                    issued_by: IssuedBy::Itself,
+                    ..Cert::LAB
+                },
+                ..WINDOWS
+            },
+            expect: Expectation::first("cert-self-signed", Degraded),
+        },
+        Fault {
+            name: "cert-name-mismatch",
+            description: "like healthy, with a certificate for wrong.example.invalid",
+            behaviour: Behaviour {
+                cert: Cert {
+                    only_name: Some("wrong.example.invalid"),
+                    ..Cert::LAB
+                },
+                ..WINDOWS
+            },
+            expect: Expectation::first("cert-name-mismatch", Degraded),
+        },
+        Fault {
+            name: "cert-weak-key",
+            description: "like healthy, with an RSA-1024 certificate",
+            behaviour: Behaviour {
+                cert: Cert {
+                    key: Key::Rsa1024,
+                    ..Cert::LAB
+                },
+                ..WINDOWS
+            },
+            expect: Expectation::first("cert-weak-key", Degraded),
+        },
+        Fault {
+            name: "cert-expiring-soon",
+            description: "like healthy, with a certificate that expires in 10 days",
+            behaviour: Behaviour {
+                cert: Cert {
+                    valid_days: (-355, 10),
+                    ..Cert::LAB
+                },
+                ..WINDOWS
+            },
+            expect: Expectation::first("cert-expiring-soon", Degraded),
+        },
+        Fault {
+            name: "cert-wrong-usage",
+            description: "like healthy, with a certificate whose EKU is clientAuth only",
+            behaviour: Behaviour {
+                cert: Cert {
+                    eku: Eku::ClientAuthOnly,
+                    ..Cert::LAB
+                },
+                ..WINDOWS
+            },
+            expect: Expectation::first("cert-wrong-usage", Degraded),
+        },
+        Fault {
+            name: "tls-handshake-failed",
+            description: "selects CredSSP, then resets the connection after the ClientHello (a server that cannot read its private key)",
+            behaviour: Behaviour {
+                tls: Tls::ResetAfterClientHello,
+                ..WINDOWS
+            },
+            expect: Expectation::first("tls-handshake-failed", Failing),
+        },
+        Fault {
+            name: "tls-version-mismatch",
+            description: "selects CredSSP, then answers the ClientHello with a protocol_version alert",
+            behaviour: Behaviour {
+                tls: Tls::ProtocolVersionAlert,
+                ..WINDOWS
+            },
+            expect: Expectation::first("tls-version-mismatch", Failing),
+        },
+        Fault {
+            name: "tls-stalled",
+            description: "selects CredSSP, sends the first part of its TLS flight, then nothing (an MTU black hole)",
+            behaviour: Behaviour {
+                tls: Tls::Stall,
+                ..WINDOWS
+            },
+            expect: Expectation::first("tls-stalled", Failing),
+        },
+        Fault {
+            name: "server-requires-nla",
+            description: "NLA required; reproduce with a client that has CredSSP off (check --sec tls)",
+            behaviour: WINDOWS,
+            expect: Expectation::first("server-requires-nla", Failing).with_client("tls"),
+        },
+        Fault {
+            name: "server-requires-tls",
+            description: "TLS required, NLA off: RDP-only and CredSSP-only requests get SSL_REQUIRED_BY_SERVER (check --sec rdp)",
+            behaviour: Behaviour {
+                nego: Nego::TlsRequired,
+                ..WINDOWS
+            },
+            expect: Expectation::first("server-requires-tls", Failing).with_client("rdp"),
+        },
+        Fault {
+            name: "server-forbids-tls",
+            description: "Standard RDP Security only: any request for TLS or CredSSP gets SSL_NOT_ALLOWED_BY_SERVER",
+            behaviour: Behaviour {
+                nego: Nego::TlsForbidden,
+                ..WINDOWS
+            },
+            expect: Expectation::first("server-forbids-tls", Failing),
+        },
+        Fault {
+            name: "server-has-no-certificate",
+            description: "every request gets SSL_CERT_NOT_ON_SERVER",
+            behaviour: Behaviour {
+                nego: Nego::NoCertificate,
+                ..WINDOWS
+            },
+            expect: Expectation::first("server-has-no-certificate", Failing),
+        },
+        Fault {
+            name: "standard-rdp-security-only",
+            description: "selects Standard RDP Security whatever the client asks",
+            behaviour: Behaviour {
+                nego: Nego::StandardRdpOnly,
+                ..WINDOWS
+            },
+            expect: Expectation::first("standard-rdp-security-only", Degraded),
+        },
+        Fault {
+            name: "credssp-outdated-server",
+            description: "answers CredSSP with TSRequest version 3 (no CVE-2018-0886 fix)",
+            behaviour: Behaviour {
+                tsrequest_version: 3,
+                ..WINDOWS
+            },
+            expect: Expectation::first("credssp-outdated-server", Failing),
+        },
+        Fault {
+            name: "credssp-failed",
+            description: "resets the connection after the client's first TSRequest",
+            behaviour: Behaviour {
+                credssp: Credssp::ResetAfterNegotiate,
+                ..WINDOWS
+            },
+            expect: Expectation::first("credssp-failed", Failing),
+        },
+        Fault {
+            name: "clock-skew",
+            description: "NTLM CHALLENGE timestamp 4 hours ahead",
+            behaviour: Behaviour {
+                clock_ahead_secs: 4 * 3600,
+                ..WINDOWS
+            },
+            expect: Expectation::first("clock-skew", Degraded),
+        },
+        Fault {
+            name: "x224-no-response",
+            description: "accepts TCP, reads the Connection Request, never answers",
+            behaviour: Behaviour {
+                x224: X224::Silence,
+                ..WINDOWS
+            },
+            expect: Expectation::first("x224-no-response", Failing),
+        },
+        Fault {
+            name: "x224-reset",
+            description: "accepts TCP, reads the Connection Request, resets",
+            behaviour: Behaviour {
+                x224: X224::Reset,
+                ..WINDOWS
+            },
+            expect: Expectation::first("x224-reset", Failing),
+        },
+        Fault {
+            name: "not-rdp",
+            description: "answers like an HTTP server",
+            behaviour: Behaviour {
+                x224: X224::Http,
+                ..WINDOWS
+            },
+            expect: Expectation::first("not-rdp", Failing),
+        },
+        Fault {
+            name: "server-denied-connection",
+            description: "TLS without NLA; answers the MCS Connect Initial with a Disconnect Provider Ultimatum",
+            behaviour: Behaviour {
+                nego: Nego::TlsRequired,
+                mcs_denied: true,
+                ..WINDOWS
+            },
+            expect: Expectation::first("server-denied-connection", Failing),
+        },
+        Fault {
+            name: "slow-drip",
+            description: "like healthy, but writes one byte per second",
+            behaviour: Behaviour {
+                x224: X224::ConfirmOneBytePerSecond,
+                ..WINDOWS
+            },
+            expect: Expectation::first("slow-drip", Failing),
+        },
+        Fault {
+            name: "udp-blocked",
+            description: "like healthy, but never answers on UDP",
+            behaviour: Behaviour {
+                udp: false,
+                ..WINDOWS
+            },
+            expect: Expectation::first("udp-blocked", Healthy),
+        },
+        // Credentialed faults (check --user; the last two need --full).
+        Fault {
+            name: "logon-failure",
+            description: "answers any NTLM AUTHENTICATE with errorCode 0xC000006D STATUS_LOGON_FAILURE",
+            behaviour: Behaviour {
+                credssp: Credssp::ErrorCode(0xC000_006D),
+                ..WINDOWS
+            },
+            expect: Expectation::first("logon-failure", Failing).with_user(),
+        },
+        Fault {
+            name: "account-restricted",
+            description: "answers any NTLM AUTHENTICATE with errorCode 0xC000006E STATUS_ACCOUNT_RESTRICTION",
+            behaviour: Behaviour {
+                credssp: Credssp::ErrorCode(0xC000_006E),
+                ..WINDOWS
+            },
+            expect: Expectation::first("account-restricted", Failing).with_user(),
+        },
+        Fault {
+            name: "password-expired",
+            description: "answers any NTLM AUTHENTICATE with errorCode 0xC0000071 STATUS_PASSWORD_EXPIRED",
+            behaviour: Behaviour {
+                credssp: Credssp::ErrorCode(0xC000_0071),
+                ..WINDOWS
+            },
+            expect: Expectation::first("password-expired", Failing).with_user(),
+        },
+        Fault {
+            name: "password-must-change",
+            description: "answers any NTLM AUTHENTICATE with errorCode 0xC0000224 STATUS_PASSWORD_MUST_CHANGE",
+            behaviour: Behaviour {
+                credssp: Credssp::ErrorCode(0xC000_0224),
+                ..WINDOWS
+            },
+            expect: Expectation::first("password-must-change", Failing).with_user(),
+        },
+        Fault {
+            name: "account-disabled",
+            description: "answers any NTLM AUTHENTICATE with errorCode 0xC0000072 STATUS_ACCOUNT_DISABLED",
+            behaviour: Behaviour {
+                credssp: Credssp::ErrorCode(0xC000_0072),
+                ..WINDOWS
+            },
+            expect: Expectation::first("account-disabled", Failing).with_user(),
+        },
+        Fault {
+            name: "account-locked",
+            description: "answers any NTLM AUTHENTICATE with errorCode 0xC0000234 STATUS_ACCOUNT_LOCKED_OUT",
+            behaviour: Behaviour {
+                credssp: Credssp::ErrorCode(0xC000_0234),
+                ..WINDOWS
+            },
+            expect: Expectation::first("account-locked", Failing).with_user(),
+        },
+        Fault {
+            name: "no-remote-desktop-right",
+            description: "verifies the credentials, then sends the HYBRID_EX Early User Authorization Result AUTHZ_ACCESS_DENIED",
+            behaviour: Behaviour {
+                credssp: Credssp::AccessDenied,
+                ..WINDOWS
+            },
+            expect: Expectation::first("no-remote-desktop-right", Failing).with_user(),
+        },
+        // This and the two errinfo faults are named after the server's code: their finding has
+        // several causes, which the lab reproduces one by one.
+        Fault {
+            name: "logon-type-not-granted",
+            description: "answers any NTLM AUTHENTICATE with errorCode 0xC000015B STATUS_LOGON_TYPE_NOT_GRANTED",
+            behaviour: Behaviour {
+                credssp: Credssp::ErrorCode(0xC000_015B),
+                ..WINDOWS
+            },
+            expect: Expectation::first("no-remote-desktop-right", Failing).with_user(),
+        },
+        Fault {
+            name: "credssp-version-mismatch",
+            description: "answers any NTLM AUTHENTICATE with errorCode 0x80090302 SEC_E_UNSUPPORTED_FUNCTION (encryption oracle remediation)",
+            behaviour: Behaviour {
+                credssp: Credssp::ErrorCode(0x8009_0302),
+                ..WINDOWS
+            },
+            expect: Expectation::first("credssp-version-mismatch", Failing).with_user(),
+        },
+        Fault {
+            name: "credentials-rejected-silently",
+            description: "closes the connection after the NTLM AUTHENTICATE without an errorCode (as FreeRDP servers answer a wrong password)",
+            behaviour: Behaviour {
+                credssp: Credssp::CloseAfterAuthenticate,
+                ..WINDOWS
+            },
+            expect: Expectation::first("credentials-rejected-silently", Failing).with_user(),
+        },
+        Fault {
+            name: "credssp-dropped",
+            description: "verifies the credentials and answers pubKeyAuth, then closes after the client's authInfo",
+            behaviour: Behaviour {
+                credssp: Credssp::CloseAfterAuthInfo,
+                ..WINDOWS
+            },
+            expect: Expectation::first("credssp-dropped", Failing).with_user(),
+        },
+        Fault {
+            name: "errinfo-denied",
+            description: "completes CredSSP and MCS, then answers the Client Info PDU with Set Error Info ERRINFO_SERVER_DENIED_CONNECTION (0x7)",
+            behaviour: Behaviour {
+                error_info: Some(0x0000_0007),
+                ..WINDOWS
+            },
+            expect: Expectation::first("server-denied-connection", Failing)
+                .with_user()
+                .with_full(),
+        },
+        Fault {
+            name: "errinfo-license",
+            description: "completes CredSSP and MCS, then answers the Client Info PDU with Set Error Info ERRINFO_LICENSE_NO_REMOTE_CONNECTIONS (0x10A)",
+            behaviour: Behaviour {
+                error_info: Some(0x0000_010A),
+                ..WINDOWS
+            },
+            expect: Expectation::first("server-error-info", Failing)
+                .with_user()
+                .with_full(),
+        },
+    ];
+}
+
+/// What `check` must conclude about a fault (the demo and the tests use this).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Expectation {
+    /// The first finding's id, or None for no finding at all.
+    pub first_finding: Option<&'static str>,
+    pub verdict: Verdict,
+    /// The client profile (`--sec`) that reproduces the failure, when it is not mstsc's.
+    pub client: &'static str,
+    /// `check --user labuser` (password [`super::DEFAULT_PASSWORD`] through the environment).
+    pub user: bool,
+    /// `check --full` as well.
+    pub full: bool,
+}
+
+impl Expectation {
+    /// No finding at all, verdict healthy.
+    const NOTHING: Expectation = Expectation {
+        first_finding: None,
+        verdict: Healthy,
+        client: "mstsc",
+        user: false,
+        full: false,
+    };
+
+    /// `id` first, with this verdict, for mstsc without credentials.
+    const fn first(id: &'static str, verdict: Verdict) -> Expectation {
+        Expectation {
+            first_finding: Some(id),
+            verdict,
+            ..Expectation::NOTHING
+        }
+    }
+
+    const fn with_client(self, client: &'static str) -> Expectation {
+        Expectation { client, ..self }
+    }
+
+    const fn with_user(self) -> Expectation {
+        Expectation { user: true, ..self }
+    }
+
+    const fn with_full(self) -> Expectation {
+        Expectation { full: true, ..self }
+    }
+
+    /// The check options this fault needs besides the target, as typed.
+    pub fn options(&self) -> String {
+        let mut o = Vec::new();
+        if self.client != "mstsc" {
+            o.push(format!("--sec {}", self.client));
+        }
+        if self.user {
+            o.push(format!("--user {}", super::DEFAULT_USER));
+        }
+        if self.full {
+            o.push("--full".into());
+        }
+        o.join(" ")
+    }
+}
 
 /// How an endpoint behaves at each step. [`WINDOWS`] is a healthy Windows server; a fault
 /// changes the one or two steps it breaks.
@@ -26,19 +496,6 @@ pub(crate) struct Behaviour {
     pub error_info: Option<u32>,
     /// `udp.rs`: the RDP-UDP SYN is answered with a SYN+ACK.
     pub udp: bool,
-}
-
-impl Behaviour {
-    /// Breaks only after the client authenticated: `check` sees it with `--user`.
-    pub fn after_authentication(&self) -> bool {
-        matches!(
-            self.credssp,
-            Credssp::ErrorCode(_)
-                | Credssp::CloseAfterAuthenticate
-                | Credssp::CloseAfterAuthInfo
-                | Credssp::AccessDenied
-        ) || self.error_info.is_some()
-    }
 }
 
 /// What follows the client's Connection Request.
@@ -160,3 +617,70 @@ pub(crate) const WINDOWS: Behaviour = Behaviour {
     error_info: None,
     udp: true,
 };
+
+impl PartialEq for Fault {
+    fn eq(&self, other: &Fault) -> bool {
+        self.name == other.name
+    }
+}
+
+impl Eq for Fault {}
+
+impl std::hash::Hash for Fault {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.name.hash(h);
+    }
+}
+
+impl std::fmt::Debug for Fault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Fault").field(&self.name).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each fault's expected first finding is a catalogue id; a fault is named after it, except
+    /// where one finding has several causes the lab reproduces separately (named after the
+    /// server's code).
+    #[test]
+    fn every_fault_is_a_finding_id_or_healthy() {
+        let cat = crate::kb::catalogue();
+        let named_after_the_code = [
+            "logon-type-not-granted",
+            "errinfo-denied",
+            "errinfo-license",
+        ];
+        for f in Fault::ALL {
+            assert_eq!(Fault::parse(f.name), Some(*f));
+            let Some(first) = f.expect.first_finding else {
+                assert_eq!(f.name, "healthy");
+                continue;
+            };
+            assert!(cat.get(first).is_some(), "{first} is not a finding id");
+            if !named_after_the_code.contains(&f.name) {
+                assert_eq!(first, f.name);
+            }
+        }
+    }
+
+    /// A fault that breaks only after the client authenticated is checked with --user, one
+    /// that breaks only after the Client Info PDU with --full as well, and no other.
+    #[test]
+    fn credentials_and_full_follow_the_behaviour() {
+        for f in Fault::ALL {
+            let b = f.behaviour;
+            let after_authentication = matches!(
+                b.credssp,
+                Credssp::ErrorCode(_)
+                    | Credssp::CloseAfterAuthenticate
+                    | Credssp::CloseAfterAuthInfo
+                    | Credssp::AccessDenied
+            ) || b.error_info.is_some();
+            assert_eq!(f.expect.user, after_authentication, "{}: --user", f.name);
+            assert_eq!(f.expect.full, b.error_info.is_some(), "{}: --full", f.name);
+        }
+    }
+}
