@@ -642,6 +642,23 @@ impl std::fmt::Debug for Fault {
 mod tests {
     use super::*;
 
+    /// A name is a fault's id: one row each, in the kebab-case of the finding ids.
+    #[test]
+    fn names_are_unique_ids() {
+        let mut seen = std::collections::HashSet::new();
+        for f in Fault::ALL {
+            assert!(seen.insert(f.name), "{} is in the table twice", f.name);
+            assert!(
+                !f.name.is_empty()
+                    && f.name
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'),
+                "{:?} is not a kebab-case id",
+                f.name
+            );
+        }
+    }
+
     /// Each fault's expected first finding is a catalogue id; a fault is named after it, except
     /// where one finding has several causes the lab reproduces separately (named after the
     /// server's code).
