@@ -434,10 +434,12 @@ fn auth_options(a: &CheckArgs) -> Result<Option<rdp_doctor::probe::auth::AuthOpt
 fn run_lab(a: LabArgs) -> u8 {
     use rdp_doctor::lab::{self, Endpoint, Fault};
     if a.list {
-        for f in Fault::ALL {
-            println!("{:<28} {}", f.name(), f.describe());
-        }
-        return 0;
+        let mut out = std::io::stdout().lock();
+        return match lab::write_list(&mut out).and_then(|_| out.flush()) {
+            Ok(()) => 0,
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => 0,
+            Err(e) => fail(&format!("cannot write: {e}")),
+        };
     }
     let mut addrs = Vec::new();
     for l in &a.listen {

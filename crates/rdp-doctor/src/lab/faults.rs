@@ -638,6 +638,16 @@ impl std::fmt::Debug for Fault {
     }
 }
 
+/// `lab --list`: one line per fault, the names in a column as wide as the longest plus two
+/// spaces, then the description.
+pub fn write_list(w: &mut dyn std::io::Write) -> std::io::Result<()> {
+    let width = Fault::ALL.iter().map(|f| f.name.len()).max().unwrap_or(0) + 2;
+    for f in Fault::ALL {
+        writeln!(w, "{:<width$}{}", f.name, f.description)?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -681,6 +691,20 @@ mod tests {
                 assert_eq!(first, f.name);
             }
         }
+    }
+
+    #[test]
+    fn the_list_starts_every_description_two_spaces_after_the_longest_name() {
+        let mut out = Vec::new();
+        write_list(&mut out).expect("write");
+        let text = String::from_utf8(out).expect("utf-8");
+        let column = Fault::ALL.iter().map(|f| f.name.len()).max().unwrap_or(0) + 2;
+        assert_eq!(text.lines().count(), Fault::ALL.len());
+        for (line, f) in text.lines().zip(Fault::ALL) {
+            assert_eq!(line.get(..column).map(str::trim_end), Some(f.name));
+            assert_eq!(line.get(column..), Some(f.description), "{}", f.name);
+        }
+        assert!(text.contains("credentials-rejected-silently  closes the connection"));
     }
 
     /// A fault that breaks only after the client authenticated is checked with --user, one

@@ -16,8 +16,8 @@ pub mod session;
 mod udp;
 mod weakkey;
 
+pub use faults::{write_list, Expectation, Fault};
 use faults::{Behaviour, Cert};
-pub use faults::{Expectation, Fault};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use tokio::net::{TcpListener, UdpSocket};
