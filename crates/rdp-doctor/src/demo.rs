@@ -199,7 +199,7 @@ pub fn render(r: &DemoResult, s: Style, w: &mut dyn Write) -> io::Result<()> {
         r.rows.len(),
         human::format_ms(r.wall_ms)
     )?;
-    if let Some((_, report)) = r.reports.iter().find(|(f, _)| *f == Fault::CertExpired) {
+    if let Some((_, report)) = r.reports.iter().find(|(f, _)| f.name() == "cert-expired") {
         writeln!(w)?;
         writeln!(
             w,

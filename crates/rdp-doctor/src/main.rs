@@ -424,10 +424,9 @@ fn auth_options(a: &CheckArgs) -> Result<Option<rdp_doctor::probe::auth::AuthOpt
 fn run_lab(a: LabArgs) -> Exit {
     use rdp_doctor::lab::{self, Endpoint, Fault};
     if a.list {
-        for f in Fault::ALL {
-            println!("{:<28} {}", f.name(), f.describe());
-        }
-        return Exit::Ok;
+        let mut out = std::io::stdout().lock();
+        let written = lab::write_list(&mut out).and_then(|_| out.flush());
+        return finish(Exit::Ok, written);
     }
     let mut addrs = Vec::new();
     for l in &a.listen {
@@ -446,7 +445,7 @@ fn run_lab(a: LabArgs) -> Exit {
                 ports.len()
             ));
         }
-        for (addr, fault) in ports.into_iter().zip(Fault::ALL) {
+        for (addr, &fault) in ports.into_iter().zip(Fault::ALL) {
             endpoints.push(Endpoint { addr, fault });
         }
     } else {
@@ -527,7 +526,7 @@ fn run_demo(a: DemoArgs, style: Style) -> Exit {
         Ok(r) => r,
         Err(e) => return fail(&e),
     };
-    let result = match rt.block_on(rdp_doctor::demo::run(&rdp_doctor::lab::Fault::ALL, timeout)) {
+    let result = match rt.block_on(rdp_doctor::demo::run(rdp_doctor::lab::Fault::ALL, timeout)) {
         Ok(r) => r,
         Err(e) => return fail(&e),
     };
