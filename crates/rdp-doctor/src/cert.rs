@@ -18,6 +18,9 @@ pub struct TrustStore {
     pub roots: rustls::RootCertStore,
 }
 
+/// A CA bundle's cap: the full Mozilla bundle is ~220 KB in PEM.
+pub const MAX_CA_FILE: u64 = 4 * 1024 * 1024;
+
 impl TrustStore {
     /// The operating system's roots (read once per process by the caller).
     pub fn system() -> TrustStore {
@@ -30,11 +33,10 @@ impl TrustStore {
         }
     }
 
-    /// Roots from a PEM file (`--ca FILE`).
+    /// Roots from a PEM file (`--ca FILE`, `ca_file`), at most [`MAX_CA_FILE`] bytes.
     pub fn from_pem_file(path: &std::path::Path) -> Result<TrustStore, String> {
         use rustls::pki_types::pem::PemObject;
-        let data =
-            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let data = crate::text::read_capped(path, MAX_CA_FILE, "CA certificate file")?;
         let mut roots = rustls::RootCertStore::empty();
         let mut n = 0;
         for c in CertificateDer::pem_slice_iter(&data) {

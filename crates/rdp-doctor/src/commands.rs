@@ -36,6 +36,13 @@ pub fn logs(
             f.error.as_deref().unwrap_or("")
         );
     }
+    let readable = evidence.files.iter().filter(|f| f.error.is_none());
+    if readable.clone().count() > 0 && readable.clone().all(|f| f.records == 0) {
+        let damaged: u64 = readable.map(|f| f.damaged).sum();
+        eprintln!(
+            "rdp-doctor: no event could be read from the input ({damaged} damaged); nothing was checked"
+        );
+    }
     let facts = Facts {
         logs: Some(LogFacts {
             evidence,
@@ -58,8 +65,10 @@ pub fn logs(
     (exit, written)
 }
 
+/// Could not run (3) when nothing was read: no file readable, or not one record in them (an
+/// empty export, every record damaged, JSON nested past the parser's limit) — never "healthy".
 fn logs_exit(ev: &crate::facts::logs::EvidenceFindings, findings: &[Finding]) -> Exit {
-    if ev.files.is_empty() || ev.files.iter().all(|f| f.error.is_some()) {
+    if ev.files.is_empty() || ev.files.iter().all(|f| f.error.is_some() || f.records == 0) {
         return Exit::Unknown;
     }
     let unreadable = if ev.files.iter().any(|f| f.error.is_some()) {

@@ -43,3 +43,54 @@ pub fn truncate(s: &str, max: usize) -> String {
         s.to_string()
     }
 }
+
+/// Reads a whole file of a bounded kind: at most `cap` bytes, else an error that names the
+/// cap and the kind (issue 15: `--ca /dev/zero` grew ~1 GiB/s; `--config /dev/zero` parsed
+/// 1 MiB of NULs). `kind` reads in a sentence: "CA certificate file".
+pub fn read_capped(path: &std::path::Path, cap: u64, kind: &str) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let name = crate::sanitize::escape(&truncate(&path.display().to_string(), 200));
+    let f = std::fs::File::open(path).map_err(|e| format!("cannot read the {kind} {name}: {e}"))?;
+    let mut buf = Vec::new();
+    f.take(cap.saturating_add(1))
+        .read_to_end(&mut buf)
+        .map_err(|e| format!("cannot read the {kind} {name}: {e}"))?;
+    if buf.len() as u64 > cap {
+        return Err(format!(
+            "the {kind} {name} is larger than {}, the limit for a {kind}",
+            human_size(cap)
+        ));
+    }
+    Ok(buf)
+}
+
+/// `4 MiB`, `64 KiB`, `512 bytes`.
+pub fn human_size(n: u64) -> String {
+    if n >= 1024 * 1024 && n % (1024 * 1024) == 0 {
+        format!("{} MiB", n / (1024 * 1024))
+    } else if n >= 1024 && n % 1024 == 0 {
+        format!("{} KiB", n / 1024)
+    } else {
+        format!("{n} bytes")
+    }
+}
+
+#[cfg(test)]
+mod capped_tests {
+    use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn dev_zero_stops_at_the_cap_with_the_cap_named() {
+        let t0 = std::time::Instant::now();
+        let e = read_capped(std::path::Path::new("/dev/zero"), 4096, "password file")
+            .expect_err("too large");
+        assert_eq!(
+            e,
+            "the password file /dev/zero is larger than 4 KiB, the limit for a password file"
+        );
+        assert!(t0.elapsed() < std::time::Duration::from_secs(1));
+        assert_eq!(human_size(1024 * 1024), "1 MiB");
+        assert_eq!(human_size(1000), "1000 bytes");
+    }
+}

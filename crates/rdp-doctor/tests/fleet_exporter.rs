@@ -306,3 +306,62 @@ fn the_config_is_checked_and_secrets_are_refused() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("listen 127.0.0.1:9489"));
 }
+
+#[test]
+fn scrapes_succeed_while_hundreds_of_idle_connections_are_held_open() {
+    // Issue 15: idle connections held every slot for the whole head time-out and scrapes
+    // missed theirs. 300 idle connections (over 9x the 32 slots this config allows) are
+    // re-opened as the exporter closes them, for the whole test; every scrape must still
+    // answer within its 4 s time-out.
+    let lab = Lab::start_with(&["healthy"], true);
+    let exp = Exporter::start(&config(&lab, "\"127.0.0.0/8\""));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let addr = exp.addr.clone();
+    let flag = stop.clone();
+    let attacker = std::thread::spawn(move || {
+        let mut held: Vec<std::net::TcpStream> = Vec::new();
+        let mut opened = 0usize;
+        while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+            // keep 300 open: drop the ones the exporter closed, open new ones
+            held.retain(|s| {
+                let mut b = [0u8; 1];
+                s.set_nonblocking(true).ok();
+                matches!(std::io::Read::read(&mut &*s, &mut b), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+            });
+            while held.len() < 300 {
+                match std::net::TcpStream::connect_timeout(
+                    &addr.parse().expect("addr"),
+                    Duration::from_secs(1),
+                ) {
+                    Ok(s) => {
+                        held.push(s);
+                        opened += 1;
+                    }
+                    Err(_) => break,
+                }
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        opened
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let mut times = Vec::new();
+    for _ in 0..4 {
+        let t0 = Instant::now();
+        let (status, body) = http_get(
+            &exp.addr,
+            &format!("/probe?target={}&module=quick", lab.target("healthy")),
+            &[("X-Prometheus-Scrape-Timeout-Seconds", "4")],
+        );
+        let took = t0.elapsed();
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(sample(&body, "probe_success"), Some(1.0), "{body}");
+        assert!(took < Duration::from_secs(4), "a scrape took {took:?}");
+        times.push(took);
+        std::thread::sleep(Duration::from_millis(700));
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let opened = attacker.join().expect("attacker");
+    assert!(opened >= 300, "the attacker held {opened} connections");
+    eprintln!("scrapes under {opened} idle connections took {times:?}");
+}

@@ -14,8 +14,16 @@ use std::path::Path;
 use std::sync::Arc;
 use time::OffsetDateTime;
 
-pub fn read(path: &Path, threads: usize, stats: &mut FileStats, sink: &mut dyn FnMut(Event)) {
-    match ::evtx::EvtxParser::from_path(path) {
+/// Reads an .evtx file from any seekable reader (a file, or a stream held in memory);
+/// `path` names it in the report.
+pub fn read_seek<T: std::io::Read + std::io::Seek>(
+    input: T,
+    path: &Path,
+    threads: usize,
+    stats: &mut FileStats,
+    sink: &mut dyn FnMut(Event),
+) {
+    match ::evtx::EvtxParser::from_read_seek(input) {
         Ok(parser) => drain(
             parser,
             threads,

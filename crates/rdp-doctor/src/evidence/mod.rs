@@ -210,43 +210,116 @@ fn normalize_host(s: &str) -> String {
         .to_ascii_lowercase()
 }
 
-/// Which reader a file needs, from its first bytes.
-fn sniff(path: &Path) -> std::io::Result<(&'static str, u64)> {
-    use std::io::Read;
-    let mut f = std::fs::File::open(path)?;
-    let len = f.metadata()?.len();
-    let mut head = [0u8; 8];
-    let n = f.read(&mut head)?;
-    let head = head.get(..n).unwrap_or(&[]);
+/// Which reader an input needs, from its first bytes.
+fn sniff(head: &[u8]) -> &'static str {
     if head.starts_with(b"ElfFile\0") {
-        return Ok(("evtx", len));
+        return "evtx";
     }
     let (text, _) = decode_text(head);
     match text.trim_start().chars().next() {
-        Some('[') | Some('{') => Ok(("json", len)),
-        _ if n == 0 => Ok(("empty", len)),
-        _ => Ok(("unknown", len)),
+        Some('[') | Some('{') => "json",
+        _ if head.is_empty() => "empty",
+        _ => "unknown",
     }
 }
 
-/// Reads one file of either format, streaming its events into `sink`.
+/// Reads until `buf` is full or the input ends (a pipe may hand out fewer bytes per read).
+fn fill(r: &mut dyn std::io::Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(buf.get_mut(n..).unwrap_or(&mut [])) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// The rest of a stream after `head`, at most `cap` bytes in all (`None` beyond).
+fn slurp(head: &[u8], r: &mut dyn std::io::Read, cap: u64) -> std::io::Result<Option<Vec<u8>>> {
+    use std::io::Read;
+    let mut bytes = head.to_vec();
+    r.take((cap + 1).saturating_sub(head.len() as u64))
+        .read_to_end(&mut bytes)?;
+    Ok((bytes.len() as u64 <= cap).then_some(bytes))
+}
+
+/// Reads one input of either format, streaming its events into `sink`. The input is opened
+/// and read once (the format is sniffed from the first bytes, which the parser then gets
+/// too), so pipes, `<(...)` and standard input (`-`) read the same as a file (issue 15: a
+/// second open of a pipe lost the sniffed bytes and misread the JSON as empty).
 pub fn read_file(path: &Path, threads: usize, sink: &mut dyn FnMut(Event)) -> FileStats {
+    use std::io::{Seek, SeekFrom};
     let started = Instant::now();
     let mut stats = FileStats {
         path: crate::sanitize::escape(&path.display().to_string()),
         ..FileStats::default()
     };
-    match sniff(path) {
-        Err(e) => {
-            stats.format = "unknown".into();
-            stats.error = Some(format!("cannot open: {e}"));
+    let stdin = path.as_os_str() == "-";
+    // A regular file can be rewound for the .evtx reader (which seeks); anything else is
+    // read as a stream.
+    let (mut file, seekable) = if stdin {
+        (None, false)
+    } else {
+        match std::fs::File::open(path) {
+            Ok(f) => {
+                let meta = f.metadata().ok();
+                stats.bytes = meta.as_ref().map_or(0, |m| m.len());
+                let regular = meta.is_some_and(|m| m.is_file());
+                (Some(f), regular)
+            }
+            Err(e) => {
+                stats.format = "unknown".into();
+                stats.error = Some(format!("cannot open: {e}"));
+                stats.duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+                return stats;
+            }
         }
-        Ok((format, len)) => {
+    };
+    // Standard input is locked only when it is the input (workers read files in parallel).
+    let mut stdin_lock = stdin.then(|| std::io::stdin().lock());
+    let reader: &mut dyn std::io::Read = match (file.as_mut(), stdin_lock.as_mut()) {
+        (Some(f), _) => f,
+        (None, Some(l)) => l,
+        (None, None) => &mut std::io::empty(),
+    };
+    let mut head_buf = [0u8; 8];
+    let format = match fill(reader, &mut head_buf) {
+        Ok(n) => {
+            let head = head_buf.get(..n).unwrap_or(&[]);
+            let format = sniff(head);
             stats.format = format.into();
-            stats.bytes = len;
             match format {
-                "evtx" => evtx::read(path, threads, &mut stats, sink),
-                "json" => winevent_json::read(path, &mut stats, sink),
+                "evtx" if seekable => match file.take() {
+                    Some(mut f) => match f.seek(SeekFrom::Start(0)) {
+                        Ok(_) => evtx::read_seek(f, path, threads, &mut stats, sink),
+                        Err(e) => stats.error = Some(format!("cannot read: {e}")),
+                    },
+                    None => stats.error = Some("cannot read the file".into()),
+                },
+                "evtx" | "json" => match slurp(head, reader, limits::MAX_JSON_BYTES) {
+                    Ok(Some(bytes)) => {
+                        if !seekable {
+                            stats.bytes = bytes.len() as u64;
+                        }
+                        if format == "evtx" {
+                            evtx::read_seek(
+                                std::io::Cursor::new(bytes),
+                                path,
+                                threads,
+                                &mut stats,
+                                sink,
+                            );
+                        } else {
+                            let source: Arc<str> = Arc::from(path.display().to_string());
+                            winevent_json::read_bytes(&bytes, &source, &mut stats, sink);
+                        }
+                    }
+                    Ok(None) => stats.error = Some(winevent_json::too_large()),
+                    Err(e) => stats.error = Some(format!("cannot read: {e}")),
+                },
                 "empty" => stats.error = Some("the file is empty".into()),
                 _ => {
                     stats.error = Some(
@@ -254,7 +327,15 @@ pub fn read_file(path: &Path, threads: usize, sink: &mut dyn FnMut(Event)) -> Fi
                     )
                 }
             }
+            format
         }
+        Err(e) => {
+            stats.error = Some(format!("cannot read: {e}"));
+            "unknown"
+        }
+    };
+    if stats.format.is_empty() {
+        stats.format = format.into();
     }
     stats.duration_ms = started.elapsed().as_secs_f64() * 1000.0;
     stats

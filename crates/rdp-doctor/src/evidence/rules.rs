@@ -414,7 +414,14 @@ impl EvidenceFindings {
     /// else by the worst severity (an unreadable file among readable ones is a warning).
     pub fn exit_code(&self) -> crate::model::Exit {
         use crate::model::Exit;
-        if self.files.is_empty() || self.files.iter().all(|f| f.error.is_some()) {
+        // Nothing read (no readable file, or not one record) is "could not run", as in
+        // `commands::logs`.
+        if self.files.is_empty()
+            || self
+                .files
+                .iter()
+                .all(|f| f.error.is_some() || f.records == 0)
+        {
             return Exit::Unknown;
         }
         let worst = match self

@@ -21,28 +21,15 @@ use serde::de::{DeserializeSeed, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::fmt;
-use std::io::Read;
-use std::path::Path;
 use std::sync::Arc;
 use time::OffsetDateTime;
 
-pub fn read(path: &Path, stats: &mut FileStats, sink: &mut dyn FnMut(Event)) {
-    let mut bytes = Vec::new();
-    let opened = std::fs::File::open(path)
-        .and_then(|f| f.take(limits::MAX_JSON_BYTES + 1).read_to_end(&mut bytes));
-    if let Err(e) = opened {
-        stats.error = Some(format!("cannot read: {e}"));
-        return;
-    }
-    if bytes.len() as u64 > limits::MAX_JSON_BYTES {
-        stats.error = Some(format!(
-            "larger than {} MiB: export fewer events (-MaxEvents, StartTime) or use wevtutil epl",
-            limits::MAX_JSON_BYTES / (1024 * 1024)
-        ));
-        return;
-    }
-    let source: Arc<str> = Arc::from(path.display().to_string());
-    read_bytes(&bytes, &source, stats, sink);
+/// The error for an export over the in-memory cap.
+pub fn too_large() -> String {
+    format!(
+        "larger than {} MiB: export fewer events (-MaxEvents, StartTime) or use wevtutil epl",
+        limits::MAX_JSON_BYTES / (1024 * 1024)
+    )
 }
 
 /// Parses an export held in memory (also the fuzz entry point).

@@ -141,14 +141,18 @@ pub struct Config {
 /// Reads and validates the configuration file. Relative paths in it are relative to its
 /// directory.
 pub fn load(path: &Path) -> Result<Config, String> {
-    use std::io::Read;
-    let name = path.display().to_string();
-    let mut text = String::new();
-    std::fs::File::open(path)
-        .and_then(|f| f.take(MAX_CONFIG_BYTES).read_to_string(&mut text))
-        .map_err(|e| format!("cannot read {name}: {e}"))?;
+    let name = crate::sanitize::escape(&crate::text::truncate(&path.display().to_string(), 200));
+    let bytes = crate::text::read_capped(path, MAX_CONFIG_BYTES, "exporter configuration")?;
+    let text = String::from_utf8(bytes).map_err(|_| format!("{name}: not UTF-8 text"))?;
     let base = path.parent().unwrap_or(Path::new("."));
-    parse(&text, base).map_err(|e| format!("{name}: {e}"))
+    // The parser's message quotes the file, which may hold anything: escaped and shortened.
+    parse(&text, base).map_err(|e| {
+        let lines: Vec<String> = crate::text::truncate(&e, 600)
+            .split('\n')
+            .map(crate::sanitize::escape)
+            .collect();
+        format!("{name}: {}", crate::text::truncate(&lines.join("\n"), 600))
+    })
 }
 
 /// Keys that must not hold secrets in the configuration.
@@ -356,8 +360,10 @@ pub fn load_credentials(path: &Path) -> Result<crate::credentials::Credentials, 
     if meta.len() > 64 * 1024 {
         return Err(format!("credentials_file {name} is larger than 64 KiB"));
     }
+    // The length above is 0 for a device or a pipe: the read itself is capped too.
+    let bytes = crate::text::read_capped(path, 64 * 1024, "credentials_file")?;
     let text =
-        std::fs::read_to_string(path).map_err(|e| format!("credentials_file {name}: {e}"))?;
+        String::from_utf8(bytes).map_err(|_| format!("credentials_file {name}: not UTF-8"))?;
     // The parser's message could quote the file's text (the password): keep only the position.
     let text = zeroize::Zeroizing::new(text);
     let mut c: CredentialsFile = toml::from_str(&text).map_err(|e| {

@@ -1,23 +1,35 @@
 //! A small HTTP/1.1 server for the exporter, on tokio. Only what Prometheus needs: GET, a
-//! request line and headers of at most `MAX_HEAD` bytes read within a time-out, no request
-//! body, one request per connection (`Connection: close`), a bounded number of connections.
+//! request line and headers of at most `MAX_HEAD` bytes read within short per-phase
+//! deadlines, no request body, one request per connection (`Connection: close`), a bounded
+//! number of connections.
+//!
+//! Idle connections must not starve scrapes (issue 15: 200 idle connections held every slot
+//! for the old 10 s head time-out, and 3 scrapes in 4 missed their time-out). So connections
+//! still sending their head and requests already complete draw on two separate pools; when
+//! the head pool is full a new connection sheds the oldest connection that has sent nothing
+//! yet (else the oldest one), instead of waiting behind it; and the head has 2 s for its
+//! first byte and 5 s in all.
 //! Hand-written rather than hyper: about 200 lines whose every bound is visible, against a
 //! dozen more crates in the build for features (bodies, keep-alive, HTTP/2) the exporter
 //! does not use.
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
 
 /// Request line plus headers.
 pub const MAX_HEAD: usize = 8 * 1024;
 /// Headers per request.
 const MAX_HEADERS: usize = 64;
-/// Time allowed for the client to send its request.
-pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Time allowed for the first byte of the request: Prometheus sends its head at once.
+pub const FIRST_BYTE_TIMEOUT: Duration = Duration::from_secs(2);
+/// Time allowed for the whole request head.
+pub const HEAD_TIMEOUT: Duration = Duration::from_secs(5);
 /// Time allowed to write the response.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -96,6 +108,8 @@ pub enum HeadError {
     Timeout,
     /// The client went away: nothing to answer.
     Closed,
+    /// Closed to make room for a newer connection while the pool was full.
+    Shed,
 }
 
 impl HeadError {
@@ -107,7 +121,7 @@ impl HeadError {
             )),
             HeadError::Malformed(why) => Some(Response::text(400, format!("bad request: {why}"))),
             HeadError::Timeout => Some(Response::text(408, "request not received in time")),
-            HeadError::Closed => None,
+            HeadError::Closed | HeadError::Shed => None,
         }
     }
 }
@@ -180,10 +194,17 @@ pub fn parse_head(head: &[u8]) -> Result<Request, HeadError> {
     Ok(req)
 }
 
-/// Reads one request head: at most `MAX_HEAD` bytes, within `READ_TIMEOUT`.
-pub async fn read_request(stream: &mut TcpStream) -> Result<Request, HeadError> {
+/// Reads one request head: at most `MAX_HEAD` bytes, the first byte within
+/// `FIRST_BYTE_TIMEOUT` and the whole head within `HEAD_TIMEOUT`. `got_bytes` is set once the
+/// client has sent anything (the shedding prefers connections that have not).
+pub async fn read_request<R: AsyncRead + Unpin>(
+    stream: &mut R,
+    got_bytes: &AtomicBool,
+) -> Result<Request, HeadError> {
     let mut buf = Vec::with_capacity(1024);
-    let deadline = tokio::time::Instant::now() + READ_TIMEOUT;
+    let start = tokio::time::Instant::now();
+    let head_deadline = start + HEAD_TIMEOUT;
+    let first_deadline = start + FIRST_BYTE_TIMEOUT.min(HEAD_TIMEOUT);
     loop {
         if let Some(end) = head_end(&buf) {
             return parse_head(buf.get(..end).unwrap_or(&[]));
@@ -194,7 +215,14 @@ pub async fn read_request(stream: &mut TcpStream) -> Result<Request, HeadError> 
         let mut chunk = [0u8; 2048];
         let want = chunk.len().min(MAX_HEAD - buf.len());
         let slice = chunk.get_mut(..want).ok_or(HeadError::TooLarge)?;
+        let deadline = if buf.is_empty() {
+            first_deadline
+        } else {
+            head_deadline
+        };
         match tokio::time::timeout_at(deadline, stream.read(slice)).await {
+            // An idle connection that never spoke gets no answer: it is not a client.
+            Err(_) if buf.is_empty() => return Err(HeadError::Closed),
             Err(_) => return Err(HeadError::Timeout),
             Ok(Ok(0)) | Ok(Err(_)) => {
                 return Err(if buf.is_empty() {
@@ -203,7 +231,61 @@ pub async fn read_request(stream: &mut TcpStream) -> Result<Request, HeadError> 
                     HeadError::Malformed("the request ended early")
                 })
             }
-            Ok(Ok(n)) => buf.extend_from_slice(slice.get(..n).unwrap_or(&[])),
+            Ok(Ok(n)) => {
+                got_bytes.store(true, Ordering::Relaxed);
+                buf.extend_from_slice(slice.get(..n).unwrap_or(&[]));
+            }
+        }
+    }
+}
+
+/// A connection still sending its head.
+struct Waiting {
+    id: u64,
+    since: tokio::time::Instant,
+    got_bytes: Arc<AtomicBool>,
+    shed: Arc<Notify>,
+}
+
+/// The connections still sending their heads, at most `limit`.
+struct HeadPool {
+    limit: usize,
+    next_id: u64,
+    waiting: Vec<Waiting>,
+}
+
+impl HeadPool {
+    /// Admits a new connection; when the pool is full, first sheds the oldest connection that
+    /// has sent nothing (else the oldest). Returns the new entry's id, flag and shed signal.
+    fn admit(&mut self) -> (u64, Arc<AtomicBool>, Arc<Notify>) {
+        if self.waiting.len() >= self.limit {
+            let victim = self
+                .waiting
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, w)| (w.got_bytes.load(Ordering::Relaxed), w.since))
+                .map(|(i, _)| i);
+            if let Some(i) = victim {
+                let w = self.waiting.swap_remove(i);
+                // notify_one keeps a permit, so a task not yet waiting still sees it.
+                w.shed.notify_one();
+            }
+        }
+        self.next_id += 1;
+        let got_bytes = Arc::new(AtomicBool::new(false));
+        let shed = Arc::new(Notify::new());
+        self.waiting.push(Waiting {
+            id: self.next_id,
+            since: tokio::time::Instant::now(),
+            got_bytes: got_bytes.clone(),
+            shed: shed.clone(),
+        });
+        (self.next_id, got_bytes, shed)
+    }
+
+    fn leave(&mut self, id: u64) {
+        if let Some(i) = self.waiting.iter().position(|w| w.id == id) {
+            self.waiting.swap_remove(i);
         }
     }
 }
@@ -277,19 +359,24 @@ pub fn parse_query(q: &str) -> Result<Vec<(String, String)>, String> {
     Ok(out)
 }
 
-/// Accepts connections (at most `max_connections` open at once; beyond that the kernel's
-/// backlog holds them) and answers each with `handler`.
+/// Accepts connections and answers each with `handler`. At most `max_connections` may be
+/// sending their heads (a new one sheds an idle one rather than wait), and at most
+/// `max_connections` complete requests are answered at once (beyond that: 503 at once), so
+/// open connections stay below twice the limit.
 pub async fn serve<H, F>(listener: TcpListener, max_connections: usize, handler: H)
 where
     H: Fn(Request, SocketAddr) -> F + Send + Sync + 'static,
     F: Future<Output = Response> + Send + 'static,
 {
     let handler = Arc::new(handler);
-    let gate = Arc::new(tokio::sync::Semaphore::new(max_connections.max(1)));
+    let limit = max_connections.max(1);
+    let heads = Arc::new(Mutex::new(HeadPool {
+        limit,
+        next_id: 0,
+        waiting: Vec::new(),
+    }));
+    let answering = Arc::new(tokio::sync::Semaphore::new(limit));
     loop {
-        let Ok(permit) = gate.clone().acquire_owned().await else {
-            return;
-        };
         let (mut stream, peer) = match listener.accept().await {
             Ok(v) => v,
             Err(_) => {
@@ -298,10 +385,30 @@ where
                 continue;
             }
         };
+        let (id, got_bytes, shed) = match heads.lock() {
+            Ok(mut p) => p.admit(),
+            Err(_) => return,
+        };
         let handler = handler.clone();
+        let heads = heads.clone();
+        let answering = answering.clone();
         tokio::spawn(async move {
-            let _permit = permit;
-            let (resp, head_only) = match read_request(&mut stream).await {
+            let read = tokio::select! {
+                r = read_request(&mut stream, &got_bytes) => r,
+                _ = shed.notified() => Err(HeadError::Shed),
+            };
+            if let Ok(mut p) = heads.lock() {
+                p.leave(id);
+            }
+            let permit = match &read {
+                Ok(_) => answering.try_acquire_owned().ok(),
+                Err(_) => None,
+            };
+            let (resp, head_only) = match read {
+                Ok(_) if permit.is_none() => (
+                    Response::text(503, "too many requests in progress; try again"),
+                    false,
+                ),
                 Ok(req) if req.method == "GET" || req.method == "HEAD" => {
                     let head_only = req.method == "HEAD";
                     (handler(req, peer).await, head_only)
@@ -322,6 +429,7 @@ where
                 stream.shutdown().await
             })
             .await;
+            drop(permit);
         });
     }
 }
@@ -421,6 +529,60 @@ X-Prometheus-Scrape-Timeout-Seconds: 2\r\n\r\n";
         assert!(b.ends_with("\r\n\r\nbad target\n"));
         let h = String::from_utf8(encode_response(&r, true)).expect("utf8");
         assert!(h.ends_with("\r\n\r\n"));
+    }
+
+    #[tokio::test]
+    async fn a_full_pool_sheds_the_oldest_silent_connection_first() {
+        let mut p = HeadPool {
+            limit: 2,
+            next_id: 0,
+            waiting: Vec::new(),
+        };
+        let (a, a_bytes, a_shed) = p.admit();
+        let (b, _, b_shed) = p.admit();
+        // a has started its request; b is silent, so b goes although a is older
+        a_bytes.store(true, Ordering::Relaxed);
+        let (c, _, _) = p.admit();
+        assert_eq!(p.waiting.len(), 2);
+        assert!(p.waiting.iter().all(|w| w.id != b));
+        let ten_ms = Duration::from_millis(10);
+        let b_told = tokio::time::timeout(ten_ms, b_shed.notified()).await;
+        assert!(b_told.is_ok(), "b was told to go");
+        let a_told = tokio::time::timeout(ten_ms, a_shed.notified()).await;
+        assert!(a_told.is_err(), "a keeps its slot");
+        // with nobody silent but c, c goes next; then the oldest speaker
+        let (_d, d_bytes, _) = p.admit();
+        assert!(p.waiting.iter().all(|w| w.id != c));
+        d_bytes.store(true, Ordering::Relaxed);
+        let _ = p.admit();
+        assert!(p.waiting.iter().all(|w| w.id != a));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_head_has_a_first_byte_and_a_whole_head_deadline() {
+        // silent: closed without an answer after FIRST_BYTE_TIMEOUT
+        let (_client, mut server) = tokio::io::duplex(64);
+        let t0 = tokio::time::Instant::now();
+        let r = read_request(&mut server, &AtomicBool::new(false)).await;
+        assert_eq!(r, Err(HeadError::Closed));
+        assert_eq!(t0.elapsed(), FIRST_BYTE_TIMEOUT);
+        // a drip: 408 after HEAD_TIMEOUT, however often it sends a byte
+        let (mut client, mut server) = tokio::io::duplex(64);
+        tokio::spawn(async move {
+            let _ = client.write_all(b"G").await;
+            loop {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                if client.write_all(b"E").await.is_err() {
+                    return;
+                }
+            }
+        });
+        let t0 = tokio::time::Instant::now();
+        let got = AtomicBool::new(false);
+        let r = read_request(&mut server, &got).await;
+        assert_eq!(r, Err(HeadError::Timeout));
+        assert_eq!(t0.elapsed(), HEAD_TIMEOUT);
+        assert!(got.load(Ordering::Relaxed));
     }
 
     #[test]
