@@ -206,7 +206,7 @@ fn shadow_nla_accepts_and_rejects_credentials() {
     assert_eq!(a["outcome"], "dropped", "{a:#}");
     assert_eq!(a["round"], "authenticate");
     assert!(a["error_code"].is_null());
-    assert_eq!(v["findings"][0]["id"], "credentials-rejected-silently");
+    assert_eq!(v["findings"][0]["id"], "logon-failure");
     assert_eq!(r.code, 2);
     assert!(
         s.wait_for_log("client authentication failure", Duration::from_secs(2)),
@@ -223,7 +223,7 @@ fn shadow_nla_accepts_and_rejects_credentials() {
     );
     let v = r.json();
     assert_eq!(v["facts"]["auth"]["outcome"], "dropped");
-    assert_eq!(v["findings"][0]["id"], "credentials-rejected-silently");
+    assert_eq!(v["findings"][0]["id"], "logon-failure");
 
     // DOMAIN\user
     let who = format!("{}\\{}", LAB_USER2.1, LAB_USER2.0);
