@@ -194,8 +194,8 @@ impl Fault {
             Fault::TlsVersionMismatch => "selects CredSSP, then answers the ClientHello with a protocol_version alert",
             Fault::TlsStalled => "selects CredSSP, sends the first part of its TLS flight, then nothing (an MTU black hole)",
             Fault::ServerRequiresNla => "NLA required; reproduce with a client that has CredSSP off (check --sec tls)",
-            Fault::ServerRequiresTls => "TLS required, NLA off: RDP-only and CredSSP-only requests get SSL_REQUIRED_BY_SERVER (check --sec rdp)",
-            Fault::ServerForbidsTls => "Standard RDP Security only: any request for TLS or CredSSP gets SSL_NOT_ALLOWED_BY_SERVER",
+            Fault::ServerRequiresTls => "TLS only, no CredSSP (as xrdp with security_layer=tls): RDP-only requests and CredSSP requests without TLS get SSL_REQUIRED_BY_SERVER (check --sec rdp)",
+            Fault::ServerForbidsTls => "Standard RDP Security only: any request for TLS or CredSSP gets SSL_NOT_ALLOWED_BY_SERVER (mstsc and FreeRDP fall back to Standard RDP Security)",
             Fault::ServerHasNoCertificate => "every request gets SSL_CERT_NOT_ON_SERVER",
             Fault::StandardRdpSecurityOnly => "selects Standard RDP Security whatever the client asks",
             Fault::CredsspOutdatedServer => "answers CredSSP with TSRequest version 3 (no CVE-2018-0886 fix)",
@@ -263,7 +263,8 @@ impl Fault {
             Fault::TlsStalled => (Some("tls-stalled"), Failing, "mstsc"),
             Fault::ServerRequiresNla => (Some("server-requires-nla"), Failing, "tls"),
             Fault::ServerRequiresTls => (Some("server-requires-tls"), Failing, "rdp"),
-            Fault::ServerForbidsTls => (Some("server-forbids-tls"), Failing, "mstsc"),
+            // a warning: mstsc and FreeRDP fall back to Standard RDP Security (issue 16 §5)
+            Fault::ServerForbidsTls => (Some("server-forbids-tls"), Degraded, "mstsc"),
             Fault::ServerHasNoCertificate => (Some("server-has-no-certificate"), Failing, "mstsc"),
             Fault::StandardRdpSecurityOnly => {
                 (Some("standard-rdp-security-only"), Degraded, "mstsc")
@@ -285,8 +286,9 @@ impl Fault {
             | Fault::AccountLocked
             | Fault::NoRemoteDesktopRight
             | Fault::CredsspVersionMismatch
-            | Fault::CredentialsRejectedSilently
             | Fault::CredsspDropped => (Some(self.name()), Failing, "mstsc"),
+            // no code, but the password proof was what the server refused (issue 16 §4)
+            Fault::CredentialsRejectedSilently => (Some("logon-failure"), Failing, "mstsc"),
             Fault::LogonTypeNotGranted => (Some("no-remote-desktop-right"), Failing, "mstsc"),
             Fault::ErrinfoDenied => (Some("server-denied-connection"), Failing, "mstsc"),
             Fault::ErrinfoLicense => (Some("server-error-info"), Failing, "mstsc"),
