@@ -430,7 +430,10 @@ mod tests {
         let found = super::super::diagnose(&f, &super::super::testutil::ctx("s"));
         assert_eq!(found[0].id, "logon-failure");
         let ev = found[0].evidence.join(" ");
-        assert!(ev.contains("closed (FIN) after our NTLM AUTHENTICATE"), "{ev}");
+        assert!(
+            ev.contains("closed (FIN) after our NTLM AUTHENTICATE"),
+            "{ev}"
+        );
         assert!(ev.contains("no TSRequest errorCode"), "{ev}");
 
         // Windows' own answer keeps its specific reading; an unknown code before the
