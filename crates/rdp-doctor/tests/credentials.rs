@@ -4,6 +4,8 @@
 //!   Other2@ (real CredSSP/NTLM): right password accepted, wrong password and unknown user
 //!   rejected the way FreeRDP rejects them (it closes after the NTLM AUTHENTICATE and sends no
 //!   errorCode), `--full` through to the Demand Active PDU;
+//! * FreeRDP 3 shadow server (`freerdp-shadow-cli3`): a wrong password gets errorCode 0xC00700EA
+//!   after the AUTHENTICATE, diagnosed as `logon-failure` (issue 16 §4);
 //! * xfreerdp 2.11 `+auth-only` against `rdp-doctor lab --fault healthy`: exit 0 with the lab
 //!   account, ERRCONNECT_LOGON_FAILURE (exit 134) with a wrong password;
 //! * the password-safety rule: a known password, given through the environment and through a
@@ -206,7 +208,7 @@ fn shadow_nla_accepts_and_rejects_credentials() {
     assert_eq!(a["outcome"], "dropped", "{a:#}");
     assert_eq!(a["round"], "authenticate");
     assert!(a["error_code"].is_null());
-    assert_eq!(v["findings"][0]["id"], "credentials-rejected-silently");
+    assert_eq!(v["findings"][0]["id"], "logon-failure");
     assert_eq!(r.code, 2);
     assert!(
         s.wait_for_log("client authentication failure", Duration::from_secs(2)),
@@ -223,7 +225,7 @@ fn shadow_nla_accepts_and_rejects_credentials() {
     );
     let v = r.json();
     assert_eq!(v["facts"]["auth"]["outcome"], "dropped");
-    assert_eq!(v["findings"][0]["id"], "credentials-rejected-silently");
+    assert_eq!(v["findings"][0]["id"], "logon-failure");
 
     // DOMAIN\user
     let who = format!("{}\\{}", LAB_USER2.1, LAB_USER2.0);
@@ -241,6 +243,47 @@ fn shadow_nla_accepts_and_rejects_credentials() {
         s.log()
     );
     assert_eq!(v["facts"]["auth"]["user"], "LAB\\labuser2");
+}
+
+/// Issue 16 §4 against FreeRDP 3's shadow server (`freerdp-shadow-cli3`, Debian
+/// bookworm-backports freerdp3-shadow-x11): it answers a wrong password's AUTHENTICATE with
+/// TSRequest errorCode 0xC00700EA (its log: "AcceptSecurityContext failed with
+/// SEC_E_MESSAGE_ALTERED"), a code that names no logon problem. What it refused is the password
+/// proof, so the finding is `logon-failure` with the code as evidence; the right password passes.
+#[test]
+fn shadow3_wrong_password_is_a_logon_failure() {
+    let s = start_shadow(ShadowConfig::new("nla").binary("freerdp-shadow-cli3"));
+    let target = shadow_target(&s);
+    let ca = ca_arg();
+    let base = ["--ca", ca.as_str(), "--format", "json", "--user"];
+
+    let r = check(
+        &target,
+        &[&base[..], &[LAB_USER]].concat(),
+        Source::Env(LAB_PASSWORD),
+    );
+    timing("check --user vs shadow 3, right password", r.took);
+    let v = r.json();
+    let a = &v["facts"]["auth"];
+    assert_eq!(a["outcome"], "success", "{a:#}\n{}", s.log());
+
+    let r = check(
+        &target,
+        &[&base[..], &[LAB_USER]].concat(),
+        Source::Env(KNOWN_WRONG),
+    );
+    timing("check --user vs shadow 3, wrong password", r.took);
+    let v = r.json();
+    let a = &v["facts"]["auth"];
+    assert_eq!(a["outcome"], "server-error", "{a:#}\n{}", s.log());
+    assert_eq!(a["round"], "authenticate", "{a:#}");
+    assert_eq!(a["error_code"], 0xC007_00EA_u32, "{a:#}");
+    let f = &v["findings"][0];
+    assert_eq!(f["id"], "logon-failure", "{:#}", v["findings"]);
+    let ev = f["evidence"].to_string();
+    assert!(ev.contains("0xC00700EA"), "{ev}");
+    assert_eq!(r.code, 2);
+    assert_no_secret(&r, KNOWN_WRONG, "shadow 3 wrong password");
 }
 
 /// --full against the shadow server: MCS, channels, Client Info and licensing to its Demand

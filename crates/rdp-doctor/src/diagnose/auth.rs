@@ -92,11 +92,25 @@ fn auth_hits(f: &Facts, a: &crate::facts::AuthFact, ctx: &Context, hits: &mut Ve
         }
         AuthOutcome::ServerError => {
             let code = a.error_code.unwrap_or(0);
-            let id = finding_for_error_code(code);
+            let mut id = finding_for_error_code(code);
+            // What the server refused is the signal, not the code (issue 16 §4): a refusal of
+            // the AUTHENTICATE (the password proof) with a code that names no logon problem
+            // (FreeRDP 3's shadow server answers every NTLM failure with 0xC00700EA) is still
+            // a refused logon. A code that names the reason (locked, expired, ...) keeps its
+            // own, more specific finding.
+            let unrelated = a.round == "authenticate" && id == "auth-failed";
+            if unrelated {
+                id = "logon-failure";
+            }
             let mut h = Hit::new(id).evidence(format!(
                 "the server answered {round} for {who} with TSRequest errorCode {} (see: rdp-doctor explain 0x{code:08X})",
                 code_text(code, a.error_name.as_deref())
             ));
+            if unrelated {
+                h = h.evidence(format!(
+                    "0x{code:08X} is not a logon status, but what the server refused is our NTLM AUTHENTICATE, the proof of the password: the credentials were refused (FreeRDP 3 servers answer every NTLM failure with 0xC00700EA); the server's Security 4625 or its own log has the reason"
+                ));
+            }
             match id {
                 "clock-skew" => {
                     h = h.severity(Severity::Error);
@@ -129,10 +143,13 @@ fn auth_hits(f: &Facts, a: &crate::facts::AuthFact, ctx: &Context, hits: &mut Ve
             let how = escape(a.error.as_deref().unwrap_or("the connection ended"));
             match a.round.as_str() {
                 "negotiate" => {} // the credssp rule reports the first round
+                // A drop right after the AUTHENTICATE is the server's answer to the password
+                // proof, without a code (FreeRDP 2 servers answer a wrong password this way):
+                // a refused logon, with "no code" as its evidence (issue 16 §4).
                 "authenticate" if a.outcome == AuthOutcome::Dropped => hits.push(
-                    Hit::new("credentials-rejected-silently")
-                        .evidence(format!("the server {how} (user {who}), {} into CredSSP, without a TSRequest errorCode", ms(a.duration_ms)))
-                        .evidence("a server that accepts the credentials answers with its pubKeyAuth; Windows answers a refusal with an errorCode".to_string()),
+                    Hit::new("logon-failure")
+                        .evidence(format!("the server {how} right after our NTLM AUTHENTICATE (user {who}), {} into CredSSP, with no TSRequest errorCode: it refused the password proof without saying why", ms(a.duration_ms)))
+                        .evidence("a server that accepts the credentials answers with its pubKeyAuth; Windows answers a refusal with an errorCode, FreeRDP 2 servers just close — so rdp-doctor cannot tell a wrong password from a locked or disabled account here; the server's log can".to_string()),
                 ),
                 "authenticate" => hits.push(Hit::new("auth-failed").evidence(format!(
                     "{how}: the server did not answer {round} for {who} within {}",
@@ -313,7 +330,10 @@ mod tests {
             (0xC000_015B, "no-remote-desktop-right"),
             (0x8009_0324, "clock-skew"),
             (0x8009_0302, "credssp-version-mismatch"),
-            (0xC000_005E, "auth-failed"),
+            // a code that names no logon problem, in answer to the AUTHENTICATE: still the
+            // logon that was refused (issue 16 §4)
+            (0xC000_005E, "logon-failure"),
+            (0xC007_00EA, "logon-failure"),
         ] {
             let got = ids(
                 &af(AuthOutcome::ServerError, "authenticate", Some(code)),
@@ -344,7 +364,7 @@ mod tests {
         );
         assert_eq!(
             ids(&af(AuthOutcome::Dropped, "authenticate", None), "s"),
-            ["credentials-rejected-silently"]
+            ["logon-failure"]
         );
         assert_eq!(
             ids(&af(AuthOutcome::Dropped, "auth-info", None), "s"),
@@ -377,6 +397,51 @@ mod tests {
             a.server_version = Some(3);
         }
         assert_eq!(ids(&f, "s"), ["credssp-version-mismatch"]);
+    }
+
+    /// Issue 16 §4: both FreeRDP shadow servers refuse a wrong password their own way, and
+    /// both are a refused logon with the server's answer as evidence.
+    /// * FreeRDP 3 answers the AUTHENTICATE with a TSRequest version 6 whose errorCode is
+    ///   0xC00700EA (HRESULT_FROM_WIN32(ERROR_MORE_DATA), whatever the NTLM failure was):
+    ///   `30 0d a0 03 02 01 06 a4 06 02 04 c0 07 00 ea`, a negative INTEGER on the wire as in
+    ///   crates/wire/tests/credssp_captures.rs.
+    /// * FreeRDP 2 sends nothing and closes (FIN) right after the AUTHENTICATE (the capture in
+    ///   crates/wire/tests/captures/freerdp-2.11-shadow-nla and tests/credentials.rs).
+    #[test]
+    fn both_shadow_servers_refusals_are_logon_failures() {
+        let freerdp3 = [
+            0x30, 0x0d, 0xa0, 0x03, 0x02, 0x01, 0x06, 0xa4, 0x06, 0x02, 0x04, 0xc0, 0x07, 0x00,
+            0xea,
+        ];
+        let ts = rdp_doctor_wire::credssp::TsRequest::decode(&freerdp3).unwrap();
+        assert_eq!((ts.version, ts.error_code), (6, Some(0xC007_00EA)));
+        let f = af(AuthOutcome::ServerError, "authenticate", ts.error_code);
+        let found = super::super::diagnose(&f, &super::super::testutil::ctx("s"));
+        assert_eq!(found[0].id, "logon-failure");
+        let ev = found[0].evidence.join(" ");
+        assert!(ev.contains("errorCode 0xC00700EA"), "{ev}");
+        assert!(ev.contains("not a logon status"), "{ev}");
+
+        // FreeRDP 2: the connection ends with no TSRequest at all.
+        let mut f = af(AuthOutcome::Dropped, "authenticate", None);
+        if let Some(a) = f.auth.as_mut() {
+            a.error = Some("closed (FIN) after our NTLM AUTHENTICATE".into());
+        }
+        let found = super::super::diagnose(&f, &super::super::testutil::ctx("s"));
+        assert_eq!(found[0].id, "logon-failure");
+        let ev = found[0].evidence.join(" ");
+        assert!(
+            ev.contains("closed (FIN) after our NTLM AUTHENTICATE"),
+            "{ev}"
+        );
+        assert!(ev.contains("no TSRequest errorCode"), "{ev}");
+
+        // Windows' own answer keeps its specific reading; an unknown code before the
+        // AUTHENTICATE (no password proof sent yet) is not a refused logon.
+        let f = af(AuthOutcome::ServerError, "authenticate", Some(0xC000_0234));
+        assert_eq!(ids(&f, "s"), ["account-locked"]);
+        let f = af(AuthOutcome::ServerError, "negotiate", Some(0xC007_00EA));
+        assert_eq!(ids(&f, "s"), ["auth-failed"]);
     }
 
     fn act(outcome: ActivationOutcome, codes: &[u32]) -> Facts {

@@ -63,7 +63,9 @@ pub fn policy(nego: Nego, requested: Option<Protocols>) -> NegOutcome {
                 }
             }
         }
-        // TLS required, NLA off (SecurityLayer=2, UserAuthentication=0).
+        // A TLS-only server without CredSSP (xrdp security_layer=tls, a FreeRDP server without
+        // NLA): a request without PROTOCOL_SSL gets SSL_REQUIRED_BY_SERVER ([MS-RDPBCGR]
+        // 2.2.1.2.2). Not a Windows server with NLA off: that one still offers CredSSP.
         Nego::TlsRequired => {
             if req.contains(Protocols::SSL) {
                 rsp(Protocols::SSL)

@@ -168,7 +168,7 @@ impl Fault {
         },
         Fault {
             name: "server-requires-tls",
-            description: "TLS required, NLA off: RDP-only and CredSSP-only requests get SSL_REQUIRED_BY_SERVER (check --sec rdp)",
+            description: "TLS only, no CredSSP (as xrdp with security_layer=tls): RDP-only requests and CredSSP requests without TLS get SSL_REQUIRED_BY_SERVER (check --sec rdp)",
             behaviour: Behaviour {
                 nego: Nego::TlsRequired,
                 ..WINDOWS
@@ -177,12 +177,13 @@ impl Fault {
         },
         Fault {
             name: "server-forbids-tls",
-            description: "Standard RDP Security only: any request for TLS or CredSSP gets SSL_NOT_ALLOWED_BY_SERVER",
+            description: "Standard RDP Security only: any request for TLS or CredSSP gets SSL_NOT_ALLOWED_BY_SERVER (mstsc and FreeRDP fall back to Standard RDP Security)",
             behaviour: Behaviour {
                 nego: Nego::TlsForbidden,
                 ..WINDOWS
             },
-            expect: Expectation::first("server-forbids-tls", Failing),
+            // a warning: mstsc and FreeRDP fall back to Standard RDP Security (issue 16 §5)
+            expect: Expectation::first("server-forbids-tls", Degraded),
         },
         Fault {
             name: "server-has-no-certificate",
@@ -375,7 +376,8 @@ impl Fault {
                 credssp: Credssp::CloseAfterAuthenticate,
                 ..WINDOWS
             },
-            expect: Expectation::first("credentials-rejected-silently", Failing).with_user(),
+            // no code, but the password proof was what the server refused (issue 16 §4)
+            expect: Expectation::first("logon-failure", Failing).with_user(),
         },
         Fault {
             name: "credssp-dropped",
@@ -519,8 +521,8 @@ pub(crate) enum Nego {
     /// Windows defaults (NLA required): HYBRID_EX or HYBRID; a request without either gets
     /// HYBRID_REQUIRED_BY_SERVER.
     NlaRequired,
-    /// TLS required, NLA off (SecurityLayer=2, UserAuthentication=0): SSL; a request without
-    /// it gets SSL_REQUIRED_BY_SERVER.
+    /// TLS only, no CredSSP (xrdp security_layer=tls, a FreeRDP server without NLA): SSL; a
+    /// request without it gets SSL_REQUIRED_BY_SERVER.
     TlsRequired,
     /// Standard RDP Security only (SecurityLayer=0): a request for any TLS-based protocol gets
     /// SSL_NOT_ALLOWED_BY_SERVER.
@@ -677,6 +679,7 @@ mod tests {
         let cat = crate::kb::catalogue();
         let named_after_the_code = [
             "logon-type-not-granted",
+            "credentials-rejected-silently",
             "errinfo-denied",
             "errinfo-license",
         ];

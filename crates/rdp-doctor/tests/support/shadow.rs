@@ -39,6 +39,8 @@ pub struct ShadowConfig {
     pub users: Vec<(String, String, String)>,
     /// More command-line options, e.g. `+auth`.
     pub extra_args: Vec<String>,
+    /// The server binary: `freerdp-shadow-cli` (FreeRDP 2.11) or `freerdp-shadow-cli3`.
+    pub binary: String,
 }
 
 impl Default for ShadowConfig {
@@ -49,6 +51,7 @@ impl Default for ShadowConfig {
             cert: Some(CertName::Valid),
             users: vec![(LAB_USER.into(), String::new(), LAB_PASSWORD.into())],
             extra_args: Vec::new(),
+            binary: "freerdp-shadow-cli".into(),
         }
     }
 }
@@ -69,6 +72,12 @@ impl ShadowConfig {
     pub fn user(mut self, user: &str, domain: &str, password: &str) -> Self {
         self.users
             .push((user.into(), domain.into(), password.into()));
+        self
+    }
+
+    /// Run another shadow server binary (`freerdp-shadow-cli3`: FreeRDP 3).
+    pub fn binary(mut self, b: &str) -> Self {
+        self.binary = b.into();
         self
     }
 
@@ -184,7 +193,7 @@ impl ShadowServer {
 
         // stdbuf: WLog writes with stdio, which a file would otherwise block-buffer until exit.
         let mut cmd = Command::new("stdbuf");
-        cmd.args(["-oL", "-eL", "freerdp-shadow-cli"])
+        cmd.args(["-oL", "-eL", config.binary.as_str()])
             .arg(format!("/bind-address:{}", addr.ip()))
             .arg(format!("/port:{port}"))
             .arg(format!("/sam-file:{}", sam_path.display()))
@@ -197,7 +206,7 @@ impl ShadowServer {
             .stdout(log)
             .stderr(log2);
         let t0 = Instant::now();
-        let mut child = GroupChild::spawn(&format!("freerdp-shadow-cli {addr}"), cmd)?;
+        let mut child = GroupChild::spawn(&format!("{} {addr}", config.binary), cmd)?;
         let ready = wait_listening(&mut child, addr, READY_LIMIT);
         let startup = t0.elapsed();
         match ready {
