@@ -327,10 +327,7 @@ fn check_command(a: CheckArgs, style: Style) -> Result<Exit, String> {
         return Err(rdp_doctor::local::UNSUPPORTED.to_string());
     }
     let rdp = match &a.rdp_file {
-        Some(p) => match rdp_doctor::rdpfile::RdpFile::read(p) {
-            Ok(r) => Some(r),
-            Err(e) => return Err(e),
-        },
+        Some(p) => Some(rdp_doctor::rdpfile::RdpFile::read(p)?),
         None => None,
     };
     let typed = match (&a.target, &rdp) {
@@ -348,10 +345,7 @@ fn check_command(a: CheckArgs, style: Style) -> Result<Exit, String> {
             )
         }
     };
-    let target = match rdp_doctor::target::parse_target(&typed, a.port) {
-        Ok(t) => t,
-        Err(e) => return Err(e),
-    };
+    let target = rdp_doctor::target::parse_target(&typed, a.port)?;
     for f in &a.evidence {
         if !f.exists() {
             return Err(format!("evidence file {} does not exist", f.display()));
@@ -365,10 +359,7 @@ fn check_command(a: CheckArgs, style: Style) -> Result<Exit, String> {
         (Err(e), _) | (_, Err(e)) => return Err(e),
     };
     let trust = match &a.ca {
-        Some(p) => match TrustStore::from_pem_file(p) {
-            Ok(t) => t,
-            Err(e) => return Err(e),
-        },
+        Some(p) => TrustStore::from_pem_file(p)?,
         None => TrustStore::system(),
     };
     let mut client = match a.sec {
@@ -384,10 +375,7 @@ fn check_command(a: CheckArgs, style: Style) -> Result<Exit, String> {
     if a.cookie.is_some() {
         client.cookie = a.cookie.clone();
     }
-    let auth = match auth_options(&a) {
-        Ok(v) => v,
-        Err(e) => return Err(e),
-    };
+    let auth = auth_options(&a)?;
     let opts = rdp_doctor::probe::CheckOptions {
         client,
         timeout,
@@ -402,10 +390,7 @@ fn check_command(a: CheckArgs, style: Style) -> Result<Exit, String> {
     let mut ctx = rdp_doctor::diagnose::Context::new(target);
     ctx.expiry_warning_days = a.expiry_warning_days;
     ctx.latency_threshold_ms = a.latency_threshold;
-    let rt = match runtime() {
-        Ok(r) => r,
-        Err(e) => return Err(e),
-    };
+    let rt = runtime()?;
     let extra = rdp_doctor::check::Extra {
         rdp_file: rdp,
         evidence: a.evidence.clone(),
