@@ -150,7 +150,7 @@ pub fn render(r: &DemoResult, s: Style, w: &mut dyn Write) -> io::Result<()> {
     writeln!(
         w,
         "{}",
-        s.bold("rdp-doctor demo: the built-in lab server breaks in one way per endpoint; check diagnoses each")
+        s.bold("rdp-doctor demo: the lab breaks in one way per endpoint; check diagnoses each")
     )?;
     writeln!(w)?;
     // Columns as wide as their widest cell, so the table fits 80 columns; a fault's check
@@ -162,10 +162,18 @@ pub fn render(r: &DemoResult, s: Style, w: &mut dyn Write) -> io::Result<()> {
         .chain([5])
         .max()
         .unwrap_or(5);
+    // Most faults are named after their finding: "same" keeps that column narrow.
+    let shown = |x: &Row| -> String {
+        match x.first.as_deref() {
+            None => "(none)".to_string(),
+            Some(f) if f == x.fault.name() => "same".to_string(),
+            Some(f) => f.to_string(),
+        }
+    };
     let first_w = r
         .rows
         .iter()
-        .map(|x| x.first.as_deref().unwrap_or("(none)").len())
+        .map(|x| shown(x).len())
         .chain([13])
         .max()
         .unwrap_or(13);
@@ -175,7 +183,7 @@ pub fn render(r: &DemoResult, s: Style, w: &mut dyn Write) -> io::Result<()> {
         "fault", "first finding", "verdict", "time"
     )?;
     for row in &r.rows {
-        let first = row.first.as_deref().unwrap_or("(none)");
+        let first = shown(row);
         let verdict = match row.verdict {
             Verdict::Healthy => s.green("healthy "),
             Verdict::Degraded => s.yellow("degraded"),
