@@ -369,7 +369,7 @@ pub fn table(rows: &[Row], s: Style, w: &mut dyn Write) -> io::Result<()> {
             w,
             "{}",
             s.dim(&format!(
-                "({} left out to fit {room} columns; --format csv or jsonl has every column)",
+                "(left out to fit {room} columns: {}; see --format csv)",
                 dropped.join(", ")
             ))
         )?;
