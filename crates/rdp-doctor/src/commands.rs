@@ -58,6 +58,12 @@ pub fn logs(
     let ev = &logs.evidence;
     let exit = logs_exit(ev, &findings);
     let written = if opts.json {
+        // A document that says every file failed, for whoever parses it.
+        crate::evidence::render::logs_json(ev, &findings, exit, w)
+    } else if exit == Exit::Unknown {
+        // Nothing was read: the errors above are the whole answer, not "no events found".
+        Ok(())
+    } else if opts.json {
         crate::evidence::render::logs_json(ev, &findings, exit, w)
     } else {
         crate::evidence::render::logs_human(ev, &findings, &opts, w, color)
@@ -91,7 +97,8 @@ pub fn rdpfile(
     let rdp = match crate::rdpfile::RdpFile::read(path) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("rdp-doctor: {shown_path}: {e}");
+            // The message names the file already.
+            eprintln!("rdp-doctor: {e}");
             return (Exit::Unknown, Ok(()));
         }
     };

@@ -150,20 +150,44 @@ pub fn render(r: &DemoResult, s: Style, w: &mut dyn Write) -> io::Result<()> {
     writeln!(
         w,
         "{}",
-        s.bold("rdp-doctor demo: the built-in lab server breaks in one way per endpoint; check diagnoses each")
+        s.bold("rdp-doctor demo: the lab breaks in one way per endpoint; check diagnoses each")
     )?;
     writeln!(w)?;
+    // Columns as wide as their widest cell, so the table fits 80 columns; a fault's check
+    // options go on a line of their own under it.
+    let fault_w = r
+        .rows
+        .iter()
+        .map(|x| x.fault.name().len())
+        .chain([5])
+        .max()
+        .unwrap_or(5);
+    // Most faults are named after their finding: "same" keeps that column narrow.
+    let shown = |x: &Row| -> String {
+        match x.first.as_deref() {
+            None => "(none)".to_string(),
+            Some(f) if f == x.fault.name() => "same".to_string(),
+            Some(f) => f.to_string(),
+        }
+    };
+    let first_w = r
+        .rows
+        .iter()
+        .map(|x| shown(x).len())
+        .chain([13])
+        .max()
+        .unwrap_or(13);
     writeln!(
         w,
-        "  {:<29} {:<28} {:<31} {:<9} {:>9}  as expected",
-        "fault (lab endpoint)", "check options", "first finding", "verdict", "time"
+        "  {:<fault_w$} {:<first_w$} {:<8} {:>9}  ok",
+        "fault", "first finding", "verdict", "time"
     )?;
     for row in &r.rows {
-        let first = row.first.as_deref().unwrap_or("(none)");
+        let first = shown(row);
         let verdict = match row.verdict {
-            Verdict::Healthy => s.green("healthy  "),
-            Verdict::Degraded => s.yellow("degraded "),
-            Verdict::Failing => s.red("failing  "),
+            Verdict::Healthy => s.green("healthy "),
+            Verdict::Degraded => s.yellow("degraded"),
+            Verdict::Failing => s.red("failing "),
         };
         let ok = if row.ok {
             s.green("yes")
@@ -176,18 +200,16 @@ pub fn render(r: &DemoResult, s: Style, w: &mut dyn Write) -> io::Result<()> {
         };
         writeln!(
             w,
-            "  {:<29} {:<28} {:<31} {} {:>9}  {}",
+            "  {:<fault_w$} {:<first_w$} {} {:>9}  {}",
             row.fault.name(),
-            if row.options.is_empty() {
-                "-"
-            } else {
-                row.options.as_str()
-            },
             first,
             verdict,
             human::format_ms(row.duration_ms),
             ok
         )?;
+        if !row.options.is_empty() {
+            writeln!(w, "    {}", s.dim(&format!("checked with {}", row.options)))?;
+        }
     }
     let good = r.rows.iter().filter(|x| x.ok).count();
     writeln!(w)?;
@@ -206,7 +228,7 @@ pub fn render(r: &DemoResult, s: Style, w: &mut dyn Write) -> io::Result<()> {
             "{}",
             s.bold("One full report: the endpoint with an expired certificate")
         )?;
-        writeln!(w, "{}", "-".repeat(78))?;
+        writeln!(w, "{}", "-".repeat(crate::render::fit::width().min(78)))?;
         human::render(report, s, w)?;
     }
     Ok(())

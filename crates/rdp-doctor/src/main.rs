@@ -165,7 +165,8 @@ struct CheckArgs {
     rdp_file: Option<PathBuf>,
     /// Event logs (.evtx, or Get-WinEvent JSON) of this server or its clients, joined with the
     /// probe: a probe symptom next to the logged cause becomes one confirmed finding.
-    #[arg(long, value_name = "FILE", num_args = 1..)]
+    /// One file per flag; repeat the flag for more (so a target after it stays the target).
+    #[arg(long, value_name = "FILE")]
     evidence: Vec<PathBuf>,
     /// Port, when not given in TARGET.
     #[arg(short, long, default_value_t = 3389)]
@@ -236,6 +237,14 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
+            let usage_error = !matches!(
+                e.kind(),
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion
+            );
+            if usage_error && asks_for_nagios(std::env::args_os()) {
+                let text = e.kind().as_str().unwrap_or("invalid arguments");
+                nagios_unknown(&format!("{text} (see rdp-doctor check --help)"));
+            }
             return match e.kind() {
                 clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
                     ExitCode::from(Exit::Ok)
@@ -276,15 +285,49 @@ fn main() -> ExitCode {
 
 use rdp_doctor::cli::{fail, runtime, seconds};
 
+/// Stdout for human output: every line wrapped to the terminal's width (80 when stdout is not
+/// a terminal and COLUMNS is unset), and the renderers told that width for their tables.
+fn wrapped_stdout() -> rdp_doctor::render::fit::Wrap<std::io::StdoutLock<'static>> {
+    use rdp_doctor::render::fit;
+    let width = fit::output_width(std::io::stdout().is_terminal());
+    fit::set_width(width);
+    fit::Wrap::new(std::io::stdout().lock(), width)
+}
+
+/// `--format nagios` (or `--format=nagios`) among the arguments clap could not parse.
+fn asks_for_nagios(args: impl Iterator<Item = std::ffi::OsString>) -> bool {
+    let args: Vec<String> = args.map(|a| a.to_string_lossy().into_owned()).collect();
+    args.iter().any(|a| a == "--format=nagios")
+        || args
+            .windows(2)
+            .any(|w| matches!(w, [f, v] if f == "--format" && v == "nagios"))
+}
+
 fn run_check(a: CheckArgs, style: Style) -> Exit {
+    let nagios = matches!(a.format, OutFormat::Nagios);
+    match check_command(a, style) {
+        Ok(exit) => exit,
+        Err(msg) => {
+            if nagios {
+                nagios_unknown(&msg);
+            }
+            fail(&msg)
+        }
+    }
+}
+
+/// A monitoring system shows the plugin's stdout: even "could not run" prints a status line.
+fn nagios_unknown(msg: &str) {
+    let line = rdp_doctor::sanitize::escape(msg).replace('|', "/");
+    println!("RDP UNKNOWN - {line}");
+}
+
+fn check_command(a: CheckArgs, style: Style) -> Result<Exit, String> {
     if a.local && !rdp_doctor::local::SUPPORTED {
-        return fail(rdp_doctor::local::UNSUPPORTED);
+        return Err(rdp_doctor::local::UNSUPPORTED.to_string());
     }
     let rdp = match &a.rdp_file {
-        Some(p) => match rdp_doctor::rdpfile::RdpFile::read(p) {
-            Ok(r) => Some(r),
-            Err(e) => return fail(&e),
-        },
+        Some(p) => Some(rdp_doctor::rdpfile::RdpFile::read(p)?),
         None => None,
     };
     let typed = match (&a.target, &rdp) {
@@ -292,19 +335,20 @@ fn run_check(a: CheckArgs, style: Style) -> Exit {
         (None, Some(r)) => match rdp_doctor::rdpfile::target(r) {
             Some((host, port)) if host.contains(':') => format!("[{host}]:{port}"),
             Some((host, port)) => format!("{host}:{port}"),
-            None => return fail("the .rdp file has no 'full address'; give the target too"),
+            None => {
+                return Err("the .rdp file has no 'full address'; give the target too".to_string())
+            }
         },
         (None, None) => {
-            return fail("give a target (HOST, HOST:PORT or [IPv6]:PORT) or --rdp-file FILE")
+            return Err(
+                "give a target (HOST, HOST:PORT or [IPv6]:PORT) or --rdp-file FILE".to_string(),
+            )
         }
     };
-    let target = match rdp_doctor::target::parse_target(&typed, a.port) {
-        Ok(t) => t,
-        Err(e) => return fail(&e),
-    };
+    let target = rdp_doctor::target::parse_target(&typed, a.port)?;
     for f in &a.evidence {
         if !f.exists() {
-            return fail(&format!("evidence file {} does not exist", f.display()));
+            return Err(format!("evidence file {} does not exist", f.display()));
         }
     }
     let (timeout, udp_wait) = match (
@@ -312,13 +356,10 @@ fn run_check(a: CheckArgs, style: Style) -> Exit {
         seconds(a.udp_timeout, "--udp-timeout"),
     ) {
         (Ok(t), Ok(u)) => (t, u),
-        (Err(e), _) | (_, Err(e)) => return fail(&e),
+        (Err(e), _) | (_, Err(e)) => return Err(e),
     };
     let trust = match &a.ca {
-        Some(p) => match TrustStore::from_pem_file(p) {
-            Ok(t) => t,
-            Err(e) => return fail(&e),
-        },
+        Some(p) => TrustStore::from_pem_file(p)?,
         None => TrustStore::system(),
     };
     let mut client = match a.sec {
@@ -334,10 +375,7 @@ fn run_check(a: CheckArgs, style: Style) -> Exit {
     if a.cookie.is_some() {
         client.cookie = a.cookie.clone();
     }
-    let auth = match auth_options(&a) {
-        Ok(v) => v,
-        Err(e) => return fail(&e),
-    };
+    let auth = auth_options(&a)?;
     let opts = rdp_doctor::probe::CheckOptions {
         client,
         timeout,
@@ -352,10 +390,7 @@ fn run_check(a: CheckArgs, style: Style) -> Exit {
     let mut ctx = rdp_doctor::diagnose::Context::new(target);
     ctx.expiry_warning_days = a.expiry_warning_days;
     ctx.latency_threshold_ms = a.latency_threshold;
-    let rt = match runtime() {
-        Ok(r) => r,
-        Err(e) => return fail(&e),
-    };
+    let rt = runtime()?;
     let extra = rdp_doctor::check::Extra {
         rdp_file: rdp,
         evidence: a.evidence.clone(),
@@ -367,11 +402,14 @@ fn run_check(a: CheckArgs, style: Style) -> Exit {
         OutFormat::Json => Format::Json,
         OutFormat::Nagios => Format::Nagios,
     };
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    let written =
-        rdp_doctor::render::render(&report, format, style, &mut out).and_then(|_| out.flush());
-    finish(report.exit_code(), written)
+    let written = if format == Format::Human {
+        let mut out = wrapped_stdout();
+        rdp_doctor::render::render(&report, format, style, &mut out).and_then(|_| out.flush())
+    } else {
+        let mut out = std::io::stdout().lock();
+        rdp_doctor::render::render(&report, format, style, &mut out).and_then(|_| out.flush())
+    };
+    Ok(finish(report.exit_code(), written))
 }
 
 /// `--user` and friends: the password is read here (file, environment, or a prompt without
@@ -424,7 +462,7 @@ fn auth_options(a: &CheckArgs) -> Result<Option<rdp_doctor::probe::auth::AuthOpt
 fn run_lab(a: LabArgs) -> Exit {
     use rdp_doctor::lab::{self, Endpoint, Fault};
     if a.list {
-        let mut out = std::io::stdout().lock();
+        let mut out = wrapped_stdout();
         let written = lab::write_list(&mut out).and_then(|_| out.flush());
         return finish(Exit::Ok, written);
     }
@@ -530,7 +568,7 @@ fn run_demo(a: DemoArgs, style: Style) -> Exit {
         Ok(r) => r,
         Err(e) => return fail(&e),
     };
-    let mut out = std::io::stdout().lock();
+    let mut out = wrapped_stdout();
     let render = if a.table_only {
         let mut r = result;
         r.reports.clear();
@@ -547,10 +585,16 @@ fn run_demo(a: DemoArgs, style: Style) -> Exit {
 
 fn run_explain(a: ExplainArgs, color: bool) -> Exit {
     let json = matches!(a.format, ExplainFormat::Json);
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    let (exit, written) = rdp_doctor::explain::run(&a.codes, json, color && !json, &mut out);
-    finish(exit, written.and_then(|_| out.flush()))
+    let (exit, written) = if json {
+        let mut out = std::io::stdout().lock();
+        let (exit, written) = rdp_doctor::explain::run(&a.codes, json, false, &mut out);
+        (exit, written.and_then(|_| out.flush()))
+    } else {
+        let mut out = wrapped_stdout();
+        let (exit, written) = rdp_doctor::explain::run(&a.codes, json, color, &mut out);
+        (exit, written.and_then(|_| out.flush()))
+    };
+    finish(exit, written)
 }
 
 fn run_logs(a: LogsArgs, color: bool) -> Exit {

@@ -300,7 +300,11 @@ pub fn records(f: &Facts, tl: &Timeline) -> Vec<PhaseRecord> {
                             s.push_str(&format!(", method {me}"));
                         }
                     }
-                    s.push_str(&format!("; {} channel id(s)", m.channels.len()));
+                    s.push_str(&match m.channels.len() {
+                        0 => "; no virtual channels requested".to_string(),
+                        1 => "; 1 virtual channel".to_string(),
+                        n => format!("; {n} virtual channels"),
+                    });
                     s
                 }
                 McsOutcome::Denied => format!(
@@ -445,13 +449,23 @@ fn auth_record(a: &AuthFact, tl: &Timeline) -> PhaseRecord {
     }
 }
 
+/// "channels 1007 and 1003", "channel 1007", "no channels": words, not a Rust list.
+fn joined_channels(ids: &[u16]) -> String {
+    let ids: Vec<String> = ids.iter().map(u16::to_string).collect();
+    match ids.as_slice() {
+        [] => "no channels".to_string(),
+        [one] => format!("channel {one}"),
+        [init @ .., last] => format!("channels {} and {last}", init.join(", ")),
+    }
+}
+
 fn activation_summary(a: &ActivationFact) -> (PhaseStatus, String) {
     match a.outcome {
         ActivationOutcome::DemandActive => (
             PhaseStatus::Ok,
             format!(
-                "channels {:?} joined, licensing {}, Demand Active received ({} capability sets{})",
-                a.channels_joined,
+                "{} joined, licensing {}, Demand Active received ({} capability sets{})",
+                joined_channels(&a.channels_joined),
                 a.licensing.as_deref().unwrap_or("?"),
                 a.capabilities.len(),
                 a.desktop

@@ -145,7 +145,18 @@ pub const KNOWN_KEYS: &[&str] = &[
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RdpFileError {
-    TooLarge { bytes: usize },
+    TooLarge {
+        bytes: usize,
+    },
+    /// Nothing but white space: mstsc would open it with every default, which hides nothing
+    /// worth checking — more likely the wrong file.
+    Empty,
+    /// Zero bytes or control characters outside any UTF-16 text: a program or an image.
+    Binary,
+    /// Text, but not one `name:type:value` line.
+    NoSettings {
+        lines: usize,
+    },
 }
 
 impl std::fmt::Display for RdpFileError {
@@ -154,6 +165,15 @@ impl std::fmt::Display for RdpFileError {
             RdpFileError::TooLarge { bytes } => write!(
                 f,
                 "{bytes} bytes is larger than {MAX_RDP_FILE_BYTES} bytes: not an .rdp file"
+            ),
+            RdpFileError::Empty => write!(f, "the file is empty: not an .rdp file"),
+            RdpFileError::Binary => write!(
+                f,
+                "the file is binary (zero bytes or control characters): not an .rdp file"
+            ),
+            RdpFileError::NoSettings { lines } => write!(
+                f,
+                "none of its {lines} line(s) is a 'name:type:value' setting: not an .rdp file"
             ),
         }
     }
@@ -169,6 +189,19 @@ impl RdpFile {
             return Err(RdpFileError::TooLarge { bytes: bytes.len() });
         }
         let (text, encoding) = decode_text(bytes);
+        if text
+            .trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
+            .is_empty()
+        {
+            return Err(RdpFileError::Empty);
+        }
+        let controls = text
+            .chars()
+            .filter(|c| (c.is_control() && !matches!(c, '\t' | '\r' | '\n')) || *c == '\u{fffd}')
+            .count();
+        if text.contains('\0') || controls * 20 > text.chars().count() {
+            return Err(RdpFileError::Binary);
+        }
         let mut file = RdpFile {
             encoding: encoding.to_string(),
             ..RdpFile::default()
@@ -250,6 +283,11 @@ impl RdpFile {
                 known,
             });
         }
+        if file.settings.is_empty() {
+            return Err(RdpFileError::NoSettings {
+                lines: file.problems.len(),
+            });
+        }
         Ok(file)
     }
 
@@ -267,7 +305,12 @@ impl RdpFile {
                     crate::sanitize::escape(&path.display().to_string())
                 )
             })?;
-        RdpFile::parse(&bytes).map_err(|e| e.to_string())
+        RdpFile::parse(&bytes).map_err(|e| {
+            format!(
+                "{}: {e}",
+                crate::sanitize::escape(&path.display().to_string())
+            )
+        })
     }
 
     /// The setting for `key` (case-insensitive). A key set twice: the last line wins, as in
@@ -628,9 +671,14 @@ pub fn render_human(
 /// kept; the rendered file parses back to the same settings; the profile works. Returns the
 /// file for the rules (`commands::fuzz_rdpfile`).
 pub fn fuzz_parse(data: &[u8]) -> Option<RdpFile> {
-    let Ok(rdp) = RdpFile::parse(data) else {
-        assert!(data.len() > MAX_RDP_FILE_BYTES);
-        return None;
+    let rdp = match RdpFile::parse(data) {
+        Ok(r) => r,
+        Err(RdpFileError::TooLarge { .. }) => {
+            assert!(data.len() > MAX_RDP_FILE_BYTES);
+            return None;
+        }
+        // Not an .rdp file (empty, binary, no setting): refused before any rule runs.
+        Err(_) => return None,
     };
     // A UTF-8 BOM keeps the re-read from guessing another encoding.
     let mut text = String::from("\u{feff}");

@@ -212,6 +212,15 @@ fn bad_requests_get_400_and_other_methods_405() {
 
 #[test]
 fn targets_outside_the_allowlist_are_refused_even_through_dns() {
+    if std::env::var_os(HOSTS_V6_FIRST).is_some() {
+        // Re-run by the test below inside its mount namespace: prove the hosts file took.
+        use std::net::ToSocketAddrs;
+        let first = ("localhost", 0).to_socket_addrs().expect("resolve").next();
+        assert!(
+            first.is_some_and(|a| a.ip() == std::net::Ipv6Addr::LOCALHOST),
+            "localhost resolves ::1 first here: {first:?}"
+        );
+    }
     let lab = Lab::start_with(&["healthy"], true);
     // An allowlist without 127.0.0.0/8: loopback targets are someone else's network here.
     let exp = Exporter::start(&config(&lab, "\"10.0.0.0/8\", \"192.168.0.0/16\""));
@@ -230,7 +239,14 @@ fn targets_outside_the_allowlist_are_refused_even_through_dns() {
         );
         assert_eq!(status, 403, "{target}: {body}");
         assert!(body.contains("outside the exporter's allowlist"), "{body}");
-        assert!(body.contains("127.0.0.1"), "names the address: {body}");
+        // Which loopback address `localhost` yields first (127.0.0.1 or ::1) is the
+        // machine's resolver order and hosts file: accept any, but it must be named.
+        let named = refused_address(&body);
+        assert!(
+            named.is_some_and(|ip| ip.is_loopback()
+                || matches!(ip, std::net::IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()))),
+            "names a loopback address: {body}"
+        );
     }
     // a port outside the list is refused before any lookup
     let (status, body) = http_get(&exp.addr, "/probe?target=10.1.2.3:22&module=rdp", &[]);
@@ -254,6 +270,59 @@ fn targets_outside_the_allowlist_are_refused_even_through_dns() {
         Some(4.0),
         "{body}"
     );
+}
+
+const HOSTS_V6_FIRST: &str = "RDP_DOCTOR_TEST_HOSTS_V6_FIRST";
+
+/// The address a refusal names ("... resolves to ADDR, which is outside ...").
+fn refused_address(body: &str) -> Option<std::net::IpAddr> {
+    let rest = body.split(" resolves to ").nth(1)?;
+    rest.split(", which").next()?.trim().parse().ok()
+}
+
+/// The same test on a machine whose hosts file lists `::1 localhost` first (stock Debian):
+/// the test binary re-runs it in a private mount namespace with such a hosts file bound over
+/// /etc/hosts. Skipped (with a note) where `unshare -m` is not allowed.
+#[test]
+fn the_dns_refusal_does_not_depend_on_the_hosts_file_order() {
+    if std::env::var_os(HOSTS_V6_FIRST).is_some() {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("rdp-doctor-hosts-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let hosts = dir.join("hosts");
+    std::fs::write(&hosts, "::1 localhost ip6-localhost\n127.0.0.1 localhost\n").expect("write");
+    let probe = Command::new("unshare")
+        .args(["-m", "sh", "-c", "mount --bind \"$1\" /etc/hosts", "sh"])
+        .arg(&hosts)
+        .output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        eprintln!("skipped: unshare -m with a bind mount is not allowed here");
+        let _ = std::fs::remove_dir_all(&dir);
+        return;
+    }
+    let out = Command::new("unshare")
+        .args([
+            "-m",
+            "sh",
+            "-c",
+            "mount --bind \"$1\" /etc/hosts && exec \"$2\" --exact \"$3\" --test-threads=1",
+            "sh",
+        ])
+        .arg(&hosts)
+        .arg(std::env::current_exe().expect("test binary"))
+        .arg("targets_outside_the_allowlist_are_refused_even_through_dns")
+        .env(HOSTS_V6_FIRST, "1")
+        .output()
+        .expect("run unshare");
+    let _ = std::fs::remove_dir_all(&dir);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("1 passed"), "the test ran: {text}");
 }
 
 /// Sockets on the lab's port other than its listener (connections, TIME-WAIT included),

@@ -397,8 +397,11 @@ fn check_reports_with_every_source_match_the_schema() {
             .into_owned()
     })
     .collect();
-    let mut extra = vec!["--evidence"];
-    extra.extend(all_logs.iter().map(String::as_str));
+    // one file per --evidence flag
+    let extra: Vec<&str> = all_logs
+        .iter()
+        .flat_map(|f| ["--evidence", f.as_str()])
+        .collect();
     add(
         "--evidence, logs about another server",
         check(&lab, &healthy, &extra, None),

@@ -195,6 +195,7 @@ pub fn run_scan(a: ScanArgs, style: Style) -> Exit {
     let total = list.len();
     let stderr_tty = std::io::stderr().is_terminal();
     let stdout_tty = std::io::stdout().is_terminal();
+    crate::render::fit::set_width(crate::render::fit::output_width(stdout_tty));
     let bar = if stderr_tty && !a.no_progress {
         let pb = indicatif::ProgressBar::with_draw_target(
             Some(total as u64),

@@ -300,17 +300,39 @@ pub fn table(rows: &[Row], s: Style, w: &mut dyn Write) -> io::Result<()> {
             *wd = (*wd).max(v.chars().count());
         }
     }
+    // Fit the output width: drop the columns the JSON/CSV output still has (NLA, then
+    // PROTOCOLS, then CERT EXPIRES) before any row would wrap; what remains always wraps,
+    // never cut.
+    let room = crate::render::fit::width();
+    let mut keep: Vec<usize> = (0..7).collect();
+    let total = |keep: &[usize]| -> usize {
+        keep.iter()
+            .map(|i| width.get(*i).copied().unwrap_or(0))
+            .sum::<usize>()
+            + 2 * keep.len().saturating_sub(1)
+    };
+    let mut dropped = Vec::new();
+    for col in [5, 4, 3] {
+        if total(&keep) <= room {
+            break;
+        }
+        keep.retain(|i| *i != col);
+        dropped.push(head.get(col).copied().unwrap_or(""));
+    }
     let line = |vals: &[String; 7], paint: &dyn Fn(usize, &str) -> String| -> String {
         let mut out = String::new();
-        for (i, (v, wd)) in vals.iter().zip(width.iter()).enumerate() {
+        for (k, i) in keep.iter().enumerate() {
+            let (Some(v), Some(&wd)) = (vals.get(*i), width.get(*i)) else {
+                continue;
+            };
             let pad = wd.saturating_sub(v.chars().count());
-            let last = i + 1 == vals.len();
-            if i == 6 {
+            let last = k + 1 == keep.len();
+            if *i == 6 {
                 // right-align the time
                 out.push_str(&" ".repeat(pad));
-                out.push_str(&paint(i, v));
+                out.push_str(&paint(*i, v));
             } else {
-                out.push_str(&paint(i, v));
+                out.push_str(&paint(*i, v));
                 if !last {
                     out.push_str(&" ".repeat(pad));
                 }
@@ -321,6 +343,7 @@ pub fn table(rows: &[Row], s: Style, w: &mut dyn Write) -> io::Result<()> {
         }
         out
     };
+    let mut w = crate::render::fit::Wrap::new(w, room);
     writeln!(
         w,
         "{}",
@@ -341,7 +364,17 @@ pub fn table(rows: &[Row], s: Style, w: &mut dyn Write) -> io::Result<()> {
         };
         writeln!(w, "{}", line(c, &paint))?;
     }
-    Ok(())
+    if !dropped.is_empty() {
+        writeln!(
+            w,
+            "{}",
+            s.dim(&format!(
+                "(left out to fit {room} columns: {}; see --format csv)",
+                dropped.join(", ")
+            ))
+        )?;
+    }
+    w.flush()
 }
 
 /// RFC 4180 field: quoted when it holds a comma, quote or line break; control characters

@@ -146,10 +146,11 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>)
         &shared,
         peer,
         &format!(
-            "requested {} -> {answer:?}",
+            "requested {} -> {}",
             requested
                 .map(|p| p.to_string())
-                .unwrap_or_else(|| "no negotiation".into())
+                .unwrap_or_else(|| "no negotiation".into()),
+            describe_answer(&answer)
         ),
     );
     if behaviour.x224 == X224::ConfirmOneBytePerSecond {
@@ -413,5 +414,23 @@ mod tests {
             policy(nego("standard-rdp-security-only"), None),
             NegOutcome::Absent
         );
+    }
+}
+
+/// The lab's X.224 answer in the log, in words: what a reader compares with the check's
+/// x224 phase, not a Rust debug structure.
+fn describe_answer(answer: &NegOutcome) -> String {
+    match answer {
+        NegOutcome::Response { flags, selected } => {
+            if *flags == 0 {
+                format!("RDP_NEG_RSP selecting {selected}")
+            } else {
+                format!("RDP_NEG_RSP selecting {selected}, flags 0x{flags:02x}")
+            }
+        }
+        NegOutcome::Failure { code } => format!("RDP_NEG_FAILURE, code {code}"),
+        NegOutcome::Absent => {
+            "a Connection Confirm without negotiation (Standard RDP Security)".to_string()
+        }
     }
 }

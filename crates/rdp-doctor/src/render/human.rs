@@ -237,7 +237,13 @@ fn facts(r: &Report, s: Style, w: &mut dyn Write) -> io::Result<()> {
     }
     writeln!(w)?;
     for (k, v) in lines {
-        writeln!(w, "  {:<14} {}", s.dim(&format!("{k}:")), v)?;
+        // Padded by visible width: colour codes take no columns.
+        writeln!(
+            w,
+            "  {} {}",
+            super::fit::pad(&s.dim(&format!("{k}:")), 14),
+            v
+        )?;
     }
     Ok(())
 }
@@ -277,9 +283,10 @@ pub fn bar(start: f64, dur: f64, total: f64) -> String {
     s
 }
 
-/// Writes `text` wrapped at 100 columns with `prefix` on the first line and matching indent.
+/// Writes `text` wrapped at the output width with `prefix` on the first line and matching
+/// indent.
 fn wrap(w: &mut dyn Write, prefix: &str, text: &str) -> io::Result<()> {
-    let width = 100usize;
+    let width = super::fit::width();
     let indent = " ".repeat(prefix.chars().count());
     let mut line = prefix.to_string();
     let mut len = line.chars().count();

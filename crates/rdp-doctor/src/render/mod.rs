@@ -1,6 +1,7 @@
 //! Renderers: a report to any `Write`. Human text (with colour when asked), JSON, and the
 //! Nagios/Icinga plugin line.
 
+pub mod fit;
 pub mod human;
 pub mod nagios;
 

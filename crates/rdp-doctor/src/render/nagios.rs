@@ -50,7 +50,7 @@ pub fn render(r: &Report, w: &mut dyn Write) -> io::Result<()> {
         }
     }
     if let Some(c) = &r.facts.certificate {
-        perf.push(format!("cert_days_left={};30;0", c.days_left));
+        perf.push(format!("cert_days_left={};30:;0:", c.days_left));
     }
     writeln!(w, "RDP {state} - {text} | {}", perf.join(" "))
 }
