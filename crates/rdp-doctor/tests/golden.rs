@@ -748,7 +748,7 @@ fn lab_faults_json_matches_golden() {
     wait_for_next_second(SystemTime::now());
     let started = t0.elapsed();
     let ca = lab.ca();
-    let results = run_bounded(&Fault::ALL, THREADS, |fault| {
+    let results = run_bounded(Fault::ALL, THREADS, |fault| {
         let exp = fault.expectation();
         let port = lab.ports[fault.name()];
         // The same options as lab_faults.rs: a 2 s step time-out keeps the stalling faults short.
