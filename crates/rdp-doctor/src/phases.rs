@@ -5,6 +5,7 @@
 use crate::facts::*;
 use crate::model::{Phase, PhaseRecord, PhaseStatus};
 use crate::sanitize::escape;
+use rdp_doctor_wire::nego::Protocols;
 
 /// The status of `phase` as the report will show it, `None` when the phase has no record.
 pub fn status(f: &Facts, phase: Phase) -> Option<PhaseStatus> {
@@ -225,7 +226,9 @@ pub fn records(f: &Facts, tl: &Timeline) -> Vec<PhaseRecord> {
         }
         None => {
             let why = match f.negotiation.as_ref().and_then(|n| n.selected()) {
-                Some(0) => "the server selected Standard RDP Security (no TLS)",
+                Some(p) if p == Protocols::RDP => {
+                    "the server selected Standard RDP Security (no TLS)"
+                }
                 _ => "not reached",
             };
             out.push(skipped(Phase::Tls, why));
@@ -268,7 +271,7 @@ pub fn records(f: &Facts, tl: &Timeline) -> Vec<PhaseRecord> {
         }
         _ => {
             let why = match f.negotiation.as_ref().and_then(|n| n.selected()) {
-                Some(p) if p & 0x0A != 0 => "not reached",
+                Some(p) if p.needs_credssp() => "not reached",
                 Some(_) => "the server did not select CredSSP",
                 None => "not reached",
             };
@@ -492,12 +495,9 @@ fn activation_summary(a: &ActivationFact) -> (PhaseStatus, String) {
 fn short(o: &X224Outcome) -> String {
     match o {
         X224Outcome::Failure { code, .. } => format!("code {code}"),
-        X224Outcome::Selected { protocol, .. } => format!(
-            "selected {}",
-            rdp_doctor_wire::nego::Protocols(*protocol)
-                .short_name()
-                .unwrap_or("other")
-        ),
+        X224Outcome::Selected { protocol, .. } => {
+            format!("selected {}", protocol.short_name().unwrap_or("other"))
+        }
         other => other.describe(),
     }
 }

@@ -104,7 +104,7 @@ fn freerdp_avd_test_file() {
     let t3 = RdpFile::read(&fixture("rdp-files/freerdp/test3.rdp")).expect("parses");
     assert_eq!(t2.int("rdgiskdcproxy"), Some(1));
     assert_eq!(t3.int("rdgiskdcproxy"), Some(0));
-    assert_eq!(client_profile(&rdp).requested_protocols, 0x0B);
+    assert_eq!(client_profile(&rdp).requested_protocols.bits(), 0x0B);
 }
 
 #[test]
@@ -136,7 +136,7 @@ fn mstsc_utf16_file_with_risky_settings() {
         ]
     );
     let p = client_profile(&rdp);
-    assert_eq!(p.requested_protocols, 0x01);
+    assert_eq!(p.requested_protocols.bits(), 0x01);
     assert_eq!(p.cookie.as_deref(), Some("alice"));
 }
 
@@ -205,14 +205,22 @@ fn addresses_ports_and_ipv6() {
 #[test]
 fn client_profile_mapping() {
     let p = |s: &str| client_profile(&RdpFile::parse(s.as_bytes()).expect("parses"));
-    assert_eq!(p("full address:s:a").requested_protocols, 0x0B);
-    assert_eq!(p("enablecredsspsupport:i:0").requested_protocols, 0x01);
-    assert_eq!(p("negotiate security layer:i:0").requested_protocols, 0x02);
+    assert_eq!(p("full address:s:a").requested_protocols.bits(), 0x0B);
     assert_eq!(
-        p("negotiate security layer:i:0\nenablecredsspsupport:i:0").requested_protocols,
+        p("enablecredsspsupport:i:0").requested_protocols.bits(),
         0x01
     );
-    assert_eq!(p("enablerdsaadauth:i:1").requested_protocols, 0x1B);
+    assert_eq!(
+        p("negotiate security layer:i:0").requested_protocols.bits(),
+        0x02
+    );
+    assert_eq!(
+        p("negotiate security layer:i:0\nenablecredsspsupport:i:0")
+            .requested_protocols
+            .bits(),
+        0x01
+    );
+    assert_eq!(p("enablerdsaadauth:i:1").requested_protocols.bits(), 0x1B);
     assert_eq!(
         p("username:s:alice@corp.example").cookie.as_deref(),
         Some("alice")
@@ -369,7 +377,7 @@ pub fn protocols(nla: &str, tls: &str, accepted: &[&str]) -> ProtocolsFact {
     ProtocolsFact {
         probes: vec![ProtocolProbe {
             protocol: "rdsaad".into(),
-            requested: 0x10,
+            requested: rdp_doctor_wire::nego::Protocols::RDSAAD,
             status: "refused".into(),
             duration_ms: 1.0,
             response: X224Outcome::Failure {

@@ -266,7 +266,7 @@ pub fn client_vs_probe(rdp: &RdpFile, facts: &Facts, ctx: &Context, out: &mut Ve
     let requested = format!(
         "this client requests {} (requestedProtocols 0x{:02X})",
         profile.requested_names.join(" | "),
-        profile.requested_protocols
+        profile.requested_protocols.bits()
     );
     if let Some(p) = &facts.protocols {
         let accepted = format!(
@@ -292,7 +292,7 @@ pub fn client_vs_probe(rdp: &RdpFile, facts: &Facts, ctx: &Context, out: &mut Ve
             f.severity = Some(Severity::Error);
             out.push(f);
         }
-        let credssp_only = profile.requested_protocols & 0x01 == 0 && profile.offers_credssp();
+        let credssp_only = !profile.offers_tls() && profile.offers_credssp();
         if credssp_only && p.nla == "not-offered" {
             out.push(catalogue_finding(
                 "client-requires-nla-server-does-not",
@@ -304,7 +304,7 @@ pub fn client_vs_probe(rdp: &RdpFile, facts: &Facts, ctx: &Context, out: &mut Ve
                 &[],
             ));
         }
-        let tls_only = profile.requested_protocols & 0x0B == 0x01;
+        let tls_only = profile.offers_tls() && !profile.offers_credssp();
         if tls_only && p.tls == "not-offered" {
             out.push(catalogue_finding(
                 "server-forbids-tls",

@@ -4,6 +4,7 @@ use super::{ms, Context};
 use crate::facts::{Facts, X224Outcome};
 use crate::kb::Hit;
 use crate::sanitize::escape;
+use rdp_doctor_wire::nego::Protocols;
 
 pub fn x224(f: &Facts, _ctx: &Context, hits: &mut Vec<Hit>) {
     let Some(n) = &f.negotiation else { return };
@@ -13,7 +14,7 @@ pub fn x224(f: &Facts, _ctx: &Context, hits: &mut Vec<Hit>) {
     );
     let h = match &n.response {
         X224Outcome::Selected { protocol, protocol_name, .. } => {
-            if *protocol == 0 && n.requested_protocols != 0 {
+            if *protocol == Protocols::RDP && n.requested_protocols != Protocols::RDP {
                 Hit::new("standard-rdp-security-only").evidence(format!(
                     "{asked}; the server selected {protocol_name} (Standard RDP Security) in {}",
                     ms(n.duration_ms)
@@ -23,7 +24,7 @@ pub fn x224(f: &Facts, _ctx: &Context, hits: &mut Vec<Hit>) {
             }
         }
         X224Outcome::Legacy => {
-            if n.requested_protocols == 0 {
+            if n.requested_protocols == Protocols::RDP {
                 return;
             }
             Hit::new("standard-rdp-security-only").evidence(format!(
@@ -143,13 +144,14 @@ mod tests {
     use super::super::testutil::ids;
     use crate::facts::*;
     use crate::probe::protocols::summarize;
+    use rdp_doctor_wire::nego::Protocols;
 
     fn neg(requested: u32, response: X224Outcome) -> Facts {
         Facts {
             client: ClientProfile::with("test", requested),
             negotiation: Some(NegotiationFact {
-                requested_protocols: requested,
-                requested: rdp_doctor_wire::nego::Protocols(requested).to_string(),
+                requested_protocols: Protocols(requested),
+                requested: Protocols(requested).to_string(),
                 cookie_sent: false,
                 duration_ms: 2.0,
                 response,
@@ -161,8 +163,8 @@ mod tests {
 
     fn sel(p: u32) -> X224Outcome {
         X224Outcome::Selected {
-            protocol: p,
-            protocol_name: rdp_doctor_wire::nego::Protocols(p).to_string(),
+            protocol: Protocols(p),
+            protocol_name: Protocols(p).to_string(),
             flags: 1,
             flag_names: vec![],
         }
@@ -251,10 +253,10 @@ mod tests {
     }
 
     fn probe(name: &str, bit: u32, response: X224Outcome) -> ProtocolProbe {
-        let status = crate::probe::x224::probe_status(bit, &response).to_string();
+        let status = crate::probe::x224::probe_status(Protocols(bit), &response).to_string();
         ProtocolProbe {
             protocol: name.into(),
-            requested: bit,
+            requested: Protocols(bit),
             status,
             duration_ms: 1.0,
             response,

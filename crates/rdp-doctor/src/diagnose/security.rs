@@ -11,7 +11,7 @@ pub fn tls(f: &Facts, _ctx: &Context, hits: &mut Vec<Hit>) {
         .negotiation
         .as_ref()
         .and_then(|n| n.selected())
-        .map(|p| rdp_doctor_wire::nego::Protocols(p).to_string())
+        .map(|p| p.to_string())
         .unwrap_or_else(|| "TLS".into());
     let flight = if t.server_bytes == 0 {
         "no bytes of a TLS answer arrived".to_string()

@@ -2,6 +2,7 @@
 //! outcome enum has a variant for each distinct way a step can end, so the rules can tell them
 //! apart and the report can show the evidence.
 
+use rdp_doctor_wire::nego::Protocols;
 use serde::{Deserialize, Serialize};
 
 pub mod local;
@@ -61,7 +62,7 @@ pub struct ClientProfile {
     /// `mstsc`, `tls`, `rdp`, `nla`, `ext`, or `rdp-file`.
     pub name: String,
     /// requestedProtocols of the X.224 Connection Request.
-    pub requested_protocols: u32,
+    pub requested_protocols: Protocols,
     pub requested_names: Vec<String>,
     /// The `Cookie: mstshash=` value, if any (a user name hint, never a secret).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -81,10 +82,10 @@ impl ClientProfile {
     }
 
     pub fn with(name: &str, protocols: u32) -> Self {
-        use rdp_doctor_wire::nego::Protocols;
+        let protocols = Protocols(protocols);
         let requested_names = Protocols::ALL
             .iter()
-            .filter(|p| p.0 != 0 && protocols & p.0 != 0)
+            .filter(|p| p.0 != 0 && protocols.contains(**p))
             .filter_map(|p| p.short_name())
             .map(String::from)
             .collect::<Vec<_>>();
@@ -101,11 +102,11 @@ impl ClientProfile {
     }
 
     pub fn offers_tls(&self) -> bool {
-        self.requested_protocols & 0x01 != 0
+        self.requested_protocols.contains(Protocols::SSL)
     }
 
     pub fn offers_credssp(&self) -> bool {
-        self.requested_protocols & 0x0A != 0
+        self.requested_protocols.needs_credssp()
     }
 }
 
@@ -174,7 +175,7 @@ impl TcpOutcome {
 pub enum X224Outcome {
     /// RDP_NEG_RSP.
     Selected {
-        protocol: u32,
+        protocol: Protocols,
         protocol_name: String,
         flags: u8,
         flag_names: Vec<String>,
@@ -226,7 +227,7 @@ pub enum X224Outcome {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NegotiationFact {
-    pub requested_protocols: u32,
+    pub requested_protocols: Protocols,
     pub requested: String,
     pub cookie_sent: bool,
     pub duration_ms: f64,
@@ -237,10 +238,10 @@ pub struct NegotiationFact {
 }
 
 impl NegotiationFact {
-    pub fn selected(&self) -> Option<u32> {
+    pub fn selected(&self) -> Option<Protocols> {
         match &self.response {
             X224Outcome::Selected { protocol, .. } => Some(*protocol),
-            X224Outcome::Legacy => Some(0),
+            X224Outcome::Legacy => Some(Protocols::RDP),
             _ => None,
         }
     }
@@ -251,7 +252,7 @@ impl NegotiationFact {
 pub struct ProtocolProbe {
     /// `rdp`, `tls`, `hybrid`, `hybrid_ex`, `rdstls`, `rdsaad`.
     pub protocol: String,
-    pub requested: u32,
+    pub requested: Protocols,
     /// `accepted`, `refused` (a failure code, or another protocol selected), or `error`.
     pub status: String,
     pub duration_ms: f64,
@@ -502,7 +503,7 @@ pub struct McsFact {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rdp_version: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub client_requested_protocols: Option<u32>,
+    pub client_requested_protocols: Option<Protocols>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub early_capability_flags: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -846,5 +847,40 @@ impl X224Outcome {
             X224Outcome::Closed { .. } => "connection closed".into(),
             X224Outcome::Error { error } => escape(error),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// Protocol masks as `Protocols` write the same integers as the `u32`s did.
+    #[test]
+    fn masks_keep_their_json() {
+        assert_eq!(
+            serde_json::to_value(ClientProfile::mstsc()).unwrap(),
+            json!({
+                "name": "mstsc",
+                "requested_protocols": 11,
+                "requested_names": ["tls", "hybrid", "hybrid_ex"],
+            })
+        );
+        let probe = ProtocolProbe {
+            protocol: "hybrid_ex".into(),
+            requested: Protocols::HYBRID_EX,
+            status: "refused".into(),
+            duration_ms: 1.0,
+            response: X224Outcome::Selected {
+                protocol: Protocols::RDP,
+                protocol_name: "PROTOCOL_RDP".into(),
+                flags: 0,
+                flag_names: vec![],
+            },
+        };
+        let v = serde_json::to_value(&probe).unwrap();
+        assert_eq!(v["requested"], 8);
+        assert_eq!(v["response"]["protocol"], 0);
+        assert_eq!(serde_json::from_value::<ProtocolProbe>(v).unwrap(), probe);
     }
 }

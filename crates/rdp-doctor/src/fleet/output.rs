@@ -106,12 +106,7 @@ fn fill(row: &mut Row, rep: &Report) {
         row.standard_rdp = p.standard_rdp.clone();
     } else if let Some(n) = &f.negotiation {
         if let Some(sel) = n.selected() {
-            row.protocols = format!(
-                "sel:{}",
-                rdp_doctor_wire::nego::Protocols(sel)
-                    .short_name()
-                    .unwrap_or("other")
-            );
+            row.protocols = format!("sel:{}", sel.short_name().unwrap_or("other"));
         }
     }
     if let Some(t) = &f.tls {

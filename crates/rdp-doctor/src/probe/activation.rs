@@ -11,6 +11,7 @@ use super::net::{self, ReadEnd};
 use crate::facts::{ActivationFact, ActivationOutcome, McsFact, McsOutcome};
 use rdp_doctor_wire::activation::{self, license, ClientInfo, ServerPdu};
 use rdp_doctor_wire::mcs::{self, DisconnectReason, DomainPdu, BASE_CHANNEL_ID};
+use rdp_doctor_wire::nego::Protocols;
 use rdp_doctor_wire::{tpkt, x224};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
@@ -128,7 +129,7 @@ async fn next<S: AsyncRead + Unpin>(s: &mut S, buf: &mut Vec<u8>, timeout: Durat
 /// this connection and the activation fact. Leaves with a Disconnect Provider Ultimatum.
 pub async fn run<S: AsyncRead + AsyncWrite + Unpin>(
     s: &mut S,
-    selected: u32,
+    selected: Protocols,
     creds: &ClientInfoCreds<'_>,
     timeout: Duration,
 ) -> (McsFact, ActivationFact) {

@@ -7,6 +7,7 @@
 use super::net::{self, ReadEnd};
 use crate::facts::{McsFact, McsOutcome};
 use rdp_doctor_wire::mcs::{self, ClientConnectInitial, DisconnectReason, DomainPdu};
+use rdp_doctor_wire::nego::Protocols;
 use rdp_doctor_wire::{tpkt, x224};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
@@ -52,7 +53,7 @@ fn frame(mcs_pdu: &[u8]) -> Option<Vec<u8>> {
 /// leaves politely.
 pub async fn connect<S: AsyncRead + AsyncWrite + Unpin>(
     s: &mut S,
-    selected: u32,
+    selected: Protocols,
     over: &str,
     timeout: Duration,
 ) -> McsFact {
@@ -75,7 +76,7 @@ pub async fn connect<S: AsyncRead + AsyncWrite + Unpin>(
 /// `check --full`). Returns the decoded response when the server accepted.
 pub async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
     s: &mut S,
-    selected: u32,
+    selected: Protocols,
     over: &str,
     timeout: Duration,
 ) -> (
@@ -84,7 +85,7 @@ pub async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
 ) {
     let start = Instant::now();
     let mut fact = empty(over);
-    let Some(req) = ClientConnectInitial::for_probe(selected, CLIENT_NAME)
+    let Some(req) = ClientConnectInitial::for_probe(selected.bits(), CLIENT_NAME)
         .encode()
         .ok()
         .and_then(|p| frame(&p))
@@ -188,7 +189,7 @@ pub fn classify(end: &ReadEnd, buf: &[u8], fact: &mut McsFact) {
                         .map(String::from)
                         .unwrap_or_else(|| format!("unknown RDP version 0x{:08X}", core.version)),
                 );
-                fact.client_requested_protocols = core.client_requested_protocols;
+                fact.client_requested_protocols = core.client_requested_protocols.map(Protocols);
                 fact.early_capability_flags = core.early_capability_flags;
             }
             if let Some(sec) = &r.gcc.security {

@@ -48,7 +48,7 @@ pub async fn run(
             let mut retrans = None;
             let response = match stream {
                 Some(mut s) => {
-                    let o = x224::negotiate(&mut s, p.0, None, timeout).await.outcome;
+                    let o = x224::negotiate(&mut s, p, None, timeout).await.outcome;
                     retrans = rdp_doctor_sys::tcp_stats(&s).map(|st| st.lost_retransmits());
                     o
                 }
@@ -56,12 +56,12 @@ pub async fn run(
                     error: format!("TCP connect failed: {}", describe_tcp(&tcp)),
                 },
             };
-            let status = x224::probe_status(p.0, &response).to_string();
+            let status = x224::probe_status(p, &response).to_string();
             (
                 i,
                 ProtocolProbe {
                     protocol: p.short_name().unwrap_or("?").to_string(),
-                    requested: p.0,
+                    requested: p,
                     status,
                     duration_ms: net::ms(started.elapsed()),
                     response,
