@@ -53,14 +53,16 @@ pub fn records(f: &Facts, tl: &Timeline) -> Vec<PhaseRecord> {
     // resolve
     match &f.resolve {
         Some(r) => {
-            let status = match r.outcome.as_str() {
-                "ok" | "literal" => PhaseStatus::Ok,
-                "timeout" => PhaseStatus::Timeout,
+            let status = match r.outcome {
+                ResolveOutcome::Ok | ResolveOutcome::Literal => PhaseStatus::Ok,
+                ResolveOutcome::Timeout => PhaseStatus::Timeout,
                 _ => PhaseStatus::Failed,
             };
-            let summary = match r.outcome.as_str() {
-                "literal" => format!("{} (an IP address; no lookup)", r.addresses.join(", ")),
-                "ok" => format!(
+            let summary = match r.outcome {
+                ResolveOutcome::Literal => {
+                    format!("{} (an IP address; no lookup)", r.addresses.join(", "))
+                }
+                ResolveOutcome::Ok => format!(
                     "{} address{}: {}",
                     r.addresses.len(),
                     if r.addresses.len() == 1 { "" } else { "es" },
@@ -140,7 +142,7 @@ pub fn records(f: &Facts, tl: &Timeline) -> Vec<PhaseRecord> {
             let refused: Vec<String> = p
                 .probes
                 .iter()
-                .filter(|x| x.status != "accepted")
+                .filter(|x| x.status != ProbeStatus::Accepted)
                 .map(|x| format!("{} ({})", x.protocol, short(&x.response)))
                 .collect();
             let summary = format!(
@@ -148,7 +150,7 @@ pub fn records(f: &Facts, tl: &Timeline) -> Vec<PhaseRecord> {
                 if p.accepted.is_empty() {
                     "none".to_string()
                 } else {
-                    p.accepted.join(", ")
+                    SecurityProtocol::join(&p.accepted, ", ")
                 },
                 if refused.is_empty() {
                     "none".to_string()
@@ -157,7 +159,7 @@ pub fn records(f: &Facts, tl: &Timeline) -> Vec<PhaseRecord> {
                 },
                 p.nla
             );
-            let status = if p.probes.iter().all(|x| x.status == "error") {
+            let status = if p.probes.iter().all(|x| x.status == ProbeStatus::Error) {
                 PhaseStatus::Failed
             } else {
                 PhaseStatus::Ok

@@ -559,7 +559,7 @@ pub fn render_human(
     writeln!(
         w,
         "requests: {} (requestedProtocols 0x{:02X})",
-        profile.requested_names.join(" | "),
+        crate::facts::SecurityProtocol::join(&profile.requested_names, " | "),
         profile.requested_protocols.bits()
     )?;
     for key in [

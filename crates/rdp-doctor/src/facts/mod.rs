@@ -5,9 +5,160 @@
 use rdp_doctor_wire::nego::Protocols;
 use serde::{Deserialize, Serialize};
 
+pub use crate::sys::UnreachableKind;
+
 pub mod local;
 pub mod logs;
 pub mod rdp_file;
+
+/// A closed set of values that the JSON spells as fixed strings: one string per variant, used
+/// for serde (both ways), `as_str` and `Display`, so the three cannot disagree.
+macro_rules! named_enum {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident {
+            $( $(#[$vmeta:meta])* $variant:ident = $text:literal, )+
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum $name {
+            $( $(#[$vmeta])* #[serde(rename = $text)] $variant, )+
+        }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The value as the JSON writes it.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $( $name::$variant => $text, )+
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+named_enum! {
+    /// How the name lookup ended.
+    pub enum ResolveOutcome {
+        /// The resolver returned at least one address.
+        Ok = "ok",
+        /// An IP address was typed: no lookup.
+        Literal = "literal",
+        /// The name does not exist (NXDOMAIN, or no A/AAAA record).
+        NotFound = "not-found",
+        /// The resolver could not be reached or asked to try again.
+        TemporaryFailure = "temporary-failure",
+        /// No answer within the time-out.
+        Timeout = "timeout",
+        Error = "error",
+    }
+}
+
+named_enum! {
+    /// One security protocol of the X.224 negotiation ([MS-RDPBCGR] 2.2.1.1.1), by the short
+    /// name reports use.
+    pub enum SecurityProtocol {
+        /// Standard RDP Security (value 0).
+        Rdp = "rdp",
+        /// PROTOCOL_SSL.
+        Tls = "tls",
+        Hybrid = "hybrid",
+        HybridEx = "hybrid_ex",
+        Rdstls = "rdstls",
+        Rdsaad = "rdsaad",
+    }
+}
+
+impl SecurityProtocol {
+    /// The protocol's value in `requestedProtocols` / `selectedProtocol`.
+    pub fn bits(self) -> Protocols {
+        match self {
+            SecurityProtocol::Rdp => Protocols::RDP,
+            SecurityProtocol::Tls => Protocols::SSL,
+            SecurityProtocol::Hybrid => Protocols::HYBRID,
+            SecurityProtocol::HybridEx => Protocols::HYBRID_EX,
+            SecurityProtocol::Rdstls => Protocols::RDSTLS,
+            SecurityProtocol::Rdsaad => Protocols::RDSAAD,
+        }
+    }
+
+    /// The protocol a single-protocol value stands for; `None` for a combination or an unknown
+    /// bit.
+    pub fn of(p: Protocols) -> Option<SecurityProtocol> {
+        SecurityProtocol::ALL
+            .iter()
+            .copied()
+            .find(|s| s.bits() == p)
+    }
+
+    /// The protocols of a `requestedProtocols` mask, in the order a report lists them
+    /// ([`Protocols::ALL`]); Standard RDP Security alone when no bit is set. Unknown bits are
+    /// left out.
+    pub fn in_mask(mask: Protocols) -> Vec<SecurityProtocol> {
+        let named: Vec<SecurityProtocol> = Protocols::ALL
+            .iter()
+            .filter(|p| p.0 != 0 && mask.contains(**p))
+            .filter_map(|p| SecurityProtocol::of(*p))
+            .collect();
+        if named.is_empty() {
+            vec![SecurityProtocol::Rdp]
+        } else {
+            named
+        }
+    }
+
+    /// `a, b, c` with `sep` between the names.
+    pub fn join(list: &[SecurityProtocol], sep: &str) -> String {
+        list.iter()
+            .map(|p| p.as_str())
+            .collect::<Vec<_>>()
+            .join(sep)
+    }
+}
+
+named_enum! {
+    /// How the server answered a request for exactly one protocol.
+    pub enum ProbeStatus {
+        /// It selected that protocol.
+        Accepted = "accepted",
+        /// A failure code, or another protocol selected.
+        Refused = "refused",
+        /// No usable answer (no connection, no Connection Confirm).
+        Error = "error",
+    }
+}
+
+named_enum! {
+    /// What the enumeration says of NLA (CredSSP) or TLS.
+    pub enum Support {
+        /// Accepted, and every weaker choice refused.
+        Required = "required",
+        /// Accepted, weaker choices too.
+        Supported = "supported",
+        /// Refused.
+        NotOffered = "not-offered",
+        /// The probes did not get an answer that tells.
+        Unknown = "unknown",
+    }
+}
+
+named_enum! {
+    /// What the enumeration says of Standard RDP Security.
+    pub enum Allowance {
+        Allowed = "allowed",
+        Refused = "refused",
+        Unknown = "unknown",
+    }
+}
 
 /// Everything measured or read for one target.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -63,7 +214,7 @@ pub struct ClientProfile {
     pub name: String,
     /// requestedProtocols of the X.224 Connection Request.
     pub requested_protocols: Protocols,
-    pub requested_names: Vec<String>,
+    pub requested_names: Vec<SecurityProtocol>,
     /// The `Cookie: mstshash=` value, if any (a user name hint, never a secret).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cookie: Option<String>,
@@ -83,20 +234,10 @@ impl ClientProfile {
 
     pub fn with(name: &str, protocols: u32) -> Self {
         let protocols = Protocols(protocols);
-        let requested_names = Protocols::ALL
-            .iter()
-            .filter(|p| p.0 != 0 && protocols.contains(**p))
-            .filter_map(|p| p.short_name())
-            .map(String::from)
-            .collect::<Vec<_>>();
         ClientProfile {
             name: name.to_string(),
             requested_protocols: protocols,
-            requested_names: if requested_names.is_empty() {
-                vec!["rdp".into()]
-            } else {
-                requested_names
-            },
+            requested_names: SecurityProtocol::in_mask(protocols),
             cookie: None,
         }
     }
@@ -113,9 +254,7 @@ impl ClientProfile {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResolveFact {
     pub duration_ms: f64,
-    /// `ok`, `literal` (an IP address was typed), `not-found`, `temporary-failure`, `timeout`,
-    /// `error`.
-    pub outcome: String,
+    pub outcome: ResolveOutcome,
     pub addresses: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -152,7 +291,7 @@ pub enum TcpOutcome {
         /// `host`, `network`, or `admin-prohibited` (a firewall on the path rejects with
         /// ICMP "administratively prohibited"; Linux says so only for IPv6, as EACCES; the IPv4
         /// code arrives as "host unreachable").
-        kind: String,
+        kind: UnreachableKind,
         error: String,
     },
     Error {
@@ -250,11 +389,9 @@ impl NegotiationFact {
 /// The answer to a request for exactly one protocol.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProtocolProbe {
-    /// `rdp`, `tls`, `hybrid`, `hybrid_ex`, `rdstls`, `rdsaad`.
-    pub protocol: String,
+    pub protocol: SecurityProtocol,
     pub requested: Protocols,
-    /// `accepted`, `refused` (a failure code, or another protocol selected), or `error`.
-    pub status: String,
+    pub status: ProbeStatus,
     pub duration_ms: f64,
     pub response: X224Outcome,
 }
@@ -262,13 +399,22 @@ pub struct ProtocolProbe {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProtocolsFact {
     pub probes: Vec<ProtocolProbe>,
-    pub accepted: Vec<String>,
-    /// `required`, `supported`, `not-offered` or `unknown`.
-    pub nla: String,
-    /// `required` (TLS or better only), `supported`, `not-offered`, `unknown`.
-    pub tls: String,
-    /// `allowed`, `refused`, `unknown`.
-    pub standard_rdp: String,
+    pub accepted: Vec<SecurityProtocol>,
+    pub nla: Support,
+    /// `required`: TLS or better only.
+    pub tls: Support,
+    pub standard_rdp: Allowance,
+}
+
+impl ProtocolsFact {
+    /// The probe for `p`, when it ran.
+    pub fn probe(&self, p: SecurityProtocol) -> Option<&ProtocolProbe> {
+        self.probes.iter().find(|x| x.protocol == p)
+    }
+
+    pub fn accepts(&self, p: SecurityProtocol) -> bool {
+        self.accepted.contains(&p)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -855,9 +1001,9 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    /// Protocol masks as `Protocols` write the same integers as the `u32`s did.
+    /// Typed facts write the same JSON the strings and integers did (`rdp-doctor/check/v1`).
     #[test]
-    fn masks_keep_their_json() {
+    fn typed_facts_keep_their_json() {
         assert_eq!(
             serde_json::to_value(ClientProfile::mstsc()).unwrap(),
             json!({
@@ -866,10 +1012,14 @@ mod tests {
                 "requested_names": ["tls", "hybrid", "hybrid_ex"],
             })
         );
+        assert_eq!(
+            ClientProfile::with("rdp", 0).requested_names,
+            [SecurityProtocol::Rdp]
+        );
         let probe = ProtocolProbe {
-            protocol: "hybrid_ex".into(),
+            protocol: SecurityProtocol::HybridEx,
             requested: Protocols::HYBRID_EX,
-            status: "refused".into(),
+            status: ProbeStatus::Refused,
             duration_ms: 1.0,
             response: X224Outcome::Selected {
                 protocol: Protocols::RDP,
@@ -879,8 +1029,28 @@ mod tests {
             },
         };
         let v = serde_json::to_value(&probe).unwrap();
+        assert_eq!(v["protocol"], "hybrid_ex");
         assert_eq!(v["requested"], 8);
+        assert_eq!(v["status"], "refused");
         assert_eq!(v["response"]["protocol"], 0);
         assert_eq!(serde_json::from_value::<ProtocolProbe>(v).unwrap(), probe);
+        let unreachable = TcpOutcome::Unreachable {
+            duration_ms: 1.0,
+            kind: UnreachableKind::AdminProhibited,
+            error: "Permission denied".into(),
+        };
+        assert_eq!(
+            serde_json::to_value(unreachable).unwrap()["kind"],
+            "admin-prohibited"
+        );
+        for (v, s) in [
+            (
+                serde_json::to_value(ResolveOutcome::TemporaryFailure),
+                "temporary-failure",
+            ),
+            (serde_json::to_value(Support::NotOffered), "not-offered"),
+        ] {
+            assert_eq!(v.unwrap(), s);
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! The X.224 step: send a Connection Request, classify whatever comes back.
 
 use super::net::{self, ReadEnd};
-use crate::facts::X224Outcome;
+use crate::facts::{ProbeStatus, X224Outcome};
 use crate::sanitize;
 use rdp_doctor_wire::nego::{rsp_flags, NegOutcome, NegRequest, Protocols};
 use rdp_doctor_wire::tpkt;
@@ -183,14 +183,14 @@ fn describe_mcs(mcs: &[u8]) -> String {
 
 /// Whether a single-protocol probe's answer means the protocol was accepted, refused, or the
 /// probe failed.
-pub fn probe_status(requested: Protocols, outcome: &X224Outcome) -> &'static str {
+pub fn probe_status(requested: Protocols, outcome: &X224Outcome) -> ProbeStatus {
     match outcome {
-        X224Outcome::Selected { protocol, .. } if *protocol == requested => "accepted",
-        X224Outcome::Selected { .. } => "refused",
-        X224Outcome::Legacy if requested == Protocols::RDP => "accepted",
-        X224Outcome::Legacy => "refused",
-        X224Outcome::Failure { .. } => "refused",
-        _ => "error",
+        X224Outcome::Selected { protocol, .. } if *protocol == requested => ProbeStatus::Accepted,
+        X224Outcome::Selected { .. } => ProbeStatus::Refused,
+        X224Outcome::Legacy if requested == Protocols::RDP => ProbeStatus::Accepted,
+        X224Outcome::Legacy => ProbeStatus::Refused,
+        X224Outcome::Failure { .. } => ProbeStatus::Refused,
+        _ => ProbeStatus::Error,
     }
 }
 
@@ -213,8 +213,8 @@ mod tests {
                 ..
             }
         ));
-        assert_eq!(probe_status(Protocols::HYBRID, &o), "refused");
-        assert_eq!(probe_status(Protocols::RDP, &o), "accepted");
+        assert_eq!(probe_status(Protocols::HYBRID, &o), ProbeStatus::Refused);
+        assert_eq!(probe_status(Protocols::RDP, &o), ProbeStatus::Accepted);
         assert!(hex.is_some());
         let fail = [3, 0, 0, 19, 14, 0xD0, 0, 0, 0, 0, 0, 3, 0, 8, 0, 5, 0, 0, 0];
         let (o, _) = classify(&ReadEnd::Frame { len: 19 }, &fail, T);
