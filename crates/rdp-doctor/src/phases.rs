@@ -295,7 +295,7 @@ pub fn records(f: &Facts, tl: &Timeline) -> Vec<PhaseRecord> {
             let s = match &m.outcome {
                 McsOutcome::Connected => {
                     let mut s = m.rdp_version.clone().unwrap_or_else(|| "connected".into());
-                    if m.over == "tls" {
+                    if m.over == SecurityLayer::Tls {
                         s.push_str("; encrypted by TLS");
                     } else {
                         if let Some(l) = &m.encryption_level_name {

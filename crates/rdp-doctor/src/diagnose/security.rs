@@ -367,7 +367,7 @@ mod tests {
             level: 2,
             description: 70,
             name: "protocol_version".into(),
-            direction: "received".into(),
+            direction: AlertDirection::Received,
         });
         assert_eq!(
             ids(
@@ -384,7 +384,7 @@ mod tests {
             level: 2,
             description: 80,
             name: "internal_error".into(),
-            direction: "received".into(),
+            direction: AlertDirection::Received,
         });
         assert_eq!(
             ids(

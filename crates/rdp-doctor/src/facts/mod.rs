@@ -160,6 +160,73 @@ named_enum! {
     }
 }
 
+named_enum! {
+    /// The security the MCS exchange ran over.
+    pub enum SecurityLayer {
+        /// Inside the TLS connection (SSL, HYBRID, HYBRID_EX).
+        Tls = "tls",
+        /// Standard RDP Security: MCS in the clear, RC4 negotiated in it.
+        Rdp = "rdp",
+    }
+}
+
+named_enum! {
+    /// Which side sent a TLS alert.
+    pub enum AlertDirection {
+        /// From the server.
+        Received = "received",
+        /// By us.
+        Sent = "sent",
+    }
+}
+
+named_enum! {
+    /// The last step of the credentialed CredSSP exchange that was reached.
+    pub enum AuthRound {
+        /// NTLM NEGOTIATE -> CHALLENGE.
+        Negotiate = "negotiate",
+        /// NTLM AUTHENTICATE + pubKeyAuth.
+        Authenticate = "authenticate",
+        /// The delegated credentials (TSCredentials).
+        AuthInfo = "auth-info",
+        /// The Early User Authorization Result (HYBRID_EX).
+        EarlyUserAuthorization = "early-user-authorization",
+    }
+}
+
+named_enum! {
+    /// The security package of the credentialed exchange.
+    pub enum AuthPackage {
+        /// NTLM (Kerberos is not implemented).
+        Ntlm = "NTLM",
+    }
+}
+
+named_enum! {
+    /// Why the server was allowed to receive credentials.
+    pub enum TrustBasis {
+        /// The chain is trusted, in its validity period, and names the host.
+        TrustedCertificate = "trusted-certificate",
+        /// The leaf's SHA-256 equals `--trust-fingerprint`.
+        PinnedFingerprint = "pinned-fingerprint",
+        /// `--insecure-send-credentials`.
+        InsecureOverride = "insecure-override",
+    }
+}
+
+named_enum! {
+    /// The last step of the `--full` run that was reached.
+    pub enum ActivationStep {
+        McsConnect = "mcs-connect",
+        AttachUser = "attach-user",
+        ChannelJoin = "channel-join",
+        ClientInfo = "client-info",
+        Licensing = "licensing",
+        /// Licensing completed; waiting for the Demand Active PDU.
+        Capabilities = "capabilities",
+    }
+}
+
 /// Everything measured or read for one target.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Facts {
@@ -482,8 +549,7 @@ pub struct TlsAlertFact {
     pub level: u8,
     pub description: u8,
     pub name: String,
-    /// `received` from the server, or `sent` by us.
-    pub direction: String,
+    pub direction: AlertDirection,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -634,8 +700,8 @@ pub enum McsOutcome {
 pub struct McsFact {
     pub outcome: McsOutcome,
     pub duration_ms: f64,
-    /// The security the MCS exchange ran over: `tls` or `rdp`.
-    pub over: String,
+    /// The security the MCS exchange ran over.
+    pub over: SecurityLayer,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub skipped_reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -837,15 +903,13 @@ pub struct AuthFact {
     pub user: String,
     /// Where the password came from (`RDP_DOCTOR_PASSWORD`, `password file`, `prompt`).
     pub password_source: String,
-    /// The security package used: `NTLM` (Kerberos is not implemented).
-    pub package: String,
-    /// The last step reached: `negotiate`, `authenticate`, `auth-info`,
-    /// `early-user-authorization`.
-    pub round: String,
-    /// Why the server was trusted with credentials (`trusted-certificate`,
-    /// `pinned-fingerprint`, `insecure-override`), when it was.
+    /// The security package used.
+    pub package: AuthPackage,
+    /// The last step reached.
+    pub round: AuthRound,
+    /// Why the server was trusted with credentials, when it was.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub trust_basis: Option<String>,
+    pub trust_basis: Option<TrustBasis>,
     /// Why the gate refused the server, when it did.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub refused_because: Vec<String>,
@@ -924,9 +988,8 @@ impl ActivationOutcome {
 pub struct ActivationFact {
     pub outcome: ActivationOutcome,
     pub duration_ms: f64,
-    /// The last step reached: `mcs-connect`, `attach-user`, `channel-join`, `client-info`,
-    /// `licensing`, `capabilities`.
-    pub stopped_at: String,
+    /// The last step reached.
+    pub stopped_at: ActivationStep,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user_channel: Option<u16>,
     /// Channels joined (user, I/O).
@@ -1049,6 +1112,19 @@ mod tests {
                 "temporary-failure",
             ),
             (serde_json::to_value(Support::NotOffered), "not-offered"),
+            (
+                serde_json::to_value(AuthRound::EarlyUserAuthorization),
+                "early-user-authorization",
+            ),
+            (serde_json::to_value(AuthPackage::Ntlm), "NTLM"),
+            (
+                serde_json::to_value(TrustBasis::PinnedFingerprint),
+                "pinned-fingerprint",
+            ),
+            (
+                serde_json::to_value(ActivationStep::McsConnect),
+                "mcs-connect",
+            ),
         ] {
             assert_eq!(v.unwrap(), s);
         }

@@ -5,7 +5,7 @@
 //! Then a polite disconnect.
 
 use super::net::{self, ReadEnd};
-use crate::facts::{McsFact, McsOutcome};
+use crate::facts::{McsFact, McsOutcome, SecurityLayer};
 use rdp_doctor_wire::mcs::{self, ClientConnectInitial, DisconnectReason, DomainPdu};
 use rdp_doctor_wire::nego::Protocols;
 use rdp_doctor_wire::{tpkt, x224};
@@ -15,11 +15,11 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 /// The client name our Connect Initial carries (visible in the server's logs).
 pub const CLIENT_NAME: &str = "rdp-doctor";
 
-pub fn empty(over: &str) -> McsFact {
+pub fn empty(over: SecurityLayer) -> McsFact {
     McsFact {
         outcome: McsOutcome::Skipped,
         duration_ms: 0.0,
-        over: over.into(),
+        over,
         skipped_reason: None,
         result: None,
         disconnect_reason: None,
@@ -38,7 +38,7 @@ pub fn empty(over: &str) -> McsFact {
     }
 }
 
-pub fn skipped(over: &str, reason: String) -> McsFact {
+pub fn skipped(over: SecurityLayer, reason: String) -> McsFact {
     McsFact {
         skipped_reason: Some(reason),
         ..empty(over)
@@ -54,7 +54,7 @@ fn frame(mcs_pdu: &[u8]) -> Option<Vec<u8>> {
 pub async fn connect<S: AsyncRead + AsyncWrite + Unpin>(
     s: &mut S,
     selected: Protocols,
-    over: &str,
+    over: SecurityLayer,
     timeout: Duration,
 ) -> McsFact {
     let (fact, _) = exchange(s, selected, over, timeout).await;
@@ -77,7 +77,7 @@ pub async fn connect<S: AsyncRead + AsyncWrite + Unpin>(
 pub async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
     s: &mut S,
     selected: Protocols,
-    over: &str,
+    over: SecurityLayer,
     timeout: Duration,
 ) -> (
     McsFact,
@@ -241,7 +241,7 @@ mod tests {
     }
 
     fn run(bytes: &[u8]) -> McsFact {
-        let mut f = empty("tls");
+        let mut f = empty(SecurityLayer::Tls);
         let end = match net::tpkt_progress(bytes) {
             net::FrameProgress::Complete(len) => ReadEnd::Frame { len },
             _ => ReadEnd::Invalid,

@@ -267,15 +267,15 @@ async fn main_chain(
     if selected == Protocols::RDP {
         // Standard RDP Security: MCS runs in the clear on this connection.
         let m_start = net::ms(t0.elapsed());
-        let mf = mcs::connect(&mut stream, selected, "rdp", opts.timeout).await;
+        let mf = mcs::connect(&mut stream, selected, SecurityLayer::Rdp, opts.timeout).await;
         out.timeline.add(Phase::Mcs, m_start, mf.duration_ms);
         out.mcs = Some(mf);
         if let Some(a) = &opts.auth {
-            let mut af = auth::fact(a, AuthOutcome::NoCredssp, "negotiate");
+            let mut af = auth::fact(a, AuthOutcome::NoCredssp, AuthRound::Negotiate);
             af.selected_protocol = Some("RDP".into());
             out.auth = Some(af);
             if a.full {
-                let mut act = activation::empty("mcs-connect");
+                let mut act = activation::empty(ActivationStep::McsConnect);
                 act.outcome = ActivationOutcome::Unsupported;
                 act.detail = Some("the server selected Standard RDP Security (RC4 encryption, no TLS): --full does not implement it, and sends no credentials over it".into());
                 out.activation = Some(act);
@@ -356,7 +356,7 @@ async fn main_chain(
         } else if let Some(a) = opts.auth.as_ref().filter(|a| a.full) {
             // TLS without NLA: the credentials can only travel in the Client Info PDU
             // (autologon), under the same gate as the NTLM response.
-            let mut af = auth::fact(a, AuthOutcome::NoCredssp, "negotiate");
+            let mut af = auth::fact(a, AuthOutcome::NoCredssp, AuthRound::Negotiate);
             af.selected_protocol = protocols.short_name().map(str::to_uppercase);
             let basis = crate::credentials::gate(
                 out.certificate.as_ref(),
@@ -365,7 +365,7 @@ async fn main_chain(
             );
             let password = match &basis {
                 Ok(b) => {
-                    af.trust_basis = Some(b.as_str().into());
+                    af.trust_basis = Some(*b);
                     af.credentials_delegated = true;
                     Some(a.credentials.password.expose())
                 }
@@ -383,11 +383,12 @@ async fn main_chain(
             run_full(&mut tls_stream, selected, &creds, opts, t0, &mut out).await;
         } else {
             let m_start = net::ms(t0.elapsed());
-            let mf = mcs::connect(&mut tls_stream, selected, "tls", opts.timeout).await;
+            let mf =
+                mcs::connect(&mut tls_stream, selected, SecurityLayer::Tls, opts.timeout).await;
             out.timeline.add(Phase::Mcs, m_start, mf.duration_ms);
             out.mcs = Some(mf);
             if let Some(a) = &opts.auth {
-                let mut af = auth::fact(a, AuthOutcome::NoCredssp, "negotiate");
+                let mut af = auth::fact(a, AuthOutcome::NoCredssp, AuthRound::Negotiate);
                 af.selected_protocol = protocols.short_name().map(str::to_uppercase);
                 out.auth = Some(af);
             }
@@ -432,7 +433,10 @@ async fn mcs_over_tls_only(
     let (_, stream) = net::connect(addr, opts.timeout, net::ConnectOpts::default()).await;
     let Some(mut stream) = stream else {
         return (
-            mcs::skipped("tls", "a second connection for the MCS phase failed".into()),
+            mcs::skipped(
+                SecurityLayer::Tls,
+                "a second connection for the MCS phase failed".into(),
+            ),
             None,
         );
     };
@@ -448,12 +452,12 @@ async fn mcs_over_tls_only(
                     name.as_deref().unwrap_or("")
                 )
             };
-            return (mcs::skipped("tls", why), None);
+            return (mcs::skipped(SecurityLayer::Tls, why), None);
         }
         other => {
             return (
                 mcs::skipped(
-                    "tls",
+                    SecurityLayer::Tls,
                     format!("a TLS-only request got {}", other.describe()),
                 ),
                 None,
@@ -463,11 +467,14 @@ async fn mcs_over_tls_only(
     let tr = tls::handshake(stream, &opts.target.host, opts.timeout).await;
     let Some(mut s) = tr.stream else {
         return (
-            mcs::skipped("tls", "TLS on the second connection failed".into()),
+            mcs::skipped(
+                SecurityLayer::Tls,
+                "TLS on the second connection failed".into(),
+            ),
             None,
         );
     };
-    let mf = mcs::connect(&mut s, Protocols::SSL, "tls", opts.timeout).await;
+    let mf = mcs::connect(&mut s, Protocols::SSL, SecurityLayer::Tls, opts.timeout).await;
     let end = net::ms(t0.elapsed());
     let d = mf.duration_ms;
     (mf, Some((end - d, d)))

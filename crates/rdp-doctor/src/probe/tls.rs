@@ -3,7 +3,7 @@
 //! server sent, so a failed or stalled handshake still yields evidence.
 
 use super::net;
-use crate::facts::{TlsAlertFact, TlsFact, TlsOutcome};
+use crate::facts::{AlertDirection, TlsAlertFact, TlsFact, TlsOutcome};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
@@ -241,7 +241,7 @@ pub async fn handshake_with(
             level: a.level,
             description: a.description,
             name: a.description_name().into(),
-            direction: "received".into(),
+            direction: AlertDirection::Received,
         }),
         server_hello_version: flight
             .server_hello
@@ -305,7 +305,7 @@ fn classify_error(e: &io::Error, flight: &rdp_doctor_wire::tls::ServerFlight, fa
                 level: 2,
                 description: d,
                 name: rdp_doctor_wire::tls::alert_name(d).into(),
-                direction: "received".into(),
+                direction: AlertDirection::Received,
             });
             TlsOutcome::Alert
         }
