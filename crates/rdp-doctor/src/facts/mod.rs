@@ -227,6 +227,34 @@ named_enum! {
     }
 }
 
+named_enum! {
+    /// Why a TLS handshake failed, from the TLS library's own error (not its message text).
+    /// Not part of the JSON document: the `error` text next to it is.
+    pub enum TlsFailure {
+        /// No TLS version in common (the server offers only SSLv3/TLS 1.0/1.1, or a version
+        /// we do not know).
+        VersionMismatch = "version-mismatch",
+        /// No cipher suite, key-exchange group or signature scheme in common.
+        NoCommonCipher = "no-common-cipher",
+        /// Another incompatibility (a required extension missing).
+        Incompatible = "incompatible",
+        /// The server broke the protocol: an unexpected or invalid message.
+        Misbehaved = "misbehaved",
+        /// A message that does not decode.
+        InvalidMessage = "invalid-message",
+        /// The server sent a fatal alert.
+        AlertReceived = "alert-received",
+        /// The server sent no certificate.
+        NoCertificate = "no-certificate",
+        /// The answer to the ClientHello is not TLS at all.
+        NotTls = "not-tls",
+        /// The connection failed under the handshake (reset, closed, another socket error).
+        Connection = "connection",
+        /// Anything else (a local error, a failed decryption ...).
+        Other = "other",
+    }
+}
+
 /// Everything measured or read for one target.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Facts {
@@ -520,6 +548,10 @@ pub struct TlsFact {
     pub chain_length: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Why the handshake failed, classified from the TLS library's error; `None` when it
+    /// completed or stalled. Not in the JSON (`error` has the text).
+    #[serde(skip)]
+    pub failure: Option<TlsFailure>,
     /// The MSS the connection used, when it was set (path-MTU retry).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mss: Option<u32>,
@@ -539,6 +571,7 @@ impl TlsFact {
             server_hello_version: None,
             chain_length: 0,
             error: None,
+            failure: None,
             mss: None,
         }
     }
@@ -1128,5 +1161,17 @@ mod tests {
         ] {
             assert_eq!(v.unwrap(), s);
         }
+    }
+
+    /// A TLS failure is not in the document: `error` carries the text as before.
+    #[test]
+    fn the_tls_failure_stays_out_of_the_json() {
+        let t = TlsFact {
+            failure: Some(TlsFailure::VersionMismatch),
+            error: Some("peer is incompatible: ServerDoesNotSupportTls12Or13".into()),
+            ..TlsFact::new(TlsOutcome::Error, 1.0)
+        };
+        let v = serde_json::to_value(&t).unwrap();
+        assert!(v.get("failure").is_none(), "{v}");
     }
 }
