@@ -9,6 +9,16 @@ use crate::model::{Exit, Finding};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+/// Parses the compiled-in knowledge (catalogue, code tables, event rules) once, before any
+/// command runs: a malformed table is a build bug the tests rule out, and if one ever ships,
+/// `main` says so and exits 3 instead of running with missing knowledge.
+pub fn self_check() -> Result<(), String> {
+    crate::kb::loaded().map_err(|e| format!("knowledge base: {e}"))?;
+    crate::kb::codes::loaded().map_err(str::to_string)?;
+    crate::evidence::rules::loaded().map_err(str::to_string)?;
+    Ok(())
+}
+
 /// `rdp-doctor logs FILE...`: reads the logs, prints the findings. Exit: 3 when no file could
 /// be read, otherwise by the worst finding (an unreadable file among readable ones is at
 /// least a warning).

@@ -71,20 +71,13 @@ pub async fn run(faults: &[Fault], timeout: Duration) -> Result<DemoResult, Stri
                 port: ep.addr.port(),
                 host_kind: "ipv4".into(),
             };
+            let defaults = CheckOptions::new(target.clone(), trust);
             let opts = CheckOptions {
-                target: target.clone(),
                 client: client_profile(exp.client),
                 timeout,
-                udp_wait: timeout.min(Duration::from_millis(1500)),
-                trust,
-                enumerate_protocols: true,
-                udp: true,
-                now_unix: crate::clock::now_unix(),
-                samples: 1,
-                mss_retry: true,
+                udp_wait: timeout.min(defaults.udp_wait),
                 auth: exp.user.then(|| lab_auth(exp.full)),
-                stop_after_tls: false,
-                resolved: None,
+                ..defaults
             };
             let ctx = crate::diagnose::Context::new(target);
             let report = crate::check::check(&opts, &ctx).await;
@@ -206,7 +199,7 @@ pub fn render(r: &DemoResult, s: Style, w: &mut dyn Write) -> io::Result<()> {
         r.rows.len(),
         human::format_ms(r.wall_ms)
     )?;
-    if let Some((_, report)) = r.reports.iter().find(|(f, _)| *f == Fault::CertExpired) {
+    if let Some((_, report)) = r.reports.iter().find(|(f, _)| f.name() == "cert-expired") {
         writeln!(w)?;
         writeln!(
             w,

@@ -174,10 +174,10 @@ struct CheckArgs {
     #[arg(long, value_enum, default_value_t = OutFormat::Human)]
     format: OutFormat,
     /// Longest wait for one network step (connect, one reply, a handshake), in seconds.
-    #[arg(long, default_value_t = 5.0)]
+    #[arg(long, default_value_t = rdp_doctor::probe::defaults::STEP_TIMEOUT_S)]
     timeout: f64,
     /// How long to wait for an RDP-UDP answer, in seconds.
-    #[arg(long, default_value_t = 1.5)]
+    #[arg(long, default_value_t = rdp_doctor::probe::defaults::UDP_WAIT_S)]
     udp_timeout: f64,
     /// Trust the CA certificates in this PEM file instead of the system's roots.
     #[arg(long, value_name = "FILE")]
@@ -195,10 +195,10 @@ struct CheckArgs {
     #[arg(long)]
     no_enumerate: bool,
     /// Report certificates that expire within this many days.
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, default_value_t = rdp_doctor::diagnose::defaults::EXPIRY_WARNING_DAYS)]
     expiry_warning_days: i64,
     /// Median round trip (ms) above which the path counts as high-latency.
-    #[arg(long, default_value_t = 150.0)]
+    #[arg(long, default_value_t = rdp_doctor::diagnose::defaults::LATENCY_THRESHOLD_MS)]
     latency_threshold: f64,
     /// Repeat the light phases (TCP connect + X.224) N times in all for firmer RTT/loss numbers.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
@@ -244,6 +244,9 @@ fn main() -> ExitCode {
             };
         }
     };
+    if let Err(e) = rdp_doctor::commands::self_check() {
+        return ExitCode::from(fail(&format!("internal error: {e}")));
+    }
     let color = match cli.color {
         ColorChoice::Always => {
             // Asked for: colour even where the console cannot be switched to ANSI mode.
@@ -331,26 +334,21 @@ fn run_check(a: CheckArgs, style: Style) -> Exit {
     if a.cookie.is_some() {
         client.cookie = a.cookie.clone();
     }
-    let opts = rdp_doctor::probe::CheckOptions {
-        target: target.clone(),
-        client,
-        timeout,
-        udp_wait,
-        trust: Arc::new(trust),
-        enumerate_protocols: !a.no_enumerate,
-        udp: !a.no_udp,
-        now_unix: rdp_doctor::check::now_unix(),
-        samples: a.samples,
-        mss_retry: !a.no_mss_retry,
-        auth: None,
-        stop_after_tls: false,
-        resolved: None,
-    };
     let auth = match auth_options(&a) {
         Ok(v) => v,
         Err(e) => return fail(&e),
     };
-    let opts = rdp_doctor::probe::CheckOptions { auth, ..opts };
+    let opts = rdp_doctor::probe::CheckOptions {
+        client,
+        timeout,
+        udp_wait,
+        enumerate_protocols: !a.no_enumerate,
+        udp: !a.no_udp,
+        samples: a.samples,
+        mss_retry: !a.no_mss_retry,
+        auth,
+        ..rdp_doctor::probe::CheckOptions::new(target.clone(), Arc::new(trust))
+    };
     let mut ctx = rdp_doctor::diagnose::Context::new(target);
     ctx.expiry_warning_days = a.expiry_warning_days;
     ctx.latency_threshold_ms = a.latency_threshold;
@@ -426,10 +424,9 @@ fn auth_options(a: &CheckArgs) -> Result<Option<rdp_doctor::probe::auth::AuthOpt
 fn run_lab(a: LabArgs) -> Exit {
     use rdp_doctor::lab::{self, Endpoint, Fault};
     if a.list {
-        for f in Fault::ALL {
-            println!("{:<28} {}", f.name(), f.describe());
-        }
-        return Exit::Ok;
+        let mut out = std::io::stdout().lock();
+        let written = lab::write_list(&mut out).and_then(|_| out.flush());
+        return finish(Exit::Ok, written);
     }
     let mut addrs = Vec::new();
     for l in &a.listen {
@@ -448,7 +445,7 @@ fn run_lab(a: LabArgs) -> Exit {
                 ports.len()
             ));
         }
-        for (addr, fault) in ports.into_iter().zip(Fault::ALL) {
+        for (addr, &fault) in ports.into_iter().zip(Fault::ALL) {
             endpoints.push(Endpoint { addr, fault });
         }
     } else {
@@ -529,7 +526,7 @@ fn run_demo(a: DemoArgs, style: Style) -> Exit {
         Ok(r) => r,
         Err(e) => return fail(&e),
     };
-    let result = match rt.block_on(rdp_doctor::demo::run(&rdp_doctor::lab::Fault::ALL, timeout)) {
+    let result = match rt.block_on(rdp_doctor::demo::run(rdp_doctor::lab::Fault::ALL, timeout)) {
         Ok(r) => r,
         Err(e) => return fail(&e),
     };

@@ -1,7 +1,9 @@
 //! `.rdp` files as mstsc writes them: one `name:type:value` setting per line, types `s`
 //! (string), `i` (integer), `b` (binary hex, in practice only `password 51`), names
 //! case-insensitive, UTF-16LE with BOM and CRLF (mstsc) or UTF-8 (FreeRDP and hand-written
-//! files). windows-evidence.md §4, rdp-knowledge.md §B9.
+//! files). Sources: Microsoft's list of RDP properties
+//! (https://learn.microsoft.com/en-us/azure/virtual-desktop/rdp-properties) and the reader in
+//! FreeRDP client/common/file.c; notes in docs/rdp-knowledge.md §B9.
 //!
 //! The parser is tolerant (unknown keys are kept with their line numbers, a broken line is a
 //! reported problem, not an error), bounded ([`MAX_RDP_FILE_BYTES`]) and never panics. Secrets
@@ -22,9 +24,8 @@ pub const MAX_RDP_FILE_BYTES: usize = 1024 * 1024;
 /// JSON schema of `rdp-doctor rdpfile --format json`.
 pub const RDPFILE_SCHEMA: &str = "rdp-doctor/rdpfile/v1";
 
-/// The keys FreeRDP's reader knows (client/common/file.c, via
-/// ../../shared/reference/rdp-file-keys.tsv) plus keys seen in real files; anything else is
-/// kept and listed as unknown.
+/// The keys FreeRDP's reader knows (FreeRDP client/common/file.c at commit 9626564) plus keys
+/// seen in real files; anything else is kept and listed as unknown.
 pub const KNOWN_KEYS: &[&str] = &[
     "administrative session",
     "allow desktop composition",

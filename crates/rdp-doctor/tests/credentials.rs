@@ -293,7 +293,7 @@ fn xfreerdp_auth_only_against_the_lab() {
 
     let bad = tools::xfreerdp_auth_only("127.0.0.1", lab.port, "labuser", "", KNOWN_WRONG, &[])
         .expect("xfreerdp runs");
-    // lab README §4 exit-code map: 134 = XF_EXIT_LOGON_FAILURE, driven by the errorCode
+    // FreeRDP client/X11/xfreerdp.h (enum XF_EXIT_CODE): 134 = XF_EXIT_LOGON_FAILURE, driven by the errorCode
     assert_eq!(bad.code, Some(134), "{}", bad.describe());
     assert!(
         bad.output.contains("ERRCONNECT_LOGON_FAILURE [0x00020014]"),

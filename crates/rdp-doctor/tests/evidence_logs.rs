@@ -1,7 +1,7 @@
 //! `rdp-doctor logs` on the real .evtx samples (tests/fixtures/evidence/evtx, see SOURCES.md)
 //! and on the project's JSON fixtures for events no public sample has. Counts, time ranges and
-//! values below were read from the samples with this reader and cross-checked against
-//! shared/samples/SOURCES.md and windows-evidence.md (prototype output).
+//! values below were read from the samples with this reader and cross-checked against the
+//! samples' own descriptions (tests/fixtures/evidence/SOURCES.md) and a prototype reader.
 
 fn run_logs(files: &[std::path::PathBuf], opts: LogsOptions, out: &mut Vec<u8>, color: bool) -> u8 {
     let (exit, written) = rdp_doctor::commands::logs(files, opts, out, color);

@@ -244,3 +244,30 @@ fn the_checker_finds_a_cycle_and_an_upward_import() {
     assert_eq!(found, ["facts", "kb", "probe"]);
     assert!(layer_of("probe") < layer_of("diagnose"));
 }
+
+/// Only `main` ends the process: library code returns an `Exit` (or an error) instead.
+#[test]
+fn only_main_exits() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut stack = vec![src.clone()];
+    let mut offenders = Vec::new();
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("read src") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().and_then(|e| e.to_str()) == Some("rs")
+                && path.file_name().and_then(|n| n.to_str()) != Some("main.rs")
+                && code_only(&std::fs::read_to_string(&path).expect("read"))
+                    .contains("process::exit")
+            {
+                offenders.push(path.display().to_string());
+            }
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "process::exit outside main.rs: {offenders:?}"
+    );
+    assert!(rdp_doctor::commands::self_check().is_ok());
+}

@@ -1,5 +1,5 @@
 //! Proves the real-server harness in `tests/support`: every xrdp and shadow variant starts,
-//! answers the X.224 Connection Request exactly as the lab README §3.2/§3.3 tables say, serves
+//! answers the X.224 Connection Request exactly as the expected tables below say, serves
 //! the certificate it was given, and the reference tools (xfreerdp, nmap) agree.
 //!
 //! Needs xrdp, freerdp2-shadow-x11, freerdp2-x11, winpr-utils, xvfb, x11-xserver-utils, nmap,
@@ -122,7 +122,7 @@ fn assert_serves(server: &str, chain: &[Vec<u8>], pem: &std::path::Path) {
 }
 
 // ----------------------------------------------------------------------------------------------
-// xrdp (lab README §3.2 table)
+// xrdp 0.9.21: the expected answers per security_layer
 
 #[test]
 fn xrdp_negotiate_selects_ssl_for_modern_and_rdp_for_legacy() {
@@ -197,7 +197,8 @@ fn xrdp_tls_with(cert: CertName) {
     assert_serves(&label, &peek.chain, files.served());
     if cert == CertName::Big {
         assert_eq!(peek.chain.len(), 2, "big serves leaf + CA");
-        // Too big for a 1400-byte path MTU in one segment, TLS 1.2 or 1.3 (README §6.4).
+        // Too big for a 1400-byte path MTU in one segment, TLS 1.2 or 1.3 (docs/network-paths.md:
+        // the MTU black-hole test needs this flight).
         assert!(
             peek.handshake_bytes_in > 2000,
             "big: server flight only {} bytes",
@@ -278,7 +279,7 @@ fn xrdp_rdp_always_selects_standard_rdp_security() {
 
 /// crypt_level really reaches xrdp: xfreerdp's Standard RDP Security works against `fips`
 /// (exit 0) and fails against `high` with ERRINFO_LOGOFF_BY_USER (131) while xrdp logs a MAC
-/// error (lab README §3.2, §4 #11/#12).
+/// error.
 #[test]
 fn xrdp_rdp_crypt_level_fips_vs_high_with_xfreerdp() {
     let fips = start_xrdp(XrdpConfig::new("rdp").crypt_level("fips"));
@@ -452,7 +453,7 @@ fn nmap_rdp_enum_encryption_runs_against_xrdp_negotiate() {
 }
 
 // ----------------------------------------------------------------------------------------------
-// FreeRDP shadow (lab README §3.3 table)
+// FreeRDP 2.11 shadow server: the expected answers per /sec mode
 
 #[test]
 fn shadow_nla_requires_hybrid_and_checks_the_password() {
@@ -513,7 +514,7 @@ fn shadow_nla_requires_hybrid_and_checks_the_password() {
     let bad =
         tools::xfreerdp_auth_only("127.0.0.1", s.port(), LAB_USER, "", "WrongPass9?", &[]).unwrap();
     timing("xfreerdp +auth-only NLA, wrong password", bad.elapsed);
-    // FreeRDP's server just closes after the NTLM AUTHENTICATE (lab README §4 #16).
+    // FreeRDP's server just closes after the NTLM AUTHENTICATE: no TSRequest errorCode.
     assert_eq!(bad.code, Some(147), "{}", bad.describe());
     assert!(
         bad.output.contains("ERRCONNECT_CONNECT_TRANSPORT_FAILED"),
@@ -524,7 +525,7 @@ fn shadow_nla_requires_hybrid_and_checks_the_password() {
         !bad.command.contains("WrongPass9?"),
         "password not redacted"
     );
-    // Server-side oracle: the NTLM AUTHENTICATE failed its MIC check (lab README §3.3).
+    // Server-side oracle: the NTLM AUTHENTICATE failed its MIC check (the shadow server's log).
     assert!(
         s.wait_for_log(
             "Message Integrity Check (MIC) verification failed!",
@@ -654,7 +655,7 @@ fn certificates_have_the_promised_properties() {
 #[test]
 fn sam_lines_match_winpr_hash() {
     use support::shadow::{nt_hash, sam_line};
-    // labuser:::b34ee6ef4ac9d0614ce3148f144aaab2::: (lab README §3.3, from winpr-hash).
+    // labuser:::b34ee6ef4ac9d0614ce3148f144aaab2::: (what winpr-hash prints for the lab password).
     assert_eq!(
         nt_hash(LAB_PASSWORD).unwrap(),
         "b34ee6ef4ac9d0614ce3148f144aaab2"

@@ -312,7 +312,8 @@ pub fn frame_status(buf: &[u8]) -> FrameStatus {
 }
 
 /// The code in TSRequest.errorCode: an NTSTATUS or an SSPI HRESULT. Open: unknown values are
-/// reported raw. Names per `winpr/include/winpr/nt.h` and `sspi.h` (rdp-knowledge B5).
+/// reported raw. Names per FreeRDP `winpr/include/winpr/nt.h` and `sspi.h` (docs/rdp-knowledge.md
+/// §B5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ErrorCode(pub u32);
 

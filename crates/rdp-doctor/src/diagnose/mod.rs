@@ -210,6 +210,65 @@ pub(crate) mod testutil {
 mod tests {
     use super::*;
 
+    /// The rules' sources, read at compile time: the id list is derived from them, not kept
+    /// by hand.
+    const RULE_SOURCES: &[&str] = &[
+        include_str!("auth.rs"),
+        include_str!("client.rs"),
+        include_str!("local.rs"),
+        include_str!("logs.rs"),
+        include_str!("negotiation.rs"),
+        include_str!("network.rs"),
+        include_str!("security.rs"),
+        include_str!("session.rs"),
+        crate::evidence::rules::EVENT_RULES_TOML,
+    ];
+
+    /// Every quoted kebab-case word in the rules' sources (ids among other strings).
+    fn quoted_words() -> std::collections::BTreeSet<&'static str> {
+        let mut out = std::collections::BTreeSet::new();
+        for src in RULE_SOURCES {
+            for (i, part) in src.split('"').enumerate() {
+                let word = i % 2 == 1
+                    && part.contains('-')
+                    && part
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+                if word {
+                    out.insert(part);
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn every_catalogue_entry_is_produced_by_a_rule() {
+        let words = quoted_words();
+        let dead: Vec<&String> = catalogue()
+            .findings
+            .keys()
+            .filter(|id| !words.contains(id.as_str()))
+            .collect();
+        assert!(
+            dead.is_empty(),
+            "catalogue entries no rule produces: {dead:?}"
+        );
+    }
+
+    #[test]
+    fn every_hit_names_a_catalogue_entry() {
+        for src in RULE_SOURCES {
+            for part in src.split("Hit::new(\"").skip(1) {
+                let id = part.split('"').next().unwrap_or("");
+                assert!(
+                    catalogue().get(id).is_some(),
+                    "Hit::new(\"{id}\") is not in the catalogue"
+                );
+            }
+        }
+    }
+
     #[test]
     fn empty_facts_give_no_findings() {
         assert!(testutil::ids(&Facts::default(), "srv").is_empty());

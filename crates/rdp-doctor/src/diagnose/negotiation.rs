@@ -266,7 +266,8 @@ mod tests {
         }
     }
 
-    /// The answers of xrdp 0.9.21 security_layer=negotiate (lab README §3.2 table).
+    /// The answers of xrdp 0.9.21 security_layer=negotiate (as tests/real_servers_smoke.rs measures
+    /// them against a real xrdp).
     fn xrdp_negotiate() -> ProtocolsFact {
         summarize(vec![
             probe(SecurityProtocol::Rdp, sel(0)),

@@ -3,8 +3,8 @@
 //! RdpCoreTS 226), the client's disconnect reason (RDPClient 1026) and the extended disconnect
 //! reason (LocalSessionManager 40).
 //!
-//! Values are from ../../shared/reference/rdp-knowledge.md §B1, §B2, §B5 (each table cites its
-//! source). The disconnect-reason tables are a deliberately small local copy: the `explain`
+//! Values are from docs/rdp-knowledge.md §B1, §B2, §B5 (the full tables in kb/codes cite the
+//! primary source of each code). The disconnect-reason tables are a deliberately small local copy: the `explain`
 //! module keeps the full tables, and [`disconnect_reason`] / [`extended_reason`] are the two
 //! seams to point at them once both are merged.
 

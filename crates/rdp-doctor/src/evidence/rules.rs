@@ -163,7 +163,7 @@ struct Rule {
 }
 
 /// The compiled rules.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Engine {
     rules: Vec<Rule>,
     index: HashMap<(String, u32), Vec<usize>>,
@@ -173,14 +173,23 @@ pub struct Engine {
 
 /// The compiled-in rules (validated by the tests, so a malformed file cannot ship).
 pub fn engine() -> &'static Engine {
-    static ENGINE: OnceLock<Engine> = OnceLock::new();
-    ENGINE.get_or_init(|| match Engine::parse(EVENT_RULES_TOML) {
+    static EMPTY: OnceLock<Engine> = OnceLock::new();
+    match loaded() {
         Ok(e) => e,
-        Err(e) => {
-            eprintln!("rdp-doctor: internal error: kb/event-rules.toml does not parse: {e}");
-            std::process::exit(3)
-        }
-    })
+        // Unreachable after `main`'s self-check (which exits 3); never a panic.
+        Err(_) => EMPTY.get_or_init(Engine::default),
+    }
+}
+
+/// The rules as parsed once, or why they do not parse (checked by `main` before any command).
+pub fn loaded() -> Result<&'static Engine, &'static str> {
+    static ENGINE: OnceLock<Result<Engine, String>> = OnceLock::new();
+    ENGINE
+        .get_or_init(|| {
+            Engine::parse(EVENT_RULES_TOML).map_err(|e| format!("kb/event-rules.toml: {e}"))
+        })
+        .as_ref()
+        .map_err(String::as_str)
 }
 
 impl Engine {

@@ -91,7 +91,7 @@ pub struct ScanArgs {
     #[arg(long)]
     pub deadline: Option<f64>,
     /// How long to wait for an RDP-UDP answer at full depth, in seconds.
-    #[arg(long, default_value_t = 1.5)]
+    #[arg(long, default_value_t = crate::probe::defaults::UDP_WAIT_S)]
     pub udp_timeout: f64,
     /// Output format.
     #[arg(long, value_enum, default_value_t = ScanFormat::Table)]
@@ -103,7 +103,7 @@ pub struct ScanArgs {
     #[arg(long = "sec", value_enum, default_value_t = Client::Mstsc)]
     pub sec: Client,
     /// Report certificates that expire within this many days.
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, default_value_t = crate::diagnose::defaults::EXPIRY_WARNING_DAYS)]
     pub expiry_warning_days: i64,
     /// Refuse to scan more endpoints than this (after expanding ranges and ports).
     #[arg(long, default_value_t = targets::DEFAULT_MAX_TARGETS)]

@@ -37,6 +37,18 @@ impl Depth {
         }
     }
 
+    /// What runs at this depth: quick stops the main connection after TLS and skips the
+    /// enumeration; UDP and the path-MTU retry run only at full depth.
+    pub fn apply(self, opts: CheckOptions) -> CheckOptions {
+        CheckOptions {
+            enumerate_protocols: self != Depth::Quick,
+            stop_after_tls: self == Depth::Quick,
+            udp: self == Depth::Full,
+            mss_retry: self == Depth::Full,
+            ..opts
+        }
+    }
+
     /// TCP connections a target opens at this depth (what `--rate` charges per target).
     pub fn connections(self) -> u32 {
         match self {
@@ -89,22 +101,13 @@ pub struct ScanConfig {
 
 impl ScanConfig {
     pub fn check_options(&self, target: &Target) -> CheckOptions {
-        let deep = self.depth != Depth::Quick;
-        CheckOptions {
-            target: target.clone(),
+        self.depth.apply(CheckOptions {
             client: self.client.clone(),
             timeout: self.step_timeout,
             udp_wait: self.udp_wait,
-            trust: self.trust.clone(),
-            enumerate_protocols: deep,
-            udp: self.depth == Depth::Full,
             now_unix: self.now_unix,
-            samples: 1,
-            mss_retry: self.depth == Depth::Full,
-            stop_after_tls: !deep,
-            resolved: None,
-            auth: None,
-        }
+            ..CheckOptions::new(target.clone(), self.trust.clone())
+        })
     }
 
     pub fn context(&self, target: &Target) -> Context {

@@ -311,7 +311,7 @@ pub enum NameMatch {
 }
 
 /// All code tables plus an index of names.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct CodeBook {
     pub tables: Vec<Table>,
     pub pairs: Vec<PairDef>,
@@ -370,15 +370,23 @@ impl CodeBook {
 /// The compiled-in code tables. Checked by the tests below, so a malformed file cannot ship;
 /// parsing happens once.
 pub fn codebook() -> &'static CodeBook {
-    static BOOK: OnceLock<CodeBook> = OnceLock::new();
-    BOOK.get_or_init(|| match parse_codebook(CODE_FILES, PAIRS_FILE) {
+    static EMPTY: OnceLock<CodeBook> = OnceLock::new();
+    match loaded() {
         Ok(b) => b,
-        // The data is compiled in and validated by `cargo test`; reaching this is a build bug.
-        Err(e) => {
-            eprintln!("rdp-doctor: internal error: code tables do not parse: {e}");
-            std::process::exit(3)
-        }
+        // Unreachable after `main`'s self-check (which exits 3); never a panic.
+        Err(_) => EMPTY.get_or_init(CodeBook::default),
+    }
+}
+
+/// The tables as parsed once, or why they do not parse (a build bug the tests rule out;
+/// `main` checks it before any command runs).
+pub fn loaded() -> Result<&'static CodeBook, &'static str> {
+    static BOOK: OnceLock<Result<CodeBook, String>> = OnceLock::new();
+    BOOK.get_or_init(|| {
+        parse_codebook(CODE_FILES, PAIRS_FILE).map_err(|e| format!("kb/codes: {e}"))
     })
+    .as_ref()
+    .map_err(String::as_str)
 }
 
 /// Parses and checks the tables: unique table ids, unique (provider, code) per table, known

@@ -124,7 +124,7 @@ pub(crate) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                             return;
                         }
                     }
-                    if let Some(code) = shared.fault.error_info() {
+                    if let Some(code) = shared.behaviour.error_info {
                         log(shared, peer, &format!("activation: Set Error Info 0x{code:08X}, then a Disconnect Provider Ultimatum"));
                         deny(&mut s, code).await;
                         return;

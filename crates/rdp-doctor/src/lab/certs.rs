@@ -3,7 +3,7 @@
 //! wrong usage). ECDSA P-256 keys, except the weak-key fault's RSA-1024 key, which ring cannot
 //! use, so the lab signs its handshakes itself (see `WeakRsaKey`).
 
-use super::Fault;
+use super::faults::{Cert, Eku, IssuedBy, Key};
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
     Issuer, KeyPair, KeyUsagePurpose, PublicKeyData, SanType,
@@ -50,20 +50,16 @@ impl LabCa {
     }
 }
 
-/// The leaf for `fault`, for a server reached as `names` (DNS names and IP addresses).
-pub fn leaf_for(fault: Fault, ca: &LabCa, names: &[String]) -> Result<Arc<CertifiedKey>, String> {
+/// The leaf `cert` describes, for a server reached as `names` (DNS names and IP addresses).
+pub fn leaf_for(cert: &Cert, ca: &LabCa, names: &[String]) -> Result<Arc<CertifiedKey>, String> {
     let now = OffsetDateTime::now_utc();
     let mut p = CertificateParams::default();
-    let (cn, sans): (String, Vec<String>) = if fault == Fault::CertNameMismatch {
-        (
-            "wrong.example.invalid".into(),
-            vec!["wrong.example.invalid".into()],
-        )
-    } else {
-        (
+    let (cn, sans): (String, Vec<String>) = match cert.only_name {
+        Some(name) => (name.into(), vec![name.into()]),
+        None => (
             names.first().cloned().unwrap_or_else(|| "localhost".into()),
             names.to_vec(),
-        )
+        ),
     };
     p.distinguished_name = dn(&cn);
     p.subject_alt_names = sans
@@ -77,34 +73,30 @@ pub fn leaf_for(fault: Fault, ca: &LabCa, names: &[String]) -> Result<Arc<Certif
         KeyUsagePurpose::DigitalSignature,
         KeyUsagePurpose::KeyEncipherment,
     ];
-    p.extended_key_usages = if fault == Fault::CertWrongUsage {
-        vec![ExtendedKeyUsagePurpose::ClientAuth]
-    } else {
-        vec![ExtendedKeyUsagePurpose::ServerAuth]
+    p.extended_key_usages = match cert.eku {
+        Eku::ServerAuth => vec![ExtendedKeyUsagePurpose::ServerAuth],
+        Eku::ClientAuthOnly => vec![ExtendedKeyUsagePurpose::ClientAuth],
     };
-    let (nb, na) = match fault {
-        Fault::CertExpired => (now - Duration::days(400), now - Duration::days(35)),
-        Fault::CertNotYetValid => (now + Duration::days(30), now + Duration::days(400)),
-        Fault::CertExpiringSoon => (now - Duration::days(355), now + Duration::days(10)),
-        _ => (now - Duration::days(1), now + Duration::days(365)),
-    };
-    p.not_before = nb;
-    p.not_after = na;
-    if fault == Fault::CertWeakKey {
+    let (not_before, not_after) = cert.valid_days;
+    p.not_before = now + Duration::days(not_before);
+    p.not_after = now + Duration::days(not_after);
+    if cert.key == Key::Rsa1024 {
+        if cert.issued_by != IssuedBy::LabCa {
+            return Err("the lab cannot self-sign with an RSA-1024 key (ring refuses it)".into());
+        }
         let weak = super::weakkey::WeakRsaKey::generate(1024)?;
         let spki = RsaSpki(weak.pkcs1_public_der()?);
-        let cert = p.signed_by(&spki, &ca.issuer).map_err(err)?;
-        let chain = vec![cert.der().clone(), ca.der.clone()];
+        let leaf = p.signed_by(&spki, &ca.issuer).map_err(err)?;
+        let chain = vec![leaf.der().clone(), ca.der.clone()];
         return Ok(Arc::new(CertifiedKey::new(chain, Arc::new(weak))));
     }
     let key = KeyPair::generate().map_err(err)?;
-    let cert = if fault == Fault::CertSelfSigned {
-        p.self_signed(&key).map_err(err)?
-    } else {
-        p.signed_by(&key, &ca.issuer).map_err(err)?
+    let leaf = match cert.issued_by {
+        IssuedBy::Itself => p.self_signed(&key).map_err(err)?,
+        IssuedBy::LabCa => p.signed_by(&key, &ca.issuer).map_err(err)?,
     };
-    let mut chain = vec![cert.der().clone()];
-    if fault != Fault::CertSelfSigned {
+    let mut chain = vec![leaf.der().clone()];
+    if cert.issued_by == IssuedBy::LabCa {
         chain.push(ca.der.clone());
     }
     let der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));

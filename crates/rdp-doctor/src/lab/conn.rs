@@ -1,7 +1,8 @@
 //! One lab connection: X.224, then TLS, then CredSSP or MCS, each step able to break as the
 //! endpoint's fault says.
 
-use super::{Fault, Shared};
+use super::faults::{Nego, Tls, X224};
+use super::Shared;
 use crate::probe::net::{self, FrameProgress, ReadEnd};
 use rdp_doctor_wire::nego::{FailureCode, NegOutcome, Protocols};
 use rdp_doctor_wire::{tpkt, x224};
@@ -28,18 +29,18 @@ pub(crate) fn log(shared: &Shared, peer: SocketAddr, msg: &str) {
     }
 }
 
-/// The negotiation policy of each fault: what the server answers to `requested`
+/// What a server with the policy `nego` answers to `requested`
 /// (`None` = a Connection Request without RDP_NEG_REQ).
-pub fn policy(fault: Fault, requested: Option<Protocols>) -> NegOutcome {
+pub fn policy(nego: Nego, requested: Option<Protocols>) -> NegOutcome {
     let rsp = |p: Protocols| NegOutcome::Response {
         flags: WINDOWS_RSP_FLAGS,
         selected: p,
     };
     let fail = |c: FailureCode| NegOutcome::Failure { code: c };
     let req = requested.unwrap_or(Protocols::RDP);
-    match fault {
-        Fault::ServerHasNoCertificate => fail(FailureCode::SSL_CERT_NOT_ON_SERVER),
-        Fault::ServerForbidsTls => {
+    match nego {
+        Nego::NoCertificate => fail(FailureCode::SSL_CERT_NOT_ON_SERVER),
+        Nego::TlsForbidden => {
             let tls_family = Protocols::SSL.0
                 | Protocols::HYBRID.0
                 | Protocols::HYBRID_EX.0
@@ -52,7 +53,7 @@ pub fn policy(fault: Fault, requested: Option<Protocols>) -> NegOutcome {
                 rsp(Protocols::RDP)
             }
         }
-        Fault::StandardRdpSecurityOnly => {
+        Nego::StandardRdpOnly => {
             if requested.is_none() {
                 NegOutcome::Absent
             } else {
@@ -63,7 +64,7 @@ pub fn policy(fault: Fault, requested: Option<Protocols>) -> NegOutcome {
             }
         }
         // TLS required, NLA off (SecurityLayer=2, UserAuthentication=0).
-        Fault::ServerRequiresTls | Fault::ServerDeniedConnection => {
+        Nego::TlsRequired => {
             if req.contains(Protocols::SSL) {
                 rsp(Protocols::SSL)
             } else {
@@ -71,7 +72,7 @@ pub fn policy(fault: Fault, requested: Option<Protocols>) -> NegOutcome {
             }
         }
         // Windows defaults: NLA required.
-        _ => {
+        Nego::NlaRequired => {
             if req.contains(Protocols::HYBRID_EX) {
                 rsp(Protocols::HYBRID_EX)
             } else if req.contains(Protocols::HYBRID) {
@@ -85,7 +86,7 @@ pub fn policy(fault: Fault, requested: Option<Protocols>) -> NegOutcome {
 
 pub async fn serve(mut stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
     let _ = stream.set_nodelay(true);
-    let fault = shared.fault;
+    let behaviour = shared.behaviour;
     // 1. the Connection Request
     let mut buf = Vec::new();
     let end = net::read_frame(&mut stream, &mut buf, 4096, CLIENT_WAIT, net::tpkt_progress).await;
@@ -96,8 +97,8 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>)
             return;
         }
     };
-    match fault {
-        Fault::NotRdp => {
+    match behaviour.x224 {
+        X224::Http => {
             log(&shared, peer, "answering like a web server");
             let _ = stream
                 .write_all(b"HTTP/1.1 400 Bad Request\r\nServer: lab\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
@@ -105,17 +106,17 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>)
             let _ = stream.shutdown().await;
             return;
         }
-        Fault::X224NoResponse => {
+        X224::Silence => {
             log(&shared, peer, "holding the connection without answering");
             hold(&mut stream).await;
             return;
         }
-        Fault::X224Reset => {
+        X224::Reset => {
             log(&shared, peer, "resetting after the Connection Request");
             reset(stream);
             return;
         }
-        _ => {}
+        X224::Confirm | X224::ConfirmOneBytePerSecond => {}
     }
     let payload = buf.get(tpkt::HEADER_LEN..len).unwrap_or(&[]);
     let requested = match x224::decode(payload) {
@@ -129,7 +130,7 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>)
             return;
         }
     };
-    let answer = policy(fault, requested);
+    let answer = policy(behaviour.nego, requested);
     let cc = x224::ConnectionConfirm {
         dst_ref: 0,
         src_ref: 0x1234,
@@ -149,7 +150,7 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>)
                 .unwrap_or_else(|| "no negotiation".into())
         ),
     );
-    if fault == Fault::SlowDrip {
+    if behaviour.x224 == X224::ConfirmOneBytePerSecond {
         for b in bytes {
             if stream.write_all(&[b]).await.is_err() {
                 return;
@@ -174,8 +175,8 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>)
         return;
     }
     // 2. TLS
-    match fault {
-        Fault::TlsHandshakeFailed => {
+    match behaviour.tls {
+        Tls::ResetAfterClientHello => {
             let _ = read_some(&mut stream).await;
             log(
                 &shared,
@@ -185,7 +186,7 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>)
             reset(stream);
             return;
         }
-        Fault::TlsVersionMismatch => {
+        Tls::ProtocolVersionAlert => {
             let _ = read_some(&mut stream).await;
             log(&shared, peer, "sending alert protocol_version");
             let _ = stream
@@ -194,11 +195,11 @@ pub async fn serve(mut stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>)
             let _ = stream.shutdown().await;
             return;
         }
-        Fault::TlsStalled => {
+        Tls::Stall => {
             stall_tls(stream, peer, &shared).await;
             return;
         }
-        _ => {}
+        Tls::Complete => {}
     }
     let Some(cfg) = shared.tls.clone() else {
         return;
@@ -340,6 +341,13 @@ pub(crate) async fn send_mcs<S: AsyncWrite + Unpin>(s: &mut S, mcs: &[u8]) -> st
 mod tests {
     use super::*;
 
+    /// The negotiation policy of the fault named `name`.
+    fn nego(name: &str) -> Nego {
+        super::super::Fault::parse(name)
+            .map(|f| f.behaviour().nego)
+            .expect("a lab fault")
+    }
+
     fn sel(o: NegOutcome) -> Option<u32> {
         match o {
             NegOutcome::Response { selected, .. } => Some(selected.0),
@@ -356,7 +364,7 @@ mod tests {
 
     #[test]
     fn healthy_is_nla_required() {
-        let p = |r| policy(Fault::Healthy, Some(Protocols(r)));
+        let p = |r| policy(nego("healthy"), Some(Protocols(r)));
         assert_eq!(sel(p(0x0B)), Some(8));
         assert_eq!(sel(p(0x03)), Some(2));
         assert_eq!(code(p(0x01)), Some(5));
@@ -366,38 +374,41 @@ mod tests {
     #[test]
     fn failure_faults() {
         assert_eq!(
-            code(policy(Fault::ServerRequiresTls, Some(Protocols(0)))),
+            code(policy(nego("server-requires-tls"), Some(Protocols(0)))),
             Some(1)
         );
         assert_eq!(
-            code(policy(Fault::ServerRequiresTls, Some(Protocols(2)))),
+            code(policy(nego("server-requires-tls"), Some(Protocols(2)))),
             Some(1)
         );
         assert_eq!(
-            sel(policy(Fault::ServerRequiresTls, Some(Protocols(0x0B)))),
+            sel(policy(nego("server-requires-tls"), Some(Protocols(0x0B)))),
             Some(1)
         );
         assert_eq!(
-            code(policy(Fault::ServerForbidsTls, Some(Protocols(0x0B)))),
+            code(policy(nego("server-forbids-tls"), Some(Protocols(0x0B)))),
             Some(2)
         );
         assert_eq!(
-            sel(policy(Fault::ServerForbidsTls, Some(Protocols(0)))),
+            sel(policy(nego("server-forbids-tls"), Some(Protocols(0)))),
             Some(0)
         );
         assert_eq!(
-            code(policy(Fault::ServerHasNoCertificate, Some(Protocols(0x0B)))),
+            code(policy(
+                nego("server-has-no-certificate"),
+                Some(Protocols(0x0B))
+            )),
             Some(3)
         );
         assert_eq!(
             sel(policy(
-                Fault::StandardRdpSecurityOnly,
+                nego("standard-rdp-security-only"),
                 Some(Protocols(0x0B))
             )),
             Some(0)
         );
         assert_eq!(
-            policy(Fault::StandardRdpSecurityOnly, None),
+            policy(nego("standard-rdp-security-only"), None),
             NegOutcome::Absent
         );
     }

@@ -1,7 +1,8 @@
 //! The lab's CredSSP and MCS answers (after the X.224/TLS steps in `conn`).
 
 use super::conn::{hold, log};
-use super::{Fault, Shared};
+use super::faults::Credssp;
+use super::Shared;
 use crate::probe::net::{self, ReadEnd};
 use rdp_doctor_wire::credssp::{self, EarlyUserAuthResult, TsCredentials, TsRequest};
 use rdp_doctor_wire::mcs::{
@@ -123,7 +124,7 @@ async fn answer_mcs<S: AsyncRead + AsyncWrite + Unpin>(
             return;
         }
     };
-    if shared.fault == Fault::ServerDeniedConnection {
+    if shared.behaviour.mcs_denied {
         log(
             shared,
             peer,
@@ -215,7 +216,7 @@ pub(crate) async fn credssp<S: AsyncRead + AsyncWrite + Unpin>(
             return None;
         }
     };
-    if shared.fault == Fault::CredsspFailed {
+    if shared.behaviour.credssp == Credssp::ResetAfterNegotiate {
         log(
             shared,
             peer,
@@ -232,12 +233,7 @@ pub(crate) async fn credssp<S: AsyncRead + AsyncWrite + Unpin>(
         return None;
     };
     // 2. CHALLENGE, with the server's clock (4 h ahead for the clock-skew fault)
-    let skew: i64 = if shared.fault == Fault::ClockSkew {
-        4 * 3600
-    } else {
-        0
-    };
-    let now = crate::clock::now_unix() + skew;
+    let now = crate::clock::now_unix() + shared.behaviour.clock_ahead_secs;
     let chal = ntlm::server_challenge(
         &neg,
         rand::random(),
@@ -246,11 +242,7 @@ pub(crate) async fn credssp<S: AsyncRead + AsyncWrite + Unpin>(
         Some(LAB_VERSION),
     );
     let chal_bytes = chal.encode();
-    let version = if shared.fault == Fault::CredsspOutdatedServer {
-        3
-    } else {
-        credssp::VERSION_CURRENT
-    };
+    let version = shared.behaviour.tsrequest_version;
     let answer = TsRequest::with_token(version, chal_bytes.clone());
     if send_ts(&mut s, &answer).await.is_err() {
         return None;
@@ -268,7 +260,7 @@ pub(crate) async fn credssp<S: AsyncRead + AsyncWrite + Unpin>(
             return None;
         }
     };
-    if let Some(code) = shared.fault.auth_error_code() {
+    if let Credssp::ErrorCode(code) = shared.behaviour.credssp {
         log(
             shared,
             peer,
@@ -280,7 +272,7 @@ pub(crate) async fn credssp<S: AsyncRead + AsyncWrite + Unpin>(
         let _ = send_ts(&mut s, &t.adapted_to_peer(second.version)).await;
         return None;
     }
-    if shared.fault == Fault::CredentialsRejectedSilently {
+    if shared.behaviour.credssp == Credssp::CloseAfterAuthenticate {
         log(
             shared,
             peer,
@@ -366,12 +358,12 @@ pub(crate) async fn credssp<S: AsyncRead + AsyncWrite + Unpin>(
             out.domain, out.user
         ),
     );
-    if shared.fault == Fault::CredsspDropped {
+    if shared.behaviour.credssp == Credssp::CloseAfterAuthInfo {
         log(shared, peer, "CredSSP: closing after the client's authInfo");
         let _ = s.shutdown().await;
         return None;
     }
-    if shared.fault == Fault::NoRemoteDesktopRight {
+    if shared.behaviour.credssp == Credssp::AccessDenied {
         if selected.contains(Protocols::HYBRID_EX) {
             log(
                 shared,

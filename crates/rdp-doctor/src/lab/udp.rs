@@ -1,7 +1,7 @@
 //! The lab's RDP-UDP responder: answers a SYN with a SYN+ACK ([MS-RDPEUDP] 3.1.5.1.3), or stays
 //! silent for the `udp-blocked` fault.
 
-use super::{Fault, Shared};
+use super::Shared;
 use rdp_doctor_wire::rdpeudp::{self, Syn};
 use std::sync::Arc;
 use tokio::net::UdpSocket;
@@ -12,7 +12,7 @@ pub async fn serve(sock: UdpSocket, shared: Arc<Shared>) {
         let Ok((n, from)) = sock.recv_from(&mut buf).await else {
             continue;
         };
-        if shared.fault == Fault::UdpBlocked {
+        if !shared.behaviour.udp {
             continue;
         }
         let Ok(syn) = Syn::decode(buf.get(..n).unwrap_or(&[])) else {

@@ -53,6 +53,38 @@ pub struct CheckOptions {
     pub resolved: Option<(ResolveFact, Vec<SocketAddr>)>,
 }
 
+/// Default probe settings, in one place: the CLI's `--timeout`/`--udp-timeout`, `demo`,
+/// `scan` and the exporter's modules take them from here.
+pub mod defaults {
+    /// Longest wait for one network step (a connect, one reply, a handshake), seconds.
+    pub const STEP_TIMEOUT_S: f64 = 5.0;
+    /// How long to wait for an RDP-UDP answer, seconds.
+    pub const UDP_WAIT_S: f64 = 1.5;
+}
+
+impl CheckOptions {
+    /// A full check of `target` as mstsc with its defaults would connect: every phase, one
+    /// sample, the default time-outs, no credentials. Callers change what they need with
+    /// struct update syntax (`CheckOptions { timeout, ..CheckOptions::new(t, trust) }`).
+    pub fn new(target: Target, trust: Arc<TrustStore>) -> CheckOptions {
+        CheckOptions {
+            target,
+            client: ClientProfile::mstsc(),
+            timeout: Duration::from_secs_f64(defaults::STEP_TIMEOUT_S),
+            udp_wait: Duration::from_secs_f64(defaults::UDP_WAIT_S),
+            trust,
+            enumerate_protocols: true,
+            udp: true,
+            now_unix: crate::clock::now_unix(),
+            samples: 1,
+            mss_retry: true,
+            auth: None,
+            stop_after_tls: false,
+            resolved: None,
+        }
+    }
+}
+
 /// The MSS the path-MTU retry advertises (the IPv4 minimum reassembly size minus headers).
 pub const RETRY_MSS: u32 = 536;
 

@@ -1,4 +1,4 @@
-//! Test certificates made with the `openssl` CLI, once per test process (lab README §3.1).
+//! Test certificates made with the `openssl` CLI, once per test process.
 //!
 //! A lab CA signs the leaves through `openssl ca -startdate/-enddate`, which accepts any dates
 //! (OpenSSL 3.0's `x509 -days` refuses values below -1, and faketime is not installed).
@@ -94,7 +94,8 @@ pub struct CertFiles {
 
 impl CertFiles {
     /// What a server should be configured with: the chain for `Big` (so its TLS flight is
-    /// ~2.5 KB, lab README §6.4), the leaf alone otherwise.
+    /// ~2.5 KB, more than one segment of a 1400-byte path MTU: docs/network-paths.md), the leaf
+    /// alone otherwise.
     pub fn served(&self) -> &Path {
         if self.name == CertName::Big {
             &self.chain

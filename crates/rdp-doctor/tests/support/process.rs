@@ -2,7 +2,7 @@
 //! and are killed as a whole group.
 //!
 //! Why process groups: a server child stuck in `SSL_accept` (e.g. behind an MTU blackhole)
-//! ignores SIGTERM, and `xrdp` children outlive a killed parent (lab README §3.2). Each server is
+//! ignores SIGTERM, and `xrdp` children outlive a killed parent. Each server is
 //! started with `process_group(0)`, so its pid is its pgid, and `kill -- -PGID` reaches all of it.
 //!
 //! Why the owner tag: PID 1 on this machine does not reap orphans and a test process killed by

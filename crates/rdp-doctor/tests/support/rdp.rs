@@ -106,7 +106,7 @@ pub struct TlsPeek {
     /// The certificates the server sent, leaf first (DER).
     pub chain: Vec<Vec<u8>>,
     /// Bytes received from the server during the handshake (its TLS flight(s), record
-    /// headers included): what has to cross the path MTU (lab README §6.4).
+    /// headers included): what has to cross the path MTU (docs/network-paths.md).
     pub handshake_bytes_in: usize,
 }
 

@@ -1,4 +1,4 @@
-//! The FreeRDP 2.11 shadow server under Xvfb (lab README §3.3): real NLA (CredSSP/NTLM against a
+//! The FreeRDP 2.11 shadow server under Xvfb: real NLA (CredSSP/NTLM against a
 //! SAM file), or TLS-only, or Standard RDP Security only.
 //!
 //! `HOME=<temp> DISPLAY=:N freerdp-shadow-cli /bind-address:127.0.0.1 /port:P /sam-file:SAM

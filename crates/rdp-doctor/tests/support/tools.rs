@@ -1,9 +1,9 @@
 //! Third-party reference tools the lab and rdp-doctor are cross-checked against: xfreerdp 2.11
-//! (lab README §4) and nmap 7.93 (§5). Each run is wrapped in `timeout` (xfreerdp has none for
+//! and nmap 7.93. Each run is wrapped in `timeout` (xfreerdp has none for
 //! a stalled TLS handshake or a missing X.224 answer), gets stdin from /dev/null, and has its
 //! stdout+stderr captured in order.
 //!
-//! xfreerdp exit codes (client/X11/xf_client.h): 0 ok, 131 CONN_FAILED, 133 NEGO_FAILURE,
+//! xfreerdp exit codes (FreeRDP client/X11/xfreerdp.h, enum XF_EXIT_CODE): 0 ok, 131 CONN_FAILED, 133 NEGO_FAILURE,
 //! 136 PRE_CONNECT_FAILED, 140 DNS_NAME_NOT_FOUND, 141 CONNECT_FAILED, 143 TLS_CONNECT_FAILED,
 //! 147 CONNECT_TRANSPORT_FAILED; 124 = killed by `timeout`.
 

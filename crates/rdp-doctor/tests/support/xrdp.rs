@@ -1,4 +1,4 @@
-//! A private xrdp 0.9.21 instance (lab README §3.2): `xrdp -n -c <private xrdp.ini>`, in its own
+//! A private xrdp 0.9.21 instance: `xrdp -n -c <private xrdp.ini>`, in its own
 //! process group, no sesman (only needed for a login), `fork=false` (one thread per
 //! connection, so the whole server is one process).
 //!

@@ -321,11 +321,17 @@ fn build_module(
         name: name.to_string(),
         depth: m.depth.unwrap_or(Depth::Standard),
         timeout: secs(m.timeout, 10.0, "timeout")?,
-        udp_timeout: secs(m.udp_timeout, 1.5, "udp_timeout")?,
+        udp_timeout: secs(
+            m.udp_timeout,
+            crate::probe::defaults::UDP_WAIT_S,
+            "udp_timeout",
+        )?,
         client: m.client.unwrap_or(Client::Mstsc).profile(),
         trust,
         credentials,
-        expiry_warning_days: m.expiry_warning_days.unwrap_or(30),
+        expiry_warning_days: m
+            .expiry_warning_days
+            .unwrap_or(crate::diagnose::defaults::EXPIRY_WARNING_DAYS),
     })
 }
 

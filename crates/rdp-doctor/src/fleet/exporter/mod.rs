@@ -271,18 +271,10 @@ async fn probe(state: &State, req: &Request) -> Response {
         };
     state.counters.in_flight.fetch_add(1, Ordering::Relaxed);
     let m = pr.module;
-    let opts = CheckOptions {
-        target: pr.target.clone(),
+    let opts = m.depth.apply(CheckOptions {
         client: m.client.clone(),
         timeout: step,
         udp_wait: m.udp_timeout.min(step),
-        trust: m.trust.clone(),
-        enumerate_protocols: m.depth != super::scan::Depth::Quick,
-        udp: m.depth == super::scan::Depth::Full,
-        now_unix: crate::clock::now_unix(),
-        samples: 1,
-        mss_retry: m.depth == super::scan::Depth::Full,
-        stop_after_tls: m.depth == super::scan::Depth::Quick,
         resolved: Some((rf, addrs)),
         // A module with a credentials file runs the credentialed check; credentials go only to
         // servers whose certificate the module's trust store accepts (the same gate as check).
@@ -296,7 +288,8 @@ async fn probe(state: &State, req: &Request) -> Response {
                 insecure: false,
                 full: false,
             }),
-    };
+        ..CheckOptions::new(pr.target.clone(), m.trust.clone())
+    });
     let mut ctx = crate::diagnose::Context::new(pr.target.clone());
     ctx.expiry_warning_days = m.expiry_warning_days;
     let remaining = pr.deadline.saturating_sub(t0.elapsed());
