@@ -9,6 +9,8 @@
 //! whose SHA-256 fingerprint the user pinned, or when `--insecure-send-credentials` was given.
 
 use crate::facts::CertFact;
+/// Why the server was allowed to receive credentials (a fact of the report).
+pub use crate::facts::TrustBasis;
 use std::fmt;
 use std::io::Read;
 use std::path::Path;
@@ -198,27 +200,6 @@ pub fn parse_fingerprint(s: &str) -> Result<String, String> {
         ));
     }
     Ok(hex.to_ascii_uppercase())
-}
-
-/// Why the server was allowed to receive credentials.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TrustBasis {
-    /// The chain is trusted, in its validity period, and names the host.
-    TrustedCertificate,
-    /// The leaf's SHA-256 equals `--trust-fingerprint`.
-    PinnedFingerprint,
-    /// `--insecure-send-credentials`.
-    InsecureOverride,
-}
-
-impl TrustBasis {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TrustBasis::TrustedCertificate => "trusted-certificate",
-            TrustBasis::PinnedFingerprint => "pinned-fingerprint",
-            TrustBasis::InsecureOverride => "insecure-override",
-        }
-    }
 }
 
 /// The credential gate: may this server receive an NTLM response (and later the delegated

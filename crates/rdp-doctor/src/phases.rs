@@ -5,6 +5,7 @@
 use crate::facts::*;
 use crate::model::{Phase, PhaseRecord, PhaseStatus};
 use crate::sanitize::escape;
+use rdp_doctor_wire::nego::Protocols;
 
 /// The status of `phase` as the report will show it, `None` when the phase has no record.
 pub fn status(f: &Facts, phase: Phase) -> Option<PhaseStatus> {
@@ -52,14 +53,16 @@ pub fn records(f: &Facts, tl: &Timeline) -> Vec<PhaseRecord> {
     // resolve
     match &f.resolve {
         Some(r) => {
-            let status = match r.outcome.as_str() {
-                "ok" | "literal" => PhaseStatus::Ok,
-                "timeout" => PhaseStatus::Timeout,
+            let status = match r.outcome {
+                ResolveOutcome::Ok | ResolveOutcome::Literal => PhaseStatus::Ok,
+                ResolveOutcome::Timeout => PhaseStatus::Timeout,
                 _ => PhaseStatus::Failed,
             };
-            let summary = match r.outcome.as_str() {
-                "literal" => format!("{} (an IP address; no lookup)", r.addresses.join(", ")),
-                "ok" => format!(
+            let summary = match r.outcome {
+                ResolveOutcome::Literal => {
+                    format!("{} (an IP address; no lookup)", r.addresses.join(", "))
+                }
+                ResolveOutcome::Ok => format!(
                     "{} address{}: {}",
                     r.addresses.len(),
                     if r.addresses.len() == 1 { "" } else { "es" },
@@ -139,7 +142,7 @@ pub fn records(f: &Facts, tl: &Timeline) -> Vec<PhaseRecord> {
             let refused: Vec<String> = p
                 .probes
                 .iter()
-                .filter(|x| x.status != "accepted")
+                .filter(|x| x.status != ProbeStatus::Accepted)
                 .map(|x| format!("{} ({})", x.protocol, short(&x.response)))
                 .collect();
             let summary = format!(
@@ -147,7 +150,7 @@ pub fn records(f: &Facts, tl: &Timeline) -> Vec<PhaseRecord> {
                 if p.accepted.is_empty() {
                     "none".to_string()
                 } else {
-                    p.accepted.join(", ")
+                    SecurityProtocol::join(&p.accepted, ", ")
                 },
                 if refused.is_empty() {
                     "none".to_string()
@@ -156,7 +159,7 @@ pub fn records(f: &Facts, tl: &Timeline) -> Vec<PhaseRecord> {
                 },
                 p.nla
             );
-            let status = if p.probes.iter().all(|x| x.status == "error") {
+            let status = if p.probes.iter().all(|x| x.status == ProbeStatus::Error) {
                 PhaseStatus::Failed
             } else {
                 PhaseStatus::Ok
@@ -225,7 +228,9 @@ pub fn records(f: &Facts, tl: &Timeline) -> Vec<PhaseRecord> {
         }
         None => {
             let why = match f.negotiation.as_ref().and_then(|n| n.selected()) {
-                Some(0) => "the server selected Standard RDP Security (no TLS)",
+                Some(p) if p == Protocols::RDP => {
+                    "the server selected Standard RDP Security (no TLS)"
+                }
                 _ => "not reached",
             };
             out.push(skipped(Phase::Tls, why));
@@ -268,7 +273,7 @@ pub fn records(f: &Facts, tl: &Timeline) -> Vec<PhaseRecord> {
         }
         _ => {
             let why = match f.negotiation.as_ref().and_then(|n| n.selected()) {
-                Some(p) if p & 0x0A != 0 => "not reached",
+                Some(p) if p.needs_credssp() => "not reached",
                 Some(_) => "the server did not select CredSSP",
                 None => "not reached",
             };
@@ -290,7 +295,7 @@ pub fn records(f: &Facts, tl: &Timeline) -> Vec<PhaseRecord> {
             let s = match &m.outcome {
                 McsOutcome::Connected => {
                     let mut s = m.rdp_version.clone().unwrap_or_else(|| "connected".into());
-                    if m.over == "tls" {
+                    if m.over == SecurityLayer::Tls {
                         s.push_str("; encrypted by TLS");
                     } else {
                         if let Some(l) = &m.encryption_level_name {
@@ -506,12 +511,9 @@ fn activation_summary(a: &ActivationFact) -> (PhaseStatus, String) {
 fn short(o: &X224Outcome) -> String {
     match o {
         X224Outcome::Failure { code, .. } => format!("code {code}"),
-        X224Outcome::Selected { protocol, .. } => format!(
-            "selected {}",
-            rdp_doctor_wire::nego::Protocols(*protocol)
-                .short_name()
-                .unwrap_or("other")
-        ),
+        X224Outcome::Selected { protocol, .. } => {
+            format!("selected {}", protocol.short_name().unwrap_or("other"))
+        }
         other => other.describe(),
     }
 }

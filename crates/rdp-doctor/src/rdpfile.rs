@@ -603,8 +603,8 @@ pub fn render_human(
     writeln!(
         w,
         "requests: {} (requestedProtocols 0x{:02X})",
-        profile.requested_names.join(" | "),
-        profile.requested_protocols
+        crate::facts::SecurityProtocol::join(&profile.requested_names, " | "),
+        profile.requested_protocols.bits()
     )?;
     for key in [
         "enablecredsspsupport",
@@ -713,6 +713,6 @@ pub fn fuzz_parse(data: &[u8]) -> Option<RdpFile> {
     }
     let _ = target(&rdp);
     let p = client_profile(&rdp);
-    assert!(p.requested_protocols & !0x1B == 0);
+    assert!(p.requested_protocols.bits() & !0x1B == 0);
     Some(rdp)
 }

@@ -35,8 +35,35 @@ pub fn syn_retransmits(_s: &tokio::net::TcpStream) -> Option<u32> {
     None
 }
 
-/// Maps OS error codes that std does not classify to `host`/`network` unreachable.
-pub fn unreachable_kind(e: &io::Error) -> Option<&'static str> {
+/// Which ICMP "unreachable" ended a TCP connect (the fact `TcpOutcome::Unreachable.kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum UnreachableKind {
+    Host,
+    Network,
+    /// A firewall on the path rejects with ICMP "administratively prohibited".
+    AdminProhibited,
+}
+
+impl UnreachableKind {
+    /// The value as the JSON writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UnreachableKind::Host => "host",
+            UnreachableKind::Network => "network",
+            UnreachableKind::AdminProhibited => "admin-prohibited",
+        }
+    }
+}
+
+impl std::fmt::Display for UnreachableKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Maps OS error codes that std does not classify to host/network unreachable.
+pub fn unreachable_kind(e: &io::Error) -> Option<UnreachableKind> {
     let code = e.raw_os_error()?;
     #[cfg(target_os = "linux")]
     {
@@ -44,9 +71,9 @@ pub fn unreachable_kind(e: &io::Error) -> Option<&'static str> {
         // ICMPv6 "administratively prohibited" (icmpv6_err_convert), seen with an ip6tables
         // REJECT --reject-with icmp6-adm-prohibited on a router: "Permission denied".
         match code {
-            113 | 112 => return Some("host"),
-            101 => return Some("network"),
-            13 => return Some("admin-prohibited"),
+            113 | 112 => return Some(UnreachableKind::Host),
+            101 => return Some(UnreachableKind::Network),
+            13 => return Some(UnreachableKind::AdminProhibited),
             _ => {}
         }
     }
@@ -54,8 +81,8 @@ pub fn unreachable_kind(e: &io::Error) -> Option<&'static str> {
     {
         // WSAEHOSTUNREACH 10065, WSAENETUNREACH 10051, WSAEHOSTDOWN 10064
         match code {
-            10065 | 10064 => return Some("host"),
-            10051 => return Some("network"),
+            10065 | 10064 => return Some(UnreachableKind::Host),
+            10051 => return Some(UnreachableKind::Network),
             _ => {}
         }
     }

@@ -9,7 +9,8 @@ use rdp_doctor::check::read_logs_for;
 use rdp_doctor::diagnose::{self, logs, Context};
 use rdp_doctor::facts::logs::LogFacts;
 use rdp_doctor::facts::{
-    CertFact, CredsspFact, CredsspOutcome, Facts, NtlmInfo, ResolveFact, TlsFact, TlsOutcome,
+    CertFact, CredsspFact, CredsspOutcome, Facts, NtlmInfo, ResolveFact, ResolveOutcome, TlsFact,
+    TlsOutcome,
 };
 use rdp_doctor::kb::Hit;
 use rdp_doctor::model::{Finding, Severity, Target, Verdict};
@@ -117,7 +118,7 @@ fn events_of_another_host_stay_out() {
         logs: Some(ev),
         resolve: Some(ResolveFact {
             duration_ms: 1.0,
-            outcome: "ok".into(),
+            outcome: ResolveOutcome::Ok,
             addresses: vec!["10.0.0.7".into()],
             error: None,
         }),
@@ -295,7 +296,7 @@ fn an_error_known_only_from_the_event_logs_does_not_land_behind_probe_warnings()
     let mut facts = Facts {
         resolve: Some(ResolveFact {
             duration_ms: 1.0,
-            outcome: "ok".into(),
+            outcome: ResolveOutcome::Ok,
             addresses: vec!["10.0.0.5".into()],
             error: None,
         }),

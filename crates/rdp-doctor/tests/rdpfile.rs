@@ -1,7 +1,10 @@
 //! .rdp parsing, findings, the client profile, and `check --rdp-file` against a probe report.
 
 use rdp_doctor::diagnose::Context;
-use rdp_doctor::facts::{CertFact, Facts, ProtocolProbe, ProtocolsFact, X224Outcome};
+use rdp_doctor::facts::{
+    Allowance, CertFact, Facts, ProbeStatus, ProtocolProbe, ProtocolsFact, SecurityProtocol,
+    Support, X224Outcome,
+};
 use rdp_doctor::model::{Severity, Target, Verdict};
 use rdp_doctor::rdpfile::{self, client_profile, target, RdpFile, Value};
 use rdp_doctor::report::Report;
@@ -104,7 +107,7 @@ fn freerdp_avd_test_file() {
     let t3 = RdpFile::read(&fixture("rdp-files/freerdp/test3.rdp")).expect("parses");
     assert_eq!(t2.int("rdgiskdcproxy"), Some(1));
     assert_eq!(t3.int("rdgiskdcproxy"), Some(0));
-    assert_eq!(client_profile(&rdp).requested_protocols, 0x0B);
+    assert_eq!(client_profile(&rdp).requested_protocols.bits(), 0x0B);
 }
 
 #[test]
@@ -136,7 +139,7 @@ fn mstsc_utf16_file_with_risky_settings() {
         ]
     );
     let p = client_profile(&rdp);
-    assert_eq!(p.requested_protocols, 0x01);
+    assert_eq!(p.requested_protocols.bits(), 0x01);
     assert_eq!(p.cookie.as_deref(), Some("alice"));
 }
 
@@ -205,14 +208,22 @@ fn addresses_ports_and_ipv6() {
 #[test]
 fn client_profile_mapping() {
     let p = |s: &str| client_profile(&RdpFile::parse(s.as_bytes()).expect("parses"));
-    assert_eq!(p("full address:s:a").requested_protocols, 0x0B);
-    assert_eq!(p("enablecredsspsupport:i:0").requested_protocols, 0x01);
-    assert_eq!(p("negotiate security layer:i:0").requested_protocols, 0x02);
+    assert_eq!(p("full address:s:a").requested_protocols.bits(), 0x0B);
     assert_eq!(
-        p("negotiate security layer:i:0\nenablecredsspsupport:i:0").requested_protocols,
+        p("enablecredsspsupport:i:0").requested_protocols.bits(),
         0x01
     );
-    assert_eq!(p("enablerdsaadauth:i:1").requested_protocols, 0x1B);
+    assert_eq!(
+        p("negotiate security layer:i:0").requested_protocols.bits(),
+        0x02
+    );
+    assert_eq!(
+        p("negotiate security layer:i:0\nenablecredsspsupport:i:0")
+            .requested_protocols
+            .bits(),
+        0x01
+    );
+    assert_eq!(p("enablerdsaadauth:i:1").requested_protocols.bits(), 0x1B);
     assert_eq!(
         p("username:s:alice@corp.example").cookie.as_deref(),
         Some("alice")
@@ -365,22 +376,22 @@ fn report(host: &str) -> Report {
     }
 }
 
-pub fn protocols(nla: &str, tls: &str, accepted: &[&str]) -> ProtocolsFact {
+pub fn protocols(nla: Support, tls: Support, accepted: &[SecurityProtocol]) -> ProtocolsFact {
     ProtocolsFact {
         probes: vec![ProtocolProbe {
-            protocol: "rdsaad".into(),
-            requested: 0x10,
-            status: "refused".into(),
+            protocol: SecurityProtocol::Rdsaad,
+            requested: SecurityProtocol::Rdsaad.bits(),
+            status: ProbeStatus::Refused,
             duration_ms: 1.0,
             response: X224Outcome::Failure {
                 code: 5,
                 name: Some("HYBRID_REQUIRED_BY_SERVER".into()),
             },
         }],
-        accepted: accepted.iter().map(|s| s.to_string()).collect(),
-        nla: nla.into(),
-        tls: tls.into(),
-        standard_rdp: "refused".into(),
+        accepted: accepted.to_vec(),
+        nla,
+        tls,
+        standard_rdp: Allowance::Refused,
     }
 }
 
@@ -420,7 +431,11 @@ fn credssp_off_against_a_server_that_requires_nla() {
     let rdp = RdpFile::parse(b"full address:s:rds01.corp.example\nenablecredsspsupport:i:0\n")
         .expect("parses");
     let mut r = report("rds01.corp.example");
-    r.facts.protocols = Some(protocols("required", "supported", &["hybrid", "hybrid_ex"]));
+    r.facts.protocols = Some(protocols(
+        Support::Required,
+        Support::Supported,
+        &[SecurityProtocol::Hybrid, SecurityProtocol::HybridEx],
+    ));
     let found = client_vs_probe(&rdp, &r);
     assert_eq!(ids(&found), vec!["server-requires-nla"]);
     let f = found.first().expect("finding");
@@ -437,7 +452,11 @@ fn credssp_off_against_a_server_that_requires_nla() {
         .iter()
         .any(|e| e.starts_with("probe: the server accepts hybrid, hybrid_ex (nla: required")));
     // The same file against a server without NLA requirement: no finding.
-    r.facts.protocols = Some(protocols("supported", "supported", &["tls", "hybrid"]));
+    r.facts.protocols = Some(protocols(
+        Support::Supported,
+        Support::Supported,
+        &[SecurityProtocol::Tls, SecurityProtocol::Hybrid],
+    ));
     assert!(client_vs_probe(&rdp, &r).is_empty());
 }
 
@@ -448,7 +467,11 @@ fn strict_authentication_level_against_a_self_signed_certificate() {
             .expect("parses");
     let mut r = report("rds01");
     r.facts.certificate = Some(self_signed_cert("rds01"));
-    r.facts.protocols = Some(protocols("supported", "supported", &["tls", "hybrid"]));
+    r.facts.protocols = Some(protocols(
+        Support::Supported,
+        Support::Supported,
+        &[SecurityProtocol::Tls, SecurityProtocol::Hybrid],
+    ));
     let found = client_vs_probe(&rdp, &r);
     assert_eq!(
         ids(&found),
@@ -482,7 +505,11 @@ fn nla_only_client_and_gateway_client() {
     )
     .expect("parses");
     let mut r = report("old");
-    r.facts.protocols = Some(protocols("not-offered", "supported", &["tls"]));
+    r.facts.protocols = Some(protocols(
+        Support::NotOffered,
+        Support::Supported,
+        &[SecurityProtocol::Tls],
+    ));
     assert_eq!(
         ids(&client_vs_probe(&rdp, &r)),
         vec![

@@ -12,8 +12,14 @@ pub const TYPE_RDP_NEG_FAILURE: u8 = 0x03;
 pub const TYPE_RDP_CORRELATION_INFO: u8 = 0x06;
 
 /// A set of security protocols (`requestedProtocols` / `selectedProtocol`,
-/// [MS-RDPBCGR] 2.2.1.1.1). Unknown bits are kept.
+/// [MS-RDPBCGR] 2.2.1.1.1). Unknown bits are kept. With the `serde` feature it (de)serializes
+/// as the bare integer, exactly as a `u32` field would.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(transparent)
+)]
 pub struct Protocols(pub u32);
 
 impl Protocols {

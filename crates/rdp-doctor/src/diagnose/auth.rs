@@ -2,7 +2,7 @@
 //! about these credentials, and why it stopped the connection after them.
 
 use super::{ms, Context};
-use crate::facts::{ActivationOutcome, AuthOutcome, Facts};
+use crate::facts::{ActivationOutcome, ActivationStep, AuthOutcome, AuthRound, Facts};
 use crate::kb::Hit;
 use crate::model::Severity;
 use crate::sanitize::escape;
@@ -73,11 +73,13 @@ pub fn auth(f: &Facts, ctx: &Context, hits: &mut Vec<Hit>) {
 fn auth_hits(f: &Facts, a: &crate::facts::AuthFact, ctx: &Context, hits: &mut Vec<Hit>) {
     // The user name was typed by the user and refused with control characters (parse_user).
     let who = a.user.clone();
-    let round = match a.round.as_str() {
-        "negotiate" => "our NTLM NEGOTIATE",
-        "authenticate" => "our NTLM AUTHENTICATE",
-        "auth-info" => "our delegated credentials (authInfo)",
-        _ => "our delegated credentials, before the Early User Authorization Result",
+    let round = match a.round {
+        AuthRound::Negotiate => "our NTLM NEGOTIATE",
+        AuthRound::Authenticate => "our NTLM AUTHENTICATE",
+        AuthRound::AuthInfo => "our delegated credentials (authInfo)",
+        AuthRound::EarlyUserAuthorization => {
+            "our delegated credentials, before the Early User Authorization Result"
+        }
     };
     let version = a.server_version.unwrap_or(6);
     match a.outcome {
@@ -98,7 +100,7 @@ fn auth_hits(f: &Facts, a: &crate::facts::AuthFact, ctx: &Context, hits: &mut Ve
             // (FreeRDP 3's shadow server answers every NTLM failure with 0xC00700EA) is still
             // a refused logon. A code that names the reason (locked, expired, ...) keeps its
             // own, more specific finding.
-            let unrelated = a.round == "authenticate" && id == "auth-failed";
+            let unrelated = a.round == AuthRound::Authenticate && id == "auth-failed";
             if unrelated {
                 id = "logon-failure";
             }
@@ -141,17 +143,17 @@ fn auth_hits(f: &Facts, a: &crate::facts::AuthFact, ctx: &Context, hits: &mut Ve
         ),
         AuthOutcome::Dropped | AuthOutcome::Timeout => {
             let how = escape(a.error.as_deref().unwrap_or("the connection ended"));
-            match a.round.as_str() {
-                "negotiate" => {} // the credssp rule reports the first round
+            match a.round {
+                AuthRound::Negotiate => {} // the credssp rule reports the first round
                 // A drop right after the AUTHENTICATE is the server's answer to the password
                 // proof, without a code (FreeRDP 2 servers answer a wrong password this way):
                 // a refused logon, with "no code" as its evidence (issue 16 §4).
-                "authenticate" if a.outcome == AuthOutcome::Dropped => hits.push(
+                AuthRound::Authenticate if a.outcome == AuthOutcome::Dropped => hits.push(
                     Hit::new("logon-failure")
                         .evidence(format!("the server {how} right after our NTLM AUTHENTICATE (user {who}), {} into CredSSP, with no TSRequest errorCode: it refused the password proof without saying why", ms(a.duration_ms)))
                         .evidence("a server that accepts the credentials answers with its pubKeyAuth; Windows answers a refusal with an errorCode, FreeRDP 2 servers just close — so rdp-doctor cannot tell a wrong password from a locked or disabled account here; the server's log can".to_string()),
                 ),
-                "authenticate" => hits.push(Hit::new("auth-failed").evidence(format!(
+                AuthRound::Authenticate => hits.push(Hit::new("auth-failed").evidence(format!(
                     "{how}: the server did not answer {round} for {who} within {}",
                     ms(a.duration_ms)
                 ))),
@@ -217,11 +219,15 @@ pub fn activation(f: &Facts, _ctx: &Context, hits: &mut Vec<Hit>) {
     let Some(a) = &f.activation else { return };
     let at = format!(
         "after our {}",
-        match a.stopped_at.as_str() {
-            "client-info" | "licensing" | "capabilities" => "Client Info PDU",
-            "channel-join" => "Channel Join Requests",
-            "attach-user" => "Attach User Request",
-            _ => "MCS Connect Initial",
+        match a.stopped_at {
+            ActivationStep::ClientInfo
+            | ActivationStep::Licensing
+            | ActivationStep::Capabilities => {
+                "Client Info PDU"
+            }
+            ActivationStep::ChannelJoin => "Channel Join Requests",
+            ActivationStep::AttachUser => "Attach User Request",
+            ActivationStep::McsConnect => "MCS Connect Initial",
         }
     );
     let book = crate::kb::codes::codebook();
@@ -289,16 +295,16 @@ mod tests {
     use super::*;
     use crate::facts::*;
 
-    fn af(outcome: AuthOutcome, round: &str, code: Option<u32>) -> Facts {
+    fn af(outcome: AuthOutcome, round: AuthRound, code: Option<u32>) -> Facts {
         Facts {
             auth: Some(AuthFact {
                 outcome,
                 duration_ms: 12.0,
                 user: "LAB\\alice".into(),
                 password_source: "RDP_DOCTOR_PASSWORD".into(),
-                package: "NTLM".into(),
-                round: round.into(),
-                trust_basis: Some("trusted-certificate".into()),
+                package: AuthPackage::Ntlm,
+                round,
+                trust_basis: Some(TrustBasis::TrustedCertificate),
                 refused_because: vec!["the certificate is not trusted".into()],
                 ntlm_response_sent: true,
                 credentials_delegated: false,
@@ -336,13 +342,21 @@ mod tests {
             (0xC007_00EA, "logon-failure"),
         ] {
             let got = ids(
-                &af(AuthOutcome::ServerError, "authenticate", Some(code)),
+                &af(
+                    AuthOutcome::ServerError,
+                    AuthRound::Authenticate,
+                    Some(code),
+                ),
                 "s",
             );
             assert_eq!(got, [id], "0x{code:08X}");
         }
         // the clock-skew error comes with the measured skew, as an error
-        let f = af(AuthOutcome::ServerError, "authenticate", Some(0x8009_0324));
+        let f = af(
+            AuthOutcome::ServerError,
+            AuthRound::Authenticate,
+            Some(0x8009_0324),
+        );
         let found = super::super::diagnose(&f, &super::super::testutil::ctx("s"));
         assert_eq!(found[0].severity, Severity::Error);
         assert!(found[0].evidence.iter().any(|e| e.contains("+7200 s")));
@@ -351,48 +365,68 @@ mod tests {
     #[test]
     fn outcomes_without_a_code() {
         assert!(ids(
-            &af(AuthOutcome::Success, "early-user-authorization", None),
+            &af(
+                AuthOutcome::Success,
+                AuthRound::EarlyUserAuthorization,
+                None
+            ),
             "s"
         )
         .is_empty());
         assert_eq!(
             ids(
-                &af(AuthOutcome::AccessDenied, "early-user-authorization", None),
+                &af(
+                    AuthOutcome::AccessDenied,
+                    AuthRound::EarlyUserAuthorization,
+                    None
+                ),
                 "s"
             ),
             ["no-remote-desktop-right"]
         );
         assert_eq!(
-            ids(&af(AuthOutcome::Dropped, "authenticate", None), "s"),
+            ids(
+                &af(AuthOutcome::Dropped, AuthRound::Authenticate, None),
+                "s"
+            ),
             ["logon-failure"]
         );
         assert_eq!(
-            ids(&af(AuthOutcome::Dropped, "auth-info", None), "s"),
+            ids(&af(AuthOutcome::Dropped, AuthRound::AuthInfo, None), "s"),
             ["credssp-dropped"]
         );
         assert_eq!(
-            ids(&af(AuthOutcome::Timeout, "authenticate", None), "s"),
+            ids(
+                &af(AuthOutcome::Timeout, AuthRound::Authenticate, None),
+                "s"
+            ),
             ["auth-failed"]
         );
-        assert!(ids(&af(AuthOutcome::Dropped, "negotiate", None), "s").is_empty());
+        assert!(ids(&af(AuthOutcome::Dropped, AuthRound::Negotiate, None), "s").is_empty());
         assert_eq!(
-            ids(&af(AuthOutcome::PubKeyMismatch, "authenticate", None), "s"),
+            ids(
+                &af(AuthOutcome::PubKeyMismatch, AuthRound::Authenticate, None),
+                "s"
+            ),
             ["credssp-version-mismatch"]
         );
         assert_eq!(
-            ids(&af(AuthOutcome::NotSent, "negotiate", None), "s"),
+            ids(&af(AuthOutcome::NotSent, AuthRound::Negotiate, None), "s"),
             ["credentials-not-sent"]
         );
         assert_eq!(
-            ids(&af(AuthOutcome::NoCredssp, "negotiate", None), "s"),
+            ids(&af(AuthOutcome::NoCredssp, AuthRound::Negotiate, None), "s"),
             ["credentials-not-checked"]
         );
         assert_eq!(
-            ids(&af(AuthOutcome::Malformed, "authenticate", None), "s"),
+            ids(
+                &af(AuthOutcome::Malformed, AuthRound::Authenticate, None),
+                "s"
+            ),
             ["auth-failed"]
         );
         // an old server that accepted: still a version mismatch for patched clients
-        let mut f = af(AuthOutcome::Success, "auth-info", None);
+        let mut f = af(AuthOutcome::Success, AuthRound::AuthInfo, None);
         if let Some(a) = f.auth.as_mut() {
             a.server_version = Some(3);
         }
@@ -415,7 +449,7 @@ mod tests {
         ];
         let ts = rdp_doctor_wire::credssp::TsRequest::decode(&freerdp3).unwrap();
         assert_eq!((ts.version, ts.error_code), (6, Some(0xC007_00EA)));
-        let f = af(AuthOutcome::ServerError, "authenticate", ts.error_code);
+        let f = af(AuthOutcome::ServerError, AuthRound::Authenticate, ts.error_code);
         let found = super::super::diagnose(&f, &super::super::testutil::ctx("s"));
         assert_eq!(found[0].id, "logon-failure");
         let ev = found[0].evidence.join(" ");
@@ -423,7 +457,7 @@ mod tests {
         assert!(ev.contains("not a logon status"), "{ev}");
 
         // FreeRDP 2: the connection ends with no TSRequest at all.
-        let mut f = af(AuthOutcome::Dropped, "authenticate", None);
+        let mut f = af(AuthOutcome::Dropped, AuthRound::Authenticate, None);
         if let Some(a) = f.auth.as_mut() {
             a.error = Some("closed (FIN) after our NTLM AUTHENTICATE".into());
         }
@@ -438,14 +472,14 @@ mod tests {
 
         // Windows' own answer keeps its specific reading; an unknown code before the
         // AUTHENTICATE (no password proof sent yet) is not a refused logon.
-        let f = af(AuthOutcome::ServerError, "authenticate", Some(0xC000_0234));
+        let f = af(AuthOutcome::ServerError, AuthRound::Authenticate, Some(0xC000_0234));
         assert_eq!(ids(&f, "s"), ["account-locked"]);
-        let f = af(AuthOutcome::ServerError, "negotiate", Some(0xC007_00EA));
+        let f = af(AuthOutcome::ServerError, AuthRound::Negotiate, Some(0xC007_00EA));
         assert_eq!(ids(&f, "s"), ["auth-failed"]);
     }
 
     fn act(outcome: ActivationOutcome, codes: &[u32]) -> Facts {
-        let mut a = crate::probe::activation::empty("capabilities");
+        let mut a = crate::probe::activation::empty(ActivationStep::Capabilities);
         a.outcome = outcome;
         a.error_info = codes.to_vec();
         a.error_info_names = codes

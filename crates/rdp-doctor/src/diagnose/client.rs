@@ -3,7 +3,7 @@
 
 use super::Context;
 use crate::facts::rdp_file::RdpFile;
-use crate::facts::Facts;
+use crate::facts::{Facts, ProbeStatus, SecurityProtocol, Support};
 use crate::kb::Hit;
 use crate::model::Severity;
 use crate::rdpfile::{client_profile, is_secret_key};
@@ -265,8 +265,8 @@ pub fn client_vs_probe(rdp: &RdpFile, facts: &Facts, ctx: &Context, out: &mut Ve
     let profile = client_profile(rdp);
     let requested = format!(
         "this client requests {} (requestedProtocols 0x{:02X})",
-        profile.requested_names.join(" | "),
-        profile.requested_protocols
+        SecurityProtocol::join(&profile.requested_names, " | "),
+        profile.requested_protocols.bits()
     );
     if let Some(p) = &facts.protocols {
         let accepted = format!(
@@ -274,12 +274,12 @@ pub fn client_vs_probe(rdp: &RdpFile, facts: &Facts, ctx: &Context, out: &mut Ve
             if p.accepted.is_empty() {
                 "nothing".to_string()
             } else {
-                p.accepted.join(", ")
+                SecurityProtocol::join(&p.accepted, ", ")
             },
             p.nla,
             p.tls
         );
-        if !profile.offers_credssp() && p.nla == "required" {
+        if !profile.offers_credssp() && p.nla == Support::Required {
             let mut f = catalogue_finding(
                 "server-requires-nla",
                 vec![
@@ -292,8 +292,8 @@ pub fn client_vs_probe(rdp: &RdpFile, facts: &Facts, ctx: &Context, out: &mut Ve
             f.severity = Some(Severity::Error);
             out.push(f);
         }
-        let credssp_only = profile.requested_protocols & 0x01 == 0 && profile.offers_credssp();
-        if credssp_only && p.nla == "not-offered" {
+        let credssp_only = !profile.offers_tls() && profile.offers_credssp();
+        if credssp_only && p.nla == Support::NotOffered {
             out.push(catalogue_finding(
                 "client-requires-nla-server-does-not",
                 vec![
@@ -304,8 +304,8 @@ pub fn client_vs_probe(rdp: &RdpFile, facts: &Facts, ctx: &Context, out: &mut Ve
                 &[],
             ));
         }
-        let tls_only = profile.requested_protocols & 0x0B == 0x01;
-        if tls_only && p.tls == "not-offered" {
+        let tls_only = profile.offers_tls() && !profile.offers_credssp();
+        if tls_only && p.tls == Support::NotOffered {
             out.push(catalogue_finding(
                 "server-forbids-tls",
                 vec![
@@ -317,17 +317,13 @@ pub fn client_vs_probe(rdp: &RdpFile, facts: &Facts, ctx: &Context, out: &mut Ve
             ));
         }
         if rdp.rdsaad() {
-            let probed = p.probes.iter().find(|pr| pr.protocol == "rdsaad");
-            if let Some(pr) = probed {
-                if pr.status != "accepted" {
+            if let Some(pr) = p.probe(SecurityProtocol::Rdsaad) {
+                if pr.status != ProbeStatus::Accepted {
                     out.push(catalogue_finding(
                         "client-rdsaad-not-accepted",
                         vec![
                             format!(".rdp file: {}", ev_setting(rdp, "enablerdsaadauth")),
-                            format!(
-                                "probe: PROTOCOL_RDSAAD alone was {}",
-                                crate::sanitize::escape(&pr.status)
-                            ),
+                            format!("probe: PROTOCOL_RDSAAD alone was {}", pr.status),
                         ],
                         &[],
                     ));

@@ -1,9 +1,10 @@
 //! Rules for the X.224 negotiation (the client's own request) and the protocol enumeration.
 
 use super::{ms, Context};
-use crate::facts::{Facts, X224Outcome};
+use crate::facts::{Allowance, Facts, SecurityProtocol, Support, X224Outcome};
 use crate::kb::Hit;
 use crate::sanitize::escape;
+use rdp_doctor_wire::nego::Protocols;
 
 pub fn x224(f: &Facts, _ctx: &Context, hits: &mut Vec<Hit>) {
     let Some(n) = &f.negotiation else { return };
@@ -13,7 +14,7 @@ pub fn x224(f: &Facts, _ctx: &Context, hits: &mut Vec<Hit>) {
     );
     let h = match &n.response {
         X224Outcome::Selected { protocol, protocol_name, .. } => {
-            if *protocol == 0 && n.requested_protocols != 0 {
+            if *protocol == Protocols::RDP && n.requested_protocols != Protocols::RDP {
                 Hit::new("standard-rdp-security-only").evidence(format!(
                     "{asked}; the server selected {protocol_name} (Standard RDP Security) in {}",
                     ms(n.duration_ms)
@@ -23,7 +24,7 @@ pub fn x224(f: &Facts, _ctx: &Context, hits: &mut Vec<Hit>) {
             }
         }
         X224Outcome::Legacy => {
-            if n.requested_protocols == 0 {
+            if n.requested_protocols == Protocols::RDP {
                 return;
             }
             Hit::new("standard-rdp-security-only").evidence(format!(
@@ -96,38 +97,41 @@ pub fn protocols(f: &Facts, _ctx: &Context, hits: &mut Vec<Hit>) {
     if !main_ok && p.accepted.is_empty() {
         return;
     }
-    let line = |name: &str| -> String {
-        match p.probes.iter().find(|x| x.protocol == name) {
+    let line = |name: SecurityProtocol| -> String {
+        match p.probe(name) {
             Some(x) => format!("request for {} only: {}", name, describe(&x.response)),
             None => format!("request for {name} only: not tried"),
         }
     };
-    if p.standard_rdp == "allowed" && (p.tls != "not-offered" && p.tls != "unknown") {
+    let accepted = SecurityProtocol::join(&p.accepted, ", ");
+    if p.standard_rdp == Allowance::Allowed
+        && matches!(p.tls, Support::Required | Support::Supported)
+    {
         hits.push(
             Hit::new("standard-rdp-security-allowed")
-                .evidence(line("rdp"))
-                .evidence(format!("accepted protocols: {}", p.accepted.join(", "))),
+                .evidence(line(SecurityProtocol::Rdp))
+                .evidence(format!("accepted protocols: {accepted}")),
         );
     }
-    match p.nla.as_str() {
-        "supported" => {
-            let mut h = Hit::new("nla-not-required").evidence(line("hybrid"));
-            if p.accepted.iter().any(|a| a == "tls") {
-                h = h.evidence(line("tls"));
+    match p.nla {
+        Support::Supported => {
+            let mut h = Hit::new("nla-not-required").evidence(line(SecurityProtocol::Hybrid));
+            if p.accepts(SecurityProtocol::Tls) {
+                h = h.evidence(line(SecurityProtocol::Tls));
             }
-            if p.accepted.iter().any(|a| a == "rdp") {
-                h = h.evidence(line("rdp"));
+            if p.accepts(SecurityProtocol::Rdp) {
+                h = h.evidence(line(SecurityProtocol::Rdp));
             }
             hits.push(h);
         }
         // Only worth saying when the server does speak TLS or RDP (otherwise nothing works
         // and the x224 rule has the cause).
-        "not-offered" if !p.accepted.is_empty() => {
+        Support::NotOffered if !p.accepted.is_empty() => {
             hits.push(
                 Hit::new("nla-not-offered")
-                    .evidence(line("hybrid"))
-                    .evidence(line("hybrid_ex"))
-                    .evidence(format!("accepted protocols: {}", p.accepted.join(", "))),
+                    .evidence(line(SecurityProtocol::Hybrid))
+                    .evidence(line(SecurityProtocol::HybridEx))
+                    .evidence(format!("accepted protocols: {accepted}")),
             );
         }
         _ => {}
@@ -143,13 +147,14 @@ mod tests {
     use super::super::testutil::ids;
     use crate::facts::*;
     use crate::probe::protocols::summarize;
+    use rdp_doctor_wire::nego::Protocols;
 
     fn neg(requested: u32, response: X224Outcome) -> Facts {
         Facts {
             client: ClientProfile::with("test", requested),
             negotiation: Some(NegotiationFact {
-                requested_protocols: requested,
-                requested: rdp_doctor_wire::nego::Protocols(requested).to_string(),
+                requested_protocols: Protocols(requested),
+                requested: Protocols(requested).to_string(),
                 cookie_sent: false,
                 duration_ms: 2.0,
                 response,
@@ -161,8 +166,8 @@ mod tests {
 
     fn sel(p: u32) -> X224Outcome {
         X224Outcome::Selected {
-            protocol: p,
-            protocol_name: rdp_doctor_wire::nego::Protocols(p).to_string(),
+            protocol: Protocols(p),
+            protocol_name: Protocols(p).to_string(),
             flags: 1,
             flag_names: vec![],
         }
@@ -250,11 +255,11 @@ mod tests {
         );
     }
 
-    fn probe(name: &str, bit: u32, response: X224Outcome) -> ProtocolProbe {
-        let status = crate::probe::x224::probe_status(bit, &response).to_string();
+    fn probe(protocol: SecurityProtocol, response: X224Outcome) -> ProtocolProbe {
+        let status = crate::probe::x224::probe_status(protocol.bits(), &response);
         ProtocolProbe {
-            protocol: name.into(),
-            requested: bit,
+            protocol,
+            requested: protocol.bits(),
             status,
             duration_ms: 1.0,
             response,
@@ -265,14 +270,13 @@ mod tests {
     /// them against a real xrdp).
     fn xrdp_negotiate() -> ProtocolsFact {
         summarize(vec![
-            probe("rdp", 0, sel(0)),
-            probe("tls", 1, sel(1)),
-            probe("hybrid", 2, sel(0)),
-            probe("hybrid_ex", 8, sel(0)),
-            probe("rdstls", 4, sel(0)),
+            probe(SecurityProtocol::Rdp, sel(0)),
+            probe(SecurityProtocol::Tls, sel(1)),
+            probe(SecurityProtocol::Hybrid, sel(0)),
+            probe(SecurityProtocol::HybridEx, sel(0)),
+            probe(SecurityProtocol::Rdstls, sel(0)),
             probe(
-                "rdsaad",
-                0x10,
+                SecurityProtocol::Rdsaad,
                 X224Outcome::UnexpectedPdu {
                     description: "MCS DPUm".into(),
                 },
@@ -283,8 +287,8 @@ mod tests {
     #[test]
     fn xrdp_downgrade_is_not_nla() {
         let p = xrdp_negotiate();
-        assert_eq!(p.nla, "not-offered");
-        assert_eq!(p.standard_rdp, "allowed");
+        assert_eq!(p.nla, Support::NotOffered);
+        assert_eq!(p.standard_rdp, Allowance::Allowed);
         let mut f = neg(0x0B, sel(1));
         f.protocols = Some(p);
         assert_eq!(
@@ -297,23 +301,23 @@ mod tests {
     fn nla_required_vs_supported() {
         // FreeRDP shadow /sec:nla: RDP and TLS refused with code 5, HYBRID selected.
         let required = summarize(vec![
-            probe("rdp", 0, fail(5)),
-            probe("tls", 1, fail(5)),
-            probe("hybrid", 2, sel(2)),
-            probe("hybrid_ex", 8, fail(5)),
+            probe(SecurityProtocol::Rdp, fail(5)),
+            probe(SecurityProtocol::Tls, fail(5)),
+            probe(SecurityProtocol::Hybrid, sel(2)),
+            probe(SecurityProtocol::HybridEx, fail(5)),
         ]);
-        assert_eq!(required.nla, "required");
-        assert_eq!(required.tls, "required");
+        assert_eq!(required.nla, Support::Required);
+        assert_eq!(required.tls, Support::Required);
         let mut f = neg(0x0B, sel(2));
         f.protocols = Some(required);
         assert!(ids(&f, "s").is_empty());
 
         let supported = summarize(vec![
-            probe("rdp", 0, fail(1)),
-            probe("tls", 1, sel(1)),
-            probe("hybrid", 2, sel(2)),
+            probe(SecurityProtocol::Rdp, fail(1)),
+            probe(SecurityProtocol::Tls, sel(1)),
+            probe(SecurityProtocol::Hybrid, sel(2)),
         ]);
-        assert_eq!(supported.nla, "supported");
+        assert_eq!(supported.nla, Support::Supported);
         let mut f = neg(0x0B, sel(2));
         f.protocols = Some(supported);
         assert_eq!(ids(&f, "s"), ["nla-not-required"]);

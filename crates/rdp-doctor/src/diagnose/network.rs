@@ -1,22 +1,20 @@
 //! Rules for name resolution, TCP reachability and the network path.
 
 use super::{ms, Context};
-use crate::facts::{Facts, TcpOutcome};
+use crate::facts::{Facts, ResolveOutcome, TcpOutcome, UnreachableKind};
 use crate::kb::Hit;
 use crate::sanitize::escape;
 
 pub fn resolve(f: &Facts, ctx: &Context, hits: &mut Vec<Hit>) {
     let Some(r) = &f.resolve else { return };
-    if matches!(r.outcome.as_str(), "ok" | "literal") {
-        return;
-    }
-    let what = match r.outcome.as_str() {
-        "not-found" => "the name does not exist (NXDOMAIN or no A/AAAA record)",
-        "temporary-failure" => {
+    let what = match r.outcome {
+        ResolveOutcome::Ok | ResolveOutcome::Literal => return,
+        ResolveOutcome::NotFound => "the name does not exist (NXDOMAIN or no A/AAAA record)",
+        ResolveOutcome::TemporaryFailure => {
             "the resolver could not be reached or did not answer (temporary failure)"
         }
-        "timeout" => "the resolver did not answer in time",
-        _ => "the resolver failed",
+        ResolveOutcome::Timeout => "the resolver did not answer in time",
+        ResolveOutcome::Error => "the resolver failed",
     };
     let mut h = Hit::new("dns-unresolved").evidence(format!(
         "looking up '{}' failed after {}: {what}",
@@ -51,9 +49,9 @@ fn describe(o: &TcpOutcome) -> String {
         TcpOutcome::Filtered { timeout_ms } => format!("no answer within {}", ms(*timeout_ms)),
         TcpOutcome::Unreachable {
             duration_ms,
-            kind,
+            kind: UnreachableKind::AdminProhibited,
             error,
-        } if kind == "admin-prohibited" => format!(
+        } => format!(
             "rejected as administratively prohibited (a firewall on the path) after {} ({})",
             ms(*duration_ms),
             escape(error)
@@ -203,7 +201,7 @@ mod tests {
         Facts {
             resolve: Some(ResolveFact {
                 duration_ms: 1.0,
-                outcome: "ok".into(),
+                outcome: ResolveOutcome::Ok,
                 addresses: outcomes.iter().map(|(a, _)| a.to_string()).collect(),
                 error: None,
             }),
@@ -223,7 +221,7 @@ mod tests {
         let f = Facts {
             resolve: Some(ResolveFact {
                 duration_ms: 3.0,
-                outcome: "not-found".into(),
+                outcome: ResolveOutcome::NotFound,
                 addresses: vec![],
                 error: Some("Name or service not known".into()),
             }),
@@ -245,7 +243,7 @@ mod tests {
             "10.0.0.1",
             TcpOutcome::Unreachable {
                 duration_ms: 2.0,
-                kind: "host".into(),
+                kind: UnreachableKind::Host,
                 error: "No route to host".into(),
             },
         )]);
@@ -288,7 +286,13 @@ mod tests {
         let o = crate::probe::net::classify_connect_error(&e, std::time::Duration::from_millis(2));
         if cfg!(target_os = "linux") {
             assert!(
-                matches!(&o, TcpOutcome::Unreachable { kind, .. } if kind == "admin-prohibited"),
+                matches!(
+                    &o,
+                    TcpOutcome::Unreachable {
+                        kind: UnreachableKind::AdminProhibited,
+                        ..
+                    }
+                ),
                 "{o:?}"
             );
             let f = with_tcp(vec![("fd00::1", o)]);

@@ -1,7 +1,7 @@
 //! Rules for the TLS handshake and the server's certificate.
 
 use super::{ms, Context};
-use crate::facts::{Facts, RetryEnd, TlsOutcome};
+use crate::facts::{Facts, RetryEnd, TlsFailure, TlsOutcome};
 use crate::kb::Hit;
 use crate::sanitize::escape;
 
@@ -11,7 +11,7 @@ pub fn tls(f: &Facts, _ctx: &Context, hits: &mut Vec<Hit>) {
         .negotiation
         .as_ref()
         .and_then(|n| n.selected())
-        .map(|p| rdp_doctor_wire::nego::Protocols(p).to_string())
+        .map(|p| p.to_string())
         .unwrap_or_else(|| "TLS".into());
     let flight = if t.server_bytes == 0 {
         "no bytes of a TLS answer arrived".to_string()
@@ -129,9 +129,16 @@ pub fn tls(f: &Facts, _ctx: &Context, hits: &mut Vec<Hit>) {
                 .server_hello_version
                 .as_deref()
                 .is_some_and(|v| matches!(v, "SSLv3" | "TLSv1.0" | "TLSv1.1"));
-            let incompatible = err.contains("incompatible")
-                || err.contains("ProtocolVersion")
-                || err.contains("no cipher");
+            // No version, cipher suite or extension both sides accept: the server's TLS is too
+            // old (or too restricted) for current clients.
+            let incompatible = matches!(
+                t.failure,
+                Some(
+                    TlsFailure::VersionMismatch
+                        | TlsFailure::NoCommonCipher
+                        | TlsFailure::Incompatible
+                )
+            );
             if old || incompatible {
                 let mut h = Hit::new("tls-version-mismatch");
                 if let Some(v) = &t.server_hello_version {
@@ -367,7 +374,7 @@ mod tests {
             level: 2,
             description: 70,
             name: "protocol_version".into(),
-            direction: "received".into(),
+            direction: AlertDirection::Received,
         });
         assert_eq!(
             ids(
@@ -384,7 +391,7 @@ mod tests {
             level: 2,
             description: 80,
             name: "internal_error".into(),
-            direction: "received".into(),
+            direction: AlertDirection::Received,
         });
         assert_eq!(
             ids(
@@ -398,7 +405,8 @@ mod tests {
         );
         let mut t = tls(TlsOutcome::Error);
         t.server_hello_version = Some("TLSv1.0".into());
-        t.error = Some("peer is incompatible".into());
+        t.error = Some("peer is incompatible: ServerDoesNotSupportTls12Or13".into());
+        t.failure = Some(TlsFailure::VersionMismatch);
         assert_eq!(
             ids(
                 &Facts {
@@ -408,6 +416,37 @@ mod tests {
                 "s"
             ),
             ["tls-version-mismatch"]
+        );
+        // The typed failure decides, not the words of the message.
+        let by_failure = |failure: TlsFailure, error: &str| {
+            let mut t = tls(TlsOutcome::Error);
+            t.error = Some(error.into());
+            t.failure = Some(failure);
+            ids(
+                &Facts {
+                    tls: Some(t),
+                    ..Facts::default()
+                },
+                "s",
+            )
+        };
+        assert_eq!(
+            by_failure(
+                TlsFailure::NoCommonCipher,
+                "peer is incompatible: NoCipherSuitesInCommon"
+            ),
+            ["tls-version-mismatch"]
+        );
+        assert_eq!(
+            by_failure(
+                TlsFailure::Misbehaved,
+                "a message mentioning ProtocolVersion"
+            ),
+            ["tls-handshake-failed"]
+        );
+        assert_eq!(
+            by_failure(TlsFailure::Connection, "incompatible"),
+            ["tls-handshake-failed"]
         );
         let mut t = tls(TlsOutcome::Stalled);
         t.server_bytes = 600;

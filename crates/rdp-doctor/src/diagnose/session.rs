@@ -1,7 +1,7 @@
 //! Rules for CredSSP (unauthenticated probe), MCS and UDP.
 
 use super::{ms, Context};
-use crate::facts::{CredsspOutcome, Facts, McsOutcome, UdpOutcome};
+use crate::facts::{CredsspOutcome, Facts, McsOutcome, SecurityLayer, UdpOutcome};
 use crate::kb::Hit;
 use crate::sanitize::escape;
 
@@ -91,7 +91,7 @@ fn human_duration(s: u64) -> String {
 pub fn mcs(f: &Facts, _ctx: &Context, hits: &mut Vec<Hit>) {
     let Some(m) = &f.mcs else { return };
     let over = format!("after security negotiation ({})", m.over);
-    if m.outcome == McsOutcome::Connected && m.over == "rdp" {
+    if m.outcome == McsOutcome::Connected && m.over == SecurityLayer::Rdp {
         let level = m.encryption_level.unwrap_or(0);
         let method = m.encryption_method.unwrap_or(0);
         // 0x01 40-bit, 0x08 56-bit: nothing stronger selected.
@@ -216,7 +216,7 @@ mod tests {
                 outcome,
                 duration_ms: 4.0,
                 disconnect_reason: Some("rn-provider-initiated".into()),
-                ..crate::probe::mcs::empty("tls")
+                ..crate::probe::mcs::empty(SecurityLayer::Tls)
             }),
             ..Facts::default()
         }
@@ -226,7 +226,7 @@ mod tests {
     fn weak_standard_rdp_encryption() {
         let mut f = m(McsOutcome::Connected);
         if let Some(x) = f.mcs.as_mut() {
-            x.over = "rdp".into();
+            x.over = SecurityLayer::Rdp;
             x.encryption_level = Some(0);
             x.encryption_method = Some(0);
         }
@@ -238,7 +238,7 @@ mod tests {
         assert!(ids(&f, "s").is_empty());
         // Under TLS, level NONE is the normal case.
         if let Some(x) = f.mcs.as_mut() {
-            x.over = "tls".into();
+            x.over = SecurityLayer::Tls;
             x.encryption_level = Some(0);
         }
         assert!(ids(&f, "s").is_empty());

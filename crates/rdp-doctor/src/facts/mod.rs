@@ -2,11 +2,258 @@
 //! outcome enum has a variant for each distinct way a step can end, so the rules can tell them
 //! apart and the report can show the evidence.
 
+use rdp_doctor_wire::nego::Protocols;
 use serde::{Deserialize, Serialize};
+
+pub use crate::sys::UnreachableKind;
 
 pub mod local;
 pub mod logs;
 pub mod rdp_file;
+
+/// A closed set of values that the JSON spells as fixed strings: one string per variant, used
+/// for serde (both ways), `as_str` and `Display`, so the three cannot disagree.
+macro_rules! named_enum {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident {
+            $( $(#[$vmeta:meta])* $variant:ident = $text:literal, )+
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum $name {
+            $( $(#[$vmeta])* #[serde(rename = $text)] $variant, )+
+        }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The value as the JSON writes it.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $( $name::$variant => $text, )+
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+named_enum! {
+    /// How the name lookup ended.
+    pub enum ResolveOutcome {
+        /// The resolver returned at least one address.
+        Ok = "ok",
+        /// An IP address was typed: no lookup.
+        Literal = "literal",
+        /// The name does not exist (NXDOMAIN, or no A/AAAA record).
+        NotFound = "not-found",
+        /// The resolver could not be reached or asked to try again.
+        TemporaryFailure = "temporary-failure",
+        /// No answer within the time-out.
+        Timeout = "timeout",
+        Error = "error",
+    }
+}
+
+named_enum! {
+    /// One security protocol of the X.224 negotiation ([MS-RDPBCGR] 2.2.1.1.1), by the short
+    /// name reports use.
+    pub enum SecurityProtocol {
+        /// Standard RDP Security (value 0).
+        Rdp = "rdp",
+        /// PROTOCOL_SSL.
+        Tls = "tls",
+        Hybrid = "hybrid",
+        HybridEx = "hybrid_ex",
+        Rdstls = "rdstls",
+        Rdsaad = "rdsaad",
+    }
+}
+
+impl SecurityProtocol {
+    /// The protocol's value in `requestedProtocols` / `selectedProtocol`.
+    pub fn bits(self) -> Protocols {
+        match self {
+            SecurityProtocol::Rdp => Protocols::RDP,
+            SecurityProtocol::Tls => Protocols::SSL,
+            SecurityProtocol::Hybrid => Protocols::HYBRID,
+            SecurityProtocol::HybridEx => Protocols::HYBRID_EX,
+            SecurityProtocol::Rdstls => Protocols::RDSTLS,
+            SecurityProtocol::Rdsaad => Protocols::RDSAAD,
+        }
+    }
+
+    /// The protocol a single-protocol value stands for; `None` for a combination or an unknown
+    /// bit.
+    pub fn of(p: Protocols) -> Option<SecurityProtocol> {
+        SecurityProtocol::ALL
+            .iter()
+            .copied()
+            .find(|s| s.bits() == p)
+    }
+
+    /// The protocols of a `requestedProtocols` mask, in the order a report lists them
+    /// ([`Protocols::ALL`]); Standard RDP Security alone when no bit is set. Unknown bits are
+    /// left out.
+    pub fn in_mask(mask: Protocols) -> Vec<SecurityProtocol> {
+        let named: Vec<SecurityProtocol> = Protocols::ALL
+            .iter()
+            .filter(|p| p.0 != 0 && mask.contains(**p))
+            .filter_map(|p| SecurityProtocol::of(*p))
+            .collect();
+        if named.is_empty() {
+            vec![SecurityProtocol::Rdp]
+        } else {
+            named
+        }
+    }
+
+    /// `a, b, c` with `sep` between the names.
+    pub fn join(list: &[SecurityProtocol], sep: &str) -> String {
+        list.iter()
+            .map(|p| p.as_str())
+            .collect::<Vec<_>>()
+            .join(sep)
+    }
+}
+
+named_enum! {
+    /// How the server answered a request for exactly one protocol.
+    pub enum ProbeStatus {
+        /// It selected that protocol.
+        Accepted = "accepted",
+        /// A failure code, or another protocol selected.
+        Refused = "refused",
+        /// No usable answer (no connection, no Connection Confirm).
+        Error = "error",
+    }
+}
+
+named_enum! {
+    /// What the enumeration says of NLA (CredSSP) or TLS.
+    pub enum Support {
+        /// Accepted, and every weaker choice refused.
+        Required = "required",
+        /// Accepted, weaker choices too.
+        Supported = "supported",
+        /// Refused.
+        NotOffered = "not-offered",
+        /// The probes did not get an answer that tells.
+        Unknown = "unknown",
+    }
+}
+
+named_enum! {
+    /// What the enumeration says of Standard RDP Security.
+    pub enum Allowance {
+        Allowed = "allowed",
+        Refused = "refused",
+        Unknown = "unknown",
+    }
+}
+
+named_enum! {
+    /// The security the MCS exchange ran over.
+    pub enum SecurityLayer {
+        /// Inside the TLS connection (SSL, HYBRID, HYBRID_EX).
+        Tls = "tls",
+        /// Standard RDP Security: MCS in the clear, RC4 negotiated in it.
+        Rdp = "rdp",
+    }
+}
+
+named_enum! {
+    /// Which side sent a TLS alert.
+    pub enum AlertDirection {
+        /// From the server.
+        Received = "received",
+        /// By us.
+        Sent = "sent",
+    }
+}
+
+named_enum! {
+    /// The last step of the credentialed CredSSP exchange that was reached.
+    pub enum AuthRound {
+        /// NTLM NEGOTIATE -> CHALLENGE.
+        Negotiate = "negotiate",
+        /// NTLM AUTHENTICATE + pubKeyAuth.
+        Authenticate = "authenticate",
+        /// The delegated credentials (TSCredentials).
+        AuthInfo = "auth-info",
+        /// The Early User Authorization Result (HYBRID_EX).
+        EarlyUserAuthorization = "early-user-authorization",
+    }
+}
+
+named_enum! {
+    /// The security package of the credentialed exchange.
+    pub enum AuthPackage {
+        /// NTLM (Kerberos is not implemented).
+        Ntlm = "NTLM",
+    }
+}
+
+named_enum! {
+    /// Why the server was allowed to receive credentials.
+    pub enum TrustBasis {
+        /// The chain is trusted, in its validity period, and names the host.
+        TrustedCertificate = "trusted-certificate",
+        /// The leaf's SHA-256 equals `--trust-fingerprint`.
+        PinnedFingerprint = "pinned-fingerprint",
+        /// `--insecure-send-credentials`.
+        InsecureOverride = "insecure-override",
+    }
+}
+
+named_enum! {
+    /// The last step of the `--full` run that was reached.
+    pub enum ActivationStep {
+        McsConnect = "mcs-connect",
+        AttachUser = "attach-user",
+        ChannelJoin = "channel-join",
+        ClientInfo = "client-info",
+        Licensing = "licensing",
+        /// Licensing completed; waiting for the Demand Active PDU.
+        Capabilities = "capabilities",
+    }
+}
+
+named_enum! {
+    /// Why a TLS handshake failed, from the TLS library's own error (not its message text).
+    /// Not part of the JSON document: the `error` text next to it is.
+    pub enum TlsFailure {
+        /// No TLS version in common (the server offers only SSLv3/TLS 1.0/1.1, or a version
+        /// we do not know).
+        VersionMismatch = "version-mismatch",
+        /// No cipher suite, key-exchange group or signature scheme in common.
+        NoCommonCipher = "no-common-cipher",
+        /// Another incompatibility (a required extension missing).
+        Incompatible = "incompatible",
+        /// The server broke the protocol: an unexpected or invalid message.
+        Misbehaved = "misbehaved",
+        /// A message that does not decode.
+        InvalidMessage = "invalid-message",
+        /// The server sent a fatal alert.
+        AlertReceived = "alert-received",
+        /// The server sent no certificate.
+        NoCertificate = "no-certificate",
+        /// The answer to the ClientHello is not TLS at all.
+        NotTls = "not-tls",
+        /// The connection failed under the handshake (reset, closed, another socket error).
+        Connection = "connection",
+        /// Anything else (a local error, a failed decryption ...).
+        Other = "other",
+    }
+}
 
 /// Everything measured or read for one target.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -61,8 +308,8 @@ pub struct ClientProfile {
     /// `mstsc`, `tls`, `rdp`, `nla`, `ext`, or `rdp-file`.
     pub name: String,
     /// requestedProtocols of the X.224 Connection Request.
-    pub requested_protocols: u32,
-    pub requested_names: Vec<String>,
+    pub requested_protocols: Protocols,
+    pub requested_names: Vec<SecurityProtocol>,
     /// The `Cookie: mstshash=` value, if any (a user name hint, never a secret).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cookie: Option<String>,
@@ -81,40 +328,28 @@ impl ClientProfile {
     }
 
     pub fn with(name: &str, protocols: u32) -> Self {
-        use rdp_doctor_wire::nego::Protocols;
-        let requested_names = Protocols::ALL
-            .iter()
-            .filter(|p| p.0 != 0 && protocols & p.0 != 0)
-            .filter_map(|p| p.short_name())
-            .map(String::from)
-            .collect::<Vec<_>>();
+        let protocols = Protocols(protocols);
         ClientProfile {
             name: name.to_string(),
             requested_protocols: protocols,
-            requested_names: if requested_names.is_empty() {
-                vec!["rdp".into()]
-            } else {
-                requested_names
-            },
+            requested_names: SecurityProtocol::in_mask(protocols),
             cookie: None,
         }
     }
 
     pub fn offers_tls(&self) -> bool {
-        self.requested_protocols & 0x01 != 0
+        self.requested_protocols.contains(Protocols::SSL)
     }
 
     pub fn offers_credssp(&self) -> bool {
-        self.requested_protocols & 0x0A != 0
+        self.requested_protocols.needs_credssp()
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResolveFact {
     pub duration_ms: f64,
-    /// `ok`, `literal` (an IP address was typed), `not-found`, `temporary-failure`, `timeout`,
-    /// `error`.
-    pub outcome: String,
+    pub outcome: ResolveOutcome,
     pub addresses: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -151,7 +386,7 @@ pub enum TcpOutcome {
         /// `host`, `network`, or `admin-prohibited` (a firewall on the path rejects with
         /// ICMP "administratively prohibited"; Linux says so only for IPv6, as EACCES; the IPv4
         /// code arrives as "host unreachable").
-        kind: String,
+        kind: UnreachableKind,
         error: String,
     },
     Error {
@@ -174,7 +409,7 @@ impl TcpOutcome {
 pub enum X224Outcome {
     /// RDP_NEG_RSP.
     Selected {
-        protocol: u32,
+        protocol: Protocols,
         protocol_name: String,
         flags: u8,
         flag_names: Vec<String>,
@@ -226,7 +461,7 @@ pub enum X224Outcome {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NegotiationFact {
-    pub requested_protocols: u32,
+    pub requested_protocols: Protocols,
     pub requested: String,
     pub cookie_sent: bool,
     pub duration_ms: f64,
@@ -237,10 +472,10 @@ pub struct NegotiationFact {
 }
 
 impl NegotiationFact {
-    pub fn selected(&self) -> Option<u32> {
+    pub fn selected(&self) -> Option<Protocols> {
         match &self.response {
             X224Outcome::Selected { protocol, .. } => Some(*protocol),
-            X224Outcome::Legacy => Some(0),
+            X224Outcome::Legacy => Some(Protocols::RDP),
             _ => None,
         }
     }
@@ -249,11 +484,9 @@ impl NegotiationFact {
 /// The answer to a request for exactly one protocol.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProtocolProbe {
-    /// `rdp`, `tls`, `hybrid`, `hybrid_ex`, `rdstls`, `rdsaad`.
-    pub protocol: String,
-    pub requested: u32,
-    /// `accepted`, `refused` (a failure code, or another protocol selected), or `error`.
-    pub status: String,
+    pub protocol: SecurityProtocol,
+    pub requested: Protocols,
+    pub status: ProbeStatus,
     pub duration_ms: f64,
     pub response: X224Outcome,
 }
@@ -261,13 +494,22 @@ pub struct ProtocolProbe {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProtocolsFact {
     pub probes: Vec<ProtocolProbe>,
-    pub accepted: Vec<String>,
-    /// `required`, `supported`, `not-offered` or `unknown`.
-    pub nla: String,
-    /// `required` (TLS or better only), `supported`, `not-offered`, `unknown`.
-    pub tls: String,
-    /// `allowed`, `refused`, `unknown`.
-    pub standard_rdp: String,
+    pub accepted: Vec<SecurityProtocol>,
+    pub nla: Support,
+    /// `required`: TLS or better only.
+    pub tls: Support,
+    pub standard_rdp: Allowance,
+}
+
+impl ProtocolsFact {
+    /// The probe for `p`, when it ran.
+    pub fn probe(&self, p: SecurityProtocol) -> Option<&ProtocolProbe> {
+        self.probes.iter().find(|x| x.protocol == p)
+    }
+
+    pub fn accepts(&self, p: SecurityProtocol) -> bool {
+        self.accepted.contains(&p)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -306,6 +548,10 @@ pub struct TlsFact {
     pub chain_length: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Why the handshake failed, classified from the TLS library's error; `None` when it
+    /// completed or stalled. Not in the JSON (`error` has the text).
+    #[serde(skip)]
+    pub failure: Option<TlsFailure>,
     /// The MSS the connection used, when it was set (path-MTU retry).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mss: Option<u32>,
@@ -325,6 +571,7 @@ impl TlsFact {
             server_hello_version: None,
             chain_length: 0,
             error: None,
+            failure: None,
             mss: None,
         }
     }
@@ -335,8 +582,7 @@ pub struct TlsAlertFact {
     pub level: u8,
     pub description: u8,
     pub name: String,
-    /// `received` from the server, or `sent` by us.
-    pub direction: String,
+    pub direction: AlertDirection,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -487,8 +733,8 @@ pub enum McsOutcome {
 pub struct McsFact {
     pub outcome: McsOutcome,
     pub duration_ms: f64,
-    /// The security the MCS exchange ran over: `tls` or `rdp`.
-    pub over: String,
+    /// The security the MCS exchange ran over.
+    pub over: SecurityLayer,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub skipped_reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -502,7 +748,7 @@ pub struct McsFact {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rdp_version: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub client_requested_protocols: Option<u32>,
+    pub client_requested_protocols: Option<Protocols>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub early_capability_flags: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -690,15 +936,13 @@ pub struct AuthFact {
     pub user: String,
     /// Where the password came from (`RDP_DOCTOR_PASSWORD`, `password file`, `prompt`).
     pub password_source: String,
-    /// The security package used: `NTLM` (Kerberos is not implemented).
-    pub package: String,
-    /// The last step reached: `negotiate`, `authenticate`, `auth-info`,
-    /// `early-user-authorization`.
-    pub round: String,
-    /// Why the server was trusted with credentials (`trusted-certificate`,
-    /// `pinned-fingerprint`, `insecure-override`), when it was.
+    /// The security package used.
+    pub package: AuthPackage,
+    /// The last step reached.
+    pub round: AuthRound,
+    /// Why the server was trusted with credentials, when it was.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub trust_basis: Option<String>,
+    pub trust_basis: Option<TrustBasis>,
     /// Why the gate refused the server, when it did.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub refused_because: Vec<String>,
@@ -777,9 +1021,8 @@ impl ActivationOutcome {
 pub struct ActivationFact {
     pub outcome: ActivationOutcome,
     pub duration_ms: f64,
-    /// The last step reached: `mcs-connect`, `attach-user`, `channel-join`, `client-info`,
-    /// `licensing`, `capabilities`.
-    pub stopped_at: String,
+    /// The last step reached.
+    pub stopped_at: ActivationStep,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user_channel: Option<u16>,
     /// Channels joined (user, I/O).
@@ -846,5 +1089,89 @@ impl X224Outcome {
             X224Outcome::Closed { .. } => "connection closed".into(),
             X224Outcome::Error { error } => escape(error),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// Typed facts write the same JSON the strings and integers did (`rdp-doctor/check/v1`).
+    #[test]
+    fn typed_facts_keep_their_json() {
+        assert_eq!(
+            serde_json::to_value(ClientProfile::mstsc()).unwrap(),
+            json!({
+                "name": "mstsc",
+                "requested_protocols": 11,
+                "requested_names": ["tls", "hybrid", "hybrid_ex"],
+            })
+        );
+        assert_eq!(
+            ClientProfile::with("rdp", 0).requested_names,
+            [SecurityProtocol::Rdp]
+        );
+        let probe = ProtocolProbe {
+            protocol: SecurityProtocol::HybridEx,
+            requested: Protocols::HYBRID_EX,
+            status: ProbeStatus::Refused,
+            duration_ms: 1.0,
+            response: X224Outcome::Selected {
+                protocol: Protocols::RDP,
+                protocol_name: "PROTOCOL_RDP".into(),
+                flags: 0,
+                flag_names: vec![],
+            },
+        };
+        let v = serde_json::to_value(&probe).unwrap();
+        assert_eq!(v["protocol"], "hybrid_ex");
+        assert_eq!(v["requested"], 8);
+        assert_eq!(v["status"], "refused");
+        assert_eq!(v["response"]["protocol"], 0);
+        assert_eq!(serde_json::from_value::<ProtocolProbe>(v).unwrap(), probe);
+        let unreachable = TcpOutcome::Unreachable {
+            duration_ms: 1.0,
+            kind: UnreachableKind::AdminProhibited,
+            error: "Permission denied".into(),
+        };
+        assert_eq!(
+            serde_json::to_value(unreachable).unwrap()["kind"],
+            "admin-prohibited"
+        );
+        for (v, s) in [
+            (
+                serde_json::to_value(ResolveOutcome::TemporaryFailure),
+                "temporary-failure",
+            ),
+            (serde_json::to_value(Support::NotOffered), "not-offered"),
+            (
+                serde_json::to_value(AuthRound::EarlyUserAuthorization),
+                "early-user-authorization",
+            ),
+            (serde_json::to_value(AuthPackage::Ntlm), "NTLM"),
+            (
+                serde_json::to_value(TrustBasis::PinnedFingerprint),
+                "pinned-fingerprint",
+            ),
+            (
+                serde_json::to_value(ActivationStep::McsConnect),
+                "mcs-connect",
+            ),
+        ] {
+            assert_eq!(v.unwrap(), s);
+        }
+    }
+
+    /// A TLS failure is not in the document: `error` carries the text as before.
+    #[test]
+    fn the_tls_failure_stays_out_of_the_json() {
+        let t = TlsFact {
+            failure: Some(TlsFailure::VersionMismatch),
+            error: Some("peer is incompatible: ServerDoesNotSupportTls12Or13".into()),
+            ..TlsFact::new(TlsOutcome::Error, 1.0)
+        };
+        let v = serde_json::to_value(&t).unwrap();
+        assert!(v.get("failure").is_none(), "{v}");
     }
 }

@@ -4,6 +4,7 @@
 //! short strings), never the report.
 
 use super::scan::{Outcome, TargetResult};
+use crate::facts::SecurityProtocol;
 use crate::model::{Severity, Verdict};
 use crate::render::Style;
 use crate::report::Report;
@@ -101,17 +102,12 @@ fn fill(row: &mut Row, rep: &Report) {
         row.cert_days_left = Some(c.days_left);
     }
     if let Some(p) = &f.protocols {
-        row.protocols = p.accepted.join(",");
-        row.nla = p.nla.clone();
-        row.standard_rdp = p.standard_rdp.clone();
+        row.protocols = SecurityProtocol::join(&p.accepted, ",");
+        row.nla = p.nla.to_string();
+        row.standard_rdp = p.standard_rdp.to_string();
     } else if let Some(n) = &f.negotiation {
         if let Some(sel) = n.selected() {
-            row.protocols = format!(
-                "sel:{}",
-                rdp_doctor_wire::nego::Protocols(sel)
-                    .short_name()
-                    .unwrap_or("other")
-            );
+            row.protocols = format!("sel:{}", sel.short_name().unwrap_or("other"));
         }
     }
     if let Some(t) = &f.tls {
@@ -525,10 +521,10 @@ mod tests {
         let facts = Facts {
             protocols: Some(ProtocolsFact {
                 probes: vec![],
-                accepted: vec!["tls".into(), "hybrid".into()],
-                nla: "supported".into(),
-                tls: "supported".into(),
-                standard_rdp: "refused".into(),
+                accepted: vec![SecurityProtocol::Tls, SecurityProtocol::Hybrid],
+                nla: Support::Supported,
+                tls: Support::Supported,
+                standard_rdp: Allowance::Refused,
             }),
             ..Facts::default()
         };

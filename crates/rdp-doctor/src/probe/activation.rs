@@ -8,9 +8,12 @@
 
 use super::mcs as mcs_step;
 use super::net::{self, ReadEnd};
-use crate::facts::{ActivationFact, ActivationOutcome, McsFact, McsOutcome};
+use crate::facts::{
+    ActivationFact, ActivationOutcome, ActivationStep, McsFact, McsOutcome, SecurityLayer,
+};
 use rdp_doctor_wire::activation::{self, license, ClientInfo, ServerPdu};
 use rdp_doctor_wire::mcs::{self, DisconnectReason, DomainPdu, BASE_CHANNEL_ID};
+use rdp_doctor_wire::nego::Protocols;
 use rdp_doctor_wire::{tpkt, x224};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
@@ -28,11 +31,11 @@ pub struct ClientInfoCreds<'a> {
     pub password: Option<&'a str>,
 }
 
-pub fn empty(stopped_at: &str) -> ActivationFact {
+pub fn empty(stopped_at: ActivationStep) -> ActivationFact {
     ActivationFact {
         outcome: ActivationOutcome::Skipped,
         duration_ms: 0.0,
-        stopped_at: stopped_at.into(),
+        stopped_at,
         user_channel: None,
         channels_joined: Vec::new(),
         client_info_autologon: false,
@@ -128,13 +131,13 @@ async fn next<S: AsyncRead + Unpin>(s: &mut S, buf: &mut Vec<u8>, timeout: Durat
 /// this connection and the activation fact. Leaves with a Disconnect Provider Ultimatum.
 pub async fn run<S: AsyncRead + AsyncWrite + Unpin>(
     s: &mut S,
-    selected: u32,
+    selected: Protocols,
     creds: &ClientInfoCreds<'_>,
     timeout: Duration,
 ) -> (McsFact, ActivationFact) {
     let start = Instant::now();
-    let (mf, response) = mcs_step::exchange(s, selected, "tls", timeout).await;
-    let mut af = empty("mcs-connect");
+    let (mf, response) = mcs_step::exchange(s, selected, SecurityLayer::Tls, timeout).await;
+    let mut af = empty(ActivationStep::McsConnect);
     let finish = |mut af: ActivationFact| {
         af.duration_ms = net::ms(start.elapsed());
         af
@@ -170,7 +173,7 @@ async fn run_domain<S: AsyncRead + AsyncWrite + Unpin>(
     };
     let mut buf = Vec::new();
     // Erect Domain + Attach User
-    af.stopped_at = "attach-user".into();
+    af.stopped_at = ActivationStep::AttachUser;
     let (Some(erect), Some(attach)) = (
         frame(&mcs::encode_erect_domain_request()),
         frame(&mcs::encode_attach_user_request()),
@@ -199,7 +202,7 @@ async fn run_domain<S: AsyncRead + AsyncWrite + Unpin>(
     };
     af.user_channel = Some(user);
     // Channel Join: user channel, then the I/O channel
-    af.stopped_at = "channel-join".into();
+    af.stopped_at = ActivationStep::ChannelJoin;
     for ch in [user, io] {
         let Some(req) = mcs::encode_channel_join_request(user, ch)
             .ok()
@@ -242,7 +245,7 @@ async fn run_domain<S: AsyncRead + AsyncWrite + Unpin>(
         }
     }
     // Client Info
-    af.stopped_at = "client-info".into();
+    af.stopped_at = ActivationStep::ClientInfo;
     let info = ClientInfo::for_probe(creds.domain, creds.user, creds.password);
     af.client_info_autologon = creds.password.is_some();
     let sent = match info.encode_pdu() {
@@ -267,7 +270,7 @@ async fn run_domain<S: AsyncRead + AsyncWrite + Unpin>(
         );
     }
     // licensing, then capabilities
-    af.stopped_at = "licensing".into();
+    af.stopped_at = ActivationStep::Licensing;
     let mut licensing = true;
     for _ in 0..MAX_PDUS {
         let pdu = match next(s, &mut buf, timeout).await {
@@ -324,7 +327,7 @@ async fn run_domain<S: AsyncRead + AsyncWrite + Unpin>(
                 af.licensing = Some(what.clone());
                 if l.completes_licensing() {
                     licensing = false;
-                    af.stopped_at = "capabilities".into();
+                    af.stopped_at = ActivationStep::Capabilities;
                 } else if l.error.is_some() {
                     return fail(
                         af,
@@ -337,7 +340,7 @@ async fn run_domain<S: AsyncRead + AsyncWrite + Unpin>(
             }
             Ok(ServerPdu::DemandActive(d)) => {
                 af.outcome = ActivationOutcome::DemandActive;
-                af.stopped_at = "capabilities".into();
+                af.stopped_at = ActivationStep::Capabilities;
                 af.share_id = Some(d.share_id);
                 af.capabilities = d
                     .capabilities

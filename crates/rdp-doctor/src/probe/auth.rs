@@ -18,7 +18,9 @@
 use super::credssp::{classify, progress};
 use super::net::{self, ReadEnd};
 use crate::credentials::{gate, Credentials};
-use crate::facts::{AuthFact, AuthOutcome, CertFact, CredsspFact, CredsspOutcome};
+use crate::facts::{
+    AuthFact, AuthOutcome, AuthPackage, AuthRound, CertFact, CredsspFact, CredsspOutcome,
+};
 use rdp_doctor_wire::credssp::{self, EarlyUserAuthResult, ErrorCode, TsPasswordCreds, TsRequest};
 use rdp_doctor_wire::nego::Protocols;
 use rdp_doctor_wire::ntlm::{self, ClientAuthInput, Key16, Negotiate, Version};
@@ -60,14 +62,14 @@ pub fn error_name(code: u32) -> Option<String> {
 }
 
 /// A fact for a run that did not get to use the credentials.
-pub fn fact(opts: &AuthOptions, outcome: AuthOutcome, round: &str) -> AuthFact {
+pub fn fact(opts: &AuthOptions, outcome: AuthOutcome, round: AuthRound) -> AuthFact {
     AuthFact {
         outcome,
         duration_ms: 0.0,
         user: opts.credentials.display_name(),
         password_source: opts.password_source.to_string(),
-        package: "NTLM".into(),
-        round: round.into(),
+        package: AuthPackage::Ntlm,
+        round,
         trust_basis: None,
         refused_because: Vec::new(),
         ntlm_response_sent: false,
@@ -154,7 +156,7 @@ pub async fn run<S: AsyncRead + AsyncWrite + Unpin>(
     now_unix: i64,
 ) -> (CredsspFact, AuthFact, bool) {
     let start = Instant::now();
-    let mut af = fact(opts, AuthOutcome::NotReached, "negotiate");
+    let mut af = fact(opts, AuthOutcome::NotReached, AuthRound::Negotiate);
     af.selected_protocol = selected.short_name().map(str::to_uppercase);
     let mut cf = CredsspFact::empty();
     let done = |mut cf: CredsspFact, mut af: AuthFact, ok: bool| {
@@ -218,7 +220,7 @@ pub async fn run<S: AsyncRead + AsyncWrite + Unpin>(
 
     // 2. the gate, before anything is derived from the password
     match gate(cert, opts.pinned_sha256.as_deref(), opts.insecure) {
-        Ok(basis) => af.trust_basis = Some(basis.as_str().into()),
+        Ok(basis) => af.trust_basis = Some(basis),
         Err(why) => {
             af.outcome = AuthOutcome::NotSent;
             af.refused_because = why;
@@ -255,7 +257,7 @@ pub async fn run<S: AsyncRead + AsyncWrite + Unpin>(
         Ok(o) => o,
         Err(e) => {
             af.outcome = AuthOutcome::ClientError;
-            af.round = "authenticate".into();
+            af.round = AuthRound::Authenticate;
             af.error = Some(format!("cannot answer the server's CHALLENGE: {e}"));
             return done(cf, af, false);
         }
@@ -273,7 +275,7 @@ pub async fn run<S: AsyncRead + AsyncWrite + Unpin>(
         &spki,
     ));
     req.client_nonce = Some(nonce);
-    af.round = "authenticate".into();
+    af.round = AuthRound::Authenticate;
     if let Err(end) = send(s, &req.adapted_to_peer(server_version).encode(), timeout).await {
         let (o, e) = ts_end(&end, "our NTLM AUTHENTICATE");
         af.outcome = o;
@@ -319,7 +321,7 @@ pub async fn run<S: AsyncRead + AsyncWrite + Unpin>(
     let mut info = TsRequest::with_token(credssp::VERSION_CURRENT, Vec::new());
     info.nego_tokens.clear();
     info.auth_info = Some(credssp::client_auth_info(&mut out.session, &pw));
-    af.round = "auth-info".into();
+    af.round = AuthRound::AuthInfo;
     if let Err(end) = send(s, &info.adapted_to_peer(server_version).encode(), timeout).await {
         let (o, e) = ts_end(&end, "our authInfo");
         af.outcome = o;
@@ -328,7 +330,7 @@ pub async fn run<S: AsyncRead + AsyncWrite + Unpin>(
     }
     af.credentials_delegated = true;
     if selected.contains(Protocols::HYBRID_EX) {
-        af.round = "early-user-authorization".into();
+        af.round = AuthRound::EarlyUserAuthorization;
         let mut b = [0u8; EarlyUserAuthResult::LEN];
         match tokio::time::timeout(timeout, s.read_exact(&mut b)).await {
             Err(_) => {

@@ -5,8 +5,9 @@
 //! Then a polite disconnect.
 
 use super::net::{self, ReadEnd};
-use crate::facts::{McsFact, McsOutcome};
+use crate::facts::{McsFact, McsOutcome, SecurityLayer};
 use rdp_doctor_wire::mcs::{self, ClientConnectInitial, DisconnectReason, DomainPdu};
+use rdp_doctor_wire::nego::Protocols;
 use rdp_doctor_wire::{tpkt, x224};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
@@ -14,11 +15,11 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 /// The client name our Connect Initial carries (visible in the server's logs).
 pub const CLIENT_NAME: &str = "rdp-doctor";
 
-pub fn empty(over: &str) -> McsFact {
+pub fn empty(over: SecurityLayer) -> McsFact {
     McsFact {
         outcome: McsOutcome::Skipped,
         duration_ms: 0.0,
-        over: over.into(),
+        over,
         skipped_reason: None,
         result: None,
         disconnect_reason: None,
@@ -37,7 +38,7 @@ pub fn empty(over: &str) -> McsFact {
     }
 }
 
-pub fn skipped(over: &str, reason: String) -> McsFact {
+pub fn skipped(over: SecurityLayer, reason: String) -> McsFact {
     McsFact {
         skipped_reason: Some(reason),
         ..empty(over)
@@ -52,8 +53,8 @@ fn frame(mcs_pdu: &[u8]) -> Option<Vec<u8>> {
 /// leaves politely.
 pub async fn connect<S: AsyncRead + AsyncWrite + Unpin>(
     s: &mut S,
-    selected: u32,
-    over: &str,
+    selected: Protocols,
+    over: SecurityLayer,
     timeout: Duration,
 ) -> McsFact {
     let (fact, _) = exchange(s, selected, over, timeout).await;
@@ -75,8 +76,8 @@ pub async fn connect<S: AsyncRead + AsyncWrite + Unpin>(
 /// `check --full`). Returns the decoded response when the server accepted.
 pub async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
     s: &mut S,
-    selected: u32,
-    over: &str,
+    selected: Protocols,
+    over: SecurityLayer,
     timeout: Duration,
 ) -> (
     McsFact,
@@ -84,7 +85,7 @@ pub async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
 ) {
     let start = Instant::now();
     let mut fact = empty(over);
-    let Some(req) = ClientConnectInitial::for_probe(selected, CLIENT_NAME)
+    let Some(req) = ClientConnectInitial::for_probe(selected.bits(), CLIENT_NAME)
         .encode()
         .ok()
         .and_then(|p| frame(&p))
@@ -188,7 +189,7 @@ pub fn classify(end: &ReadEnd, buf: &[u8], fact: &mut McsFact) {
                         .map(String::from)
                         .unwrap_or_else(|| format!("unknown RDP version 0x{:08X}", core.version)),
                 );
-                fact.client_requested_protocols = core.client_requested_protocols;
+                fact.client_requested_protocols = core.client_requested_protocols.map(Protocols);
                 fact.early_capability_flags = core.early_capability_flags;
             }
             if let Some(sec) = &r.gcc.security {
@@ -240,7 +241,7 @@ mod tests {
     }
 
     fn run(bytes: &[u8]) -> McsFact {
-        let mut f = empty("tls");
+        let mut f = empty(SecurityLayer::Tls);
         let end = match net::tpkt_progress(bytes) {
             net::FrameProgress::Complete(len) => ReadEnd::Frame { len },
             _ => ReadEnd::Invalid,

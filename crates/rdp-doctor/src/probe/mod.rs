@@ -16,6 +16,7 @@ pub mod x224;
 use crate::cert::TrustStore;
 use crate::facts::*;
 use crate::model::{Phase, Target};
+use rdp_doctor_wire::nego::Protocols;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -276,7 +277,7 @@ async fn main_chain(
     out.timeline.add(Phase::X224, x_start, neg.duration_ms);
     let nf = NegotiationFact {
         requested_protocols: opts.client.requested_protocols,
-        requested: rdp_doctor_wire::nego::Protocols(opts.client.requested_protocols).to_string(),
+        requested: opts.client.requested_protocols.to_string(),
         cookie_sent: opts.client.cookie.is_some(),
         duration_ms: neg.duration_ms,
         response: neg.outcome,
@@ -292,21 +293,21 @@ async fn main_chain(
         return out;
     };
     let full = opts.auth.as_ref().is_some_and(|a| a.full);
-    if selected == 0 && opts.stop_after_tls {
+    if selected == Protocols::RDP && opts.stop_after_tls {
         return out;
     }
-    if selected == 0 {
+    if selected == Protocols::RDP {
         // Standard RDP Security: MCS runs in the clear on this connection.
         let m_start = net::ms(t0.elapsed());
-        let mf = mcs::connect(&mut stream, 0, "rdp", opts.timeout).await;
+        let mf = mcs::connect(&mut stream, selected, SecurityLayer::Rdp, opts.timeout).await;
         out.timeline.add(Phase::Mcs, m_start, mf.duration_ms);
         out.mcs = Some(mf);
         if let Some(a) = &opts.auth {
-            let mut af = auth::fact(a, AuthOutcome::NoCredssp, "negotiate");
+            let mut af = auth::fact(a, AuthOutcome::NoCredssp, AuthRound::Negotiate);
             af.selected_protocol = Some("RDP".into());
             out.auth = Some(af);
             if a.full {
-                let mut act = activation::empty("mcs-connect");
+                let mut act = activation::empty(ActivationStep::McsConnect);
                 act.outcome = ActivationOutcome::Unsupported;
                 act.detail = Some("the server selected Standard RDP Security (RC4 encryption, no TLS): --full does not implement it, and sends no credentials over it".into());
                 out.activation = Some(act);
@@ -317,10 +318,7 @@ async fn main_chain(
     // With CredSSP selected, the MCS phase needs a second connection that asks for TLS only;
     // it runs alongside this one's TLS and CredSSP. With --full the main connection itself
     // goes on to MCS after CredSSP.
-    let side_mcs = if rdp_doctor_wire::nego::Protocols(selected).needs_credssp()
-        && !full
-        && !opts.stop_after_tls
-    {
+    let side_mcs = if selected.needs_credssp() && !full && !opts.stop_after_tls {
         let o = opts.clone();
         Some(tokio::spawn(async move {
             mcs_over_tls_only(addr, &o, t0).await
@@ -350,7 +348,7 @@ async fn main_chain(
     if opts.stop_after_tls {
         return out;
     }
-    let protocols = rdp_doctor_wire::nego::Protocols(selected);
+    let protocols = selected;
     if let Some(mut tls_stream) = tr.stream.filter(|_| tls_ok) {
         if protocols.needs_credssp() {
             let c_start = net::ms(t0.elapsed());
@@ -390,7 +388,7 @@ async fn main_chain(
         } else if let Some(a) = opts.auth.as_ref().filter(|a| a.full) {
             // TLS without NLA: the credentials can only travel in the Client Info PDU
             // (autologon), under the same gate as the NTLM response.
-            let mut af = auth::fact(a, AuthOutcome::NoCredssp, "negotiate");
+            let mut af = auth::fact(a, AuthOutcome::NoCredssp, AuthRound::Negotiate);
             af.selected_protocol = protocols.short_name().map(str::to_uppercase);
             let basis = crate::credentials::gate(
                 out.certificate.as_ref(),
@@ -399,7 +397,7 @@ async fn main_chain(
             );
             let password = match &basis {
                 Ok(b) => {
-                    af.trust_basis = Some(b.as_str().into());
+                    af.trust_basis = Some(*b);
                     af.credentials_delegated = true;
                     Some(a.credentials.password.expose())
                 }
@@ -417,11 +415,12 @@ async fn main_chain(
             run_full(&mut tls_stream, selected, &creds, opts, t0, &mut out).await;
         } else {
             let m_start = net::ms(t0.elapsed());
-            let mf = mcs::connect(&mut tls_stream, selected, "tls", opts.timeout).await;
+            let mf =
+                mcs::connect(&mut tls_stream, selected, SecurityLayer::Tls, opts.timeout).await;
             out.timeline.add(Phase::Mcs, m_start, mf.duration_ms);
             out.mcs = Some(mf);
             if let Some(a) = &opts.auth {
-                let mut af = auth::fact(a, AuthOutcome::NoCredssp, "negotiate");
+                let mut af = auth::fact(a, AuthOutcome::NoCredssp, AuthRound::Negotiate);
                 af.selected_protocol = protocols.short_name().map(str::to_uppercase);
                 out.auth = Some(af);
             }
@@ -441,7 +440,7 @@ async fn main_chain(
 /// `--full` on the main connection: MCS, channels, Client Info, licensing, Demand Active.
 async fn run_full<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
     s: &mut S,
-    selected: u32,
+    selected: Protocols,
     creds: &activation::ClientInfoCreds<'_>,
     opts: &CheckOptions,
     t0: Instant,
@@ -466,19 +465,16 @@ async fn mcs_over_tls_only(
     let (_, stream) = net::connect(addr, opts.timeout, net::ConnectOpts::default()).await;
     let Some(mut stream) = stream else {
         return (
-            mcs::skipped("tls", "a second connection for the MCS phase failed".into()),
+            mcs::skipped(
+                SecurityLayer::Tls,
+                "a second connection for the MCS phase failed".into(),
+            ),
             None,
         );
     };
-    let neg = x224::negotiate(
-        &mut stream,
-        rdp_doctor_wire::nego::Protocols::SSL.0,
-        None,
-        opts.timeout,
-    )
-    .await;
+    let neg = x224::negotiate(&mut stream, Protocols::SSL, None, opts.timeout).await;
     match &neg.outcome {
-        X224Outcome::Selected { protocol: 1, .. } => {}
+        X224Outcome::Selected { protocol, .. } if *protocol == Protocols::SSL => {}
         X224Outcome::Failure { code, name } => {
             let why = if *code == 5 {
                 "the server requires NLA (HYBRID_REQUIRED_BY_SERVER to a TLS-only request): the MCS phase needs credentials (check --user USER --full)".to_string()
@@ -488,12 +484,12 @@ async fn mcs_over_tls_only(
                     name.as_deref().unwrap_or("")
                 )
             };
-            return (mcs::skipped("tls", why), None);
+            return (mcs::skipped(SecurityLayer::Tls, why), None);
         }
         other => {
             return (
                 mcs::skipped(
-                    "tls",
+                    SecurityLayer::Tls,
                     format!("a TLS-only request got {}", other.describe()),
                 ),
                 None,
@@ -503,11 +499,14 @@ async fn mcs_over_tls_only(
     let tr = tls::handshake(stream, &opts.target.host, opts.timeout).await;
     let Some(mut s) = tr.stream else {
         return (
-            mcs::skipped("tls", "TLS on the second connection failed".into()),
+            mcs::skipped(
+                SecurityLayer::Tls,
+                "TLS on the second connection failed".into(),
+            ),
             None,
         );
     };
-    let mf = mcs::connect(&mut s, 1, "tls", opts.timeout).await;
+    let mf = mcs::connect(&mut s, Protocols::SSL, SecurityLayer::Tls, opts.timeout).await;
     let end = net::ms(t0.elapsed());
     let d = mf.duration_ms;
     (mf, Some((end - d, d)))
@@ -549,7 +548,8 @@ async fn tls_attempt(addr: SocketAddr, opts: &CheckOptions, mss: Option<u32>) ->
         opts.timeout,
     )
     .await;
-    if !matches!(neg.outcome, X224Outcome::Selected { protocol, .. } if protocol != 0) {
+    if !matches!(neg.outcome, X224Outcome::Selected { protocol, .. } if protocol != Protocols::RDP)
+    {
         return (RetryEnd::Failed, net::ms(start.elapsed()));
     }
     let tr = tls::handshake(stream, &opts.target.host, opts.timeout).await;

@@ -1,7 +1,7 @@
 //! Sockets and time: TCP connects classified by how they end, and bounded framed reads.
 //! Nothing above this layer sees an `io::Error`; it sees what the network did.
 
-use crate::facts::TcpOutcome;
+use crate::facts::{TcpOutcome, UnreachableKind};
 use std::io;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -70,12 +70,12 @@ pub fn classify_connect_error(e: &io::Error, elapsed: Duration) -> TcpOutcome {
         io::ErrorKind::ConnectionRefused => TcpOutcome::Refused { duration_ms },
         io::ErrorKind::HostUnreachable => TcpOutcome::Unreachable {
             duration_ms,
-            kind: "host".into(),
+            kind: UnreachableKind::Host,
             error: e.to_string(),
         },
         io::ErrorKind::NetworkUnreachable => TcpOutcome::Unreachable {
             duration_ms,
-            kind: "network".into(),
+            kind: UnreachableKind::Network,
             error: e.to_string(),
         },
         io::ErrorKind::TimedOut => TcpOutcome::Filtered {
@@ -84,7 +84,7 @@ pub fn classify_connect_error(e: &io::Error, elapsed: Duration) -> TcpOutcome {
         _ => match crate::sys::unreachable_kind(e) {
             Some(kind) => TcpOutcome::Unreachable {
                 duration_ms,
-                kind: kind.into(),
+                kind,
                 error: e.to_string(),
             },
             None => TcpOutcome::Error {

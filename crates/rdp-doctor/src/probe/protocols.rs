@@ -2,7 +2,10 @@
 //! which the server accepts and how it refuses the others.
 
 use super::{net, x224};
-use crate::facts::{ProtocolProbe, ProtocolsFact, TcpOutcome, X224Outcome};
+use crate::facts::{
+    Allowance, ProbeStatus, ProtocolProbe, ProtocolsFact, SecurityProtocol, Support, TcpOutcome,
+    X224Outcome,
+};
 use rdp_doctor_wire::nego::Protocols;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -36,7 +39,11 @@ pub async fn run(
     let start_ms = net::ms(t0.elapsed());
     let mut set = tokio::task::JoinSet::new();
     let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(PARALLEL));
-    for (i, p) in Protocols::ALL.iter().copied().enumerate() {
+    for (i, p) in Protocols::ALL
+        .iter()
+        .filter_map(|p| SecurityProtocol::of(*p))
+        .enumerate()
+    {
         let gate = gate.clone();
         set.spawn(async move {
             tokio::time::sleep(STAGGER * i as u32).await;
@@ -48,7 +55,9 @@ pub async fn run(
             let mut retrans = None;
             let response = match stream {
                 Some(mut s) => {
-                    let o = x224::negotiate(&mut s, p.0, None, timeout).await.outcome;
+                    let o = x224::negotiate(&mut s, p.bits(), None, timeout)
+                        .await
+                        .outcome;
                     retrans = rdp_doctor_sys::tcp_stats(&s).map(|st| st.lost_retransmits());
                     o
                 }
@@ -56,12 +65,12 @@ pub async fn run(
                     error: format!("TCP connect failed: {}", describe_tcp(&tcp)),
                 },
             };
-            let status = x224::probe_status(p.0, &response).to_string();
+            let status = x224::probe_status(p.bits(), &response);
             (
                 i,
                 ProtocolProbe {
-                    protocol: p.short_name().unwrap_or("?").to_string(),
-                    requested: p.0,
+                    protocol: p,
+                    requested: p.bits(),
                     status,
                     duration_ms: net::ms(started.elapsed()),
                     response,
@@ -111,48 +120,48 @@ fn describe_tcp(t: &TcpOutcome) -> String {
 
 /// Derives the NLA/TLS/standard-RDP verdicts from the per-protocol answers. Pure.
 pub fn summarize(probes: Vec<ProtocolProbe>) -> ProtocolsFact {
-    let get = |name: &str| probes.iter().find(|p| p.protocol == name);
-    let accepted: Vec<String> = probes
+    use SecurityProtocol::{Hybrid, HybridEx, Rdp, Tls};
+    let get = |p: SecurityProtocol| probes.iter().find(|x| x.protocol == p);
+    let accepted: Vec<SecurityProtocol> = probes
         .iter()
-        .filter(|p| p.status == "accepted")
-        .map(|p| p.protocol.clone())
+        .filter(|p| p.status == ProbeStatus::Accepted)
+        .map(|p| p.protocol)
         .collect();
-    let is = |name: &str, st: &str| get(name).is_some_and(|p| p.status == st);
-    let hybrid = is("hybrid", "accepted") || is("hybrid_ex", "accepted");
-    let hybrid_known = get("hybrid").is_some_and(|p| p.status != "error");
-    let tls_ok = is("tls", "accepted");
-    let rdp_ok = is("rdp", "accepted");
+    let is = |p: SecurityProtocol, st: ProbeStatus| get(p).is_some_and(|x| x.status == st);
+    let hybrid = is(Hybrid, ProbeStatus::Accepted) || is(HybridEx, ProbeStatus::Accepted);
+    let hybrid_known = get(Hybrid).is_some_and(|p| p.status != ProbeStatus::Error);
+    let tls_ok = is(Tls, ProbeStatus::Accepted);
+    let rdp_ok = is(Rdp, ProbeStatus::Accepted);
     let nla = if hybrid && !tls_ok && !rdp_ok {
-        "required"
+        Support::Required
     } else if hybrid {
-        "supported"
+        Support::Supported
     } else if hybrid_known {
-        "not-offered"
+        Support::NotOffered
     } else {
-        "unknown"
+        Support::Unknown
     };
-    let tls = if (tls_ok || hybrid) && !rdp_ok && get("rdp").is_some_and(|p| p.status == "refused")
-    {
-        "required"
+    let tls = if (tls_ok || hybrid) && !rdp_ok && is(Rdp, ProbeStatus::Refused) {
+        Support::Required
     } else if tls_ok || hybrid {
-        "supported"
-    } else if get("tls").is_some_and(|p| p.status == "refused") {
-        "not-offered"
+        Support::Supported
+    } else if is(Tls, ProbeStatus::Refused) {
+        Support::NotOffered
     } else {
-        "unknown"
+        Support::Unknown
     };
     let standard_rdp = if rdp_ok {
-        "allowed"
-    } else if is("rdp", "refused") {
-        "refused"
+        Allowance::Allowed
+    } else if is(Rdp, ProbeStatus::Refused) {
+        Allowance::Refused
     } else {
-        "unknown"
+        Allowance::Unknown
     };
     ProtocolsFact {
         probes,
         accepted,
-        nla: nla.into(),
-        tls: tls.into(),
-        standard_rdp: standard_rdp.into(),
+        nla,
+        tls,
+        standard_rdp,
     }
 }

@@ -1,7 +1,7 @@
 //! The resolve step: every A/AAAA address of the name through the system resolver.
 
 use super::net;
-use crate::facts::ResolveFact;
+use crate::facts::{ResolveFact, ResolveOutcome};
 use crate::model::Target;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -13,7 +13,7 @@ pub async fn resolve(target: &Target, timeout: Duration) -> (ResolveFact, Vec<So
         return (
             ResolveFact {
                 duration_ms: 0.0,
-                outcome: "literal".into(),
+                outcome: ResolveOutcome::Literal,
                 addresses: vec![ip.to_string()],
                 error: None,
             },
@@ -23,7 +23,7 @@ pub async fn resolve(target: &Target, timeout: Duration) -> (ResolveFact, Vec<So
     let lookup = tokio::net::lookup_host((target.host.clone(), target.port));
     let (outcome, addrs, error) = match tokio::time::timeout(timeout, lookup).await {
         Err(_) => (
-            "timeout",
+            ResolveOutcome::Timeout,
             Vec::new(),
             Some(format!(
                 "no answer from the resolver within {} s",
@@ -39,12 +39,12 @@ pub async fn resolve(target: &Target, timeout: Duration) -> (ResolveFact, Vec<So
             }
             if v.is_empty() {
                 (
-                    "not-found",
+                    ResolveOutcome::NotFound,
                     v,
                     Some("the resolver returned no address".into()),
                 )
             } else {
-                ("ok", v, None)
+                (ResolveOutcome::Ok, v, None)
             }
         }
         Ok(Err(e)) => (classify(&e), Vec::new(), Some(e.to_string())),
@@ -52,7 +52,7 @@ pub async fn resolve(target: &Target, timeout: Duration) -> (ResolveFact, Vec<So
     (
         ResolveFact {
             duration_ms: net::ms(start.elapsed()),
-            outcome: outcome.into(),
+            outcome,
             addresses: addrs.iter().map(|a| a.ip().to_string()).collect(),
             error,
         },
@@ -60,12 +60,12 @@ pub async fn resolve(target: &Target, timeout: Duration) -> (ResolveFact, Vec<So
     )
 }
 
-fn classify(e: &std::io::Error) -> &'static str {
+fn classify(e: &std::io::Error) -> ResolveOutcome {
     if let Some(code) = e.raw_os_error() {
         // Windows: WSAHOST_NOT_FOUND 11001, WSATRY_AGAIN 11002, WSANO_DATA 11004
         match code {
-            11001 | 11004 => return "not-found",
-            11002 => return "temporary-failure",
+            11001 | 11004 => return ResolveOutcome::NotFound,
+            11002 => return ResolveOutcome::TemporaryFailure,
             _ => {}
         }
     }
@@ -75,10 +75,10 @@ fn classify(e: &std::io::Error) -> &'static str {
         || m.contains("nodename nor servname")
         || m.contains("no such host")
     {
-        "not-found"
+        ResolveOutcome::NotFound
     } else if m.contains("temporary failure") || m.contains("try again") {
-        "temporary-failure"
+        ResolveOutcome::TemporaryFailure
     } else {
-        "error"
+        ResolveOutcome::Error
     }
 }

@@ -3,7 +3,7 @@
 //! server sent, so a failed or stalled handshake still yields evidence.
 
 use super::net;
-use crate::facts::{TlsAlertFact, TlsFact, TlsOutcome};
+use crate::facts::{AlertDirection, TlsAlertFact, TlsFact, TlsFailure, TlsOutcome};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
@@ -241,13 +241,14 @@ pub async fn handshake_with(
             level: a.level,
             description: a.description,
             name: a.description_name().into(),
-            direction: "received".into(),
+            direction: AlertDirection::Received,
         }),
         server_hello_version: flight
             .server_hello
             .map(|h| rdp_doctor_wire::tls::version_name(h.version())),
         chain_length: chain.len(),
         error: None,
+        failure: None,
         mss: None,
     };
     let stream = match result {
@@ -283,6 +284,7 @@ fn version_label(v: rustls::ProtocolVersion) -> String {
 fn error_fact(start: &Instant, error: String) -> TlsFact {
     TlsFact {
         error: Some(error),
+        failure: Some(TlsFailure::Other),
         ..TlsFact::new(TlsOutcome::Error, net::ms(start.elapsed()))
     }
 }
@@ -293,9 +295,11 @@ fn classify_error(e: &io::Error, flight: &rdp_doctor_wire::tls::ServerFlight, fa
         Some(r) => r.to_string(),
         None => e.to_string(),
     });
+    fact.failure = Some(inner.map_or(TlsFailure::Connection, failure_of));
     if flight.not_tls {
         fact.outcome = TlsOutcome::Error;
         fact.error = Some("the server answered the ClientHello with bytes that are not TLS".into());
+        fact.failure = Some(TlsFailure::NotTls);
         return;
     }
     fact.outcome = match inner {
@@ -305,7 +309,7 @@ fn classify_error(e: &io::Error, flight: &rdp_doctor_wire::tls::ServerFlight, fa
                 level: 2,
                 description: d,
                 name: rdp_doctor_wire::tls::alert_name(d).into(),
-                direction: "received".into(),
+                direction: AlertDirection::Received,
             });
             TlsOutcome::Alert
         }
@@ -321,6 +325,40 @@ fn classify_error(e: &io::Error, flight: &rdp_doctor_wire::tls::ServerFlight, fa
     }
 }
 
+/// Why rustls refused the handshake, from its error value.
+pub fn failure_of(e: &rustls::Error) -> TlsFailure {
+    use rustls::{Error, InvalidMessage, PeerIncompatible as P};
+    match e {
+        Error::PeerIncompatible(
+            P::ServerDoesNotSupportTls12Or13
+            | P::ServerTlsVersionIsDisabledByOurConfig
+            | P::SupportedVersionsExtensionRequired
+            | P::Tls12NotOffered
+            | P::Tls12NotOfferedOrEnabled
+            | P::Tls13RequiredForQuic,
+        ) => TlsFailure::VersionMismatch,
+        Error::PeerIncompatible(
+            P::NoCipherSuitesInCommon
+            | P::NoKxGroupsInCommon
+            | P::NoSignatureSchemesInCommon
+            | P::NoEcPointFormatsInCommon
+            | P::NoCertificateRequestSignatureSchemesInCommon,
+        ) => TlsFailure::NoCommonCipher,
+        Error::PeerIncompatible(_) => TlsFailure::Incompatible,
+        // A record or ServerHello version rustls does not know (SSLv2/v3-era servers).
+        Error::InvalidMessage(InvalidMessage::UnknownProtocolVersion) => {
+            TlsFailure::VersionMismatch
+        }
+        Error::InvalidMessage(_) => TlsFailure::InvalidMessage,
+        Error::PeerMisbehaved(_)
+        | Error::InappropriateMessage { .. }
+        | Error::InappropriateHandshakeMessage { .. } => TlsFailure::Misbehaved,
+        Error::AlertReceived(_) => TlsFailure::AlertReceived,
+        Error::NoCertificatesPresented => TlsFailure::NoCertificate,
+        _ => TlsFailure::Other,
+    }
+}
+
 /// A duplicate handle on a socket, so its kernel statistics can be read after the stream was
 /// moved into a TLS connector (and even after that future was dropped on a time-out).
 struct StatsHandle(socket2::Socket);
@@ -331,5 +369,50 @@ impl StatsHandle {
     }
     fn read(&self) -> Option<rdp_doctor_sys::TcpStats> {
         rdp_doctor_sys::tcp_stats(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustls::{AlertDescription, Error, InvalidMessage, PeerIncompatible, PeerMisbehaved};
+
+    #[test]
+    fn failures_come_from_the_rustls_error() {
+        let cases = [
+            (
+                Error::PeerIncompatible(PeerIncompatible::ServerDoesNotSupportTls12Or13),
+                TlsFailure::VersionMismatch,
+            ),
+            (
+                Error::InvalidMessage(InvalidMessage::UnknownProtocolVersion),
+                TlsFailure::VersionMismatch,
+            ),
+            (
+                Error::PeerIncompatible(PeerIncompatible::NoCipherSuitesInCommon),
+                TlsFailure::NoCommonCipher,
+            ),
+            (
+                Error::PeerIncompatible(PeerIncompatible::NullCompressionRequired),
+                TlsFailure::Incompatible,
+            ),
+            (
+                Error::PeerMisbehaved(PeerMisbehaved::SelectedUnofferedCipherSuite),
+                TlsFailure::Misbehaved,
+            ),
+            (
+                Error::InvalidMessage(InvalidMessage::MessageTooShort),
+                TlsFailure::InvalidMessage,
+            ),
+            (
+                Error::AlertReceived(AlertDescription::HandshakeFailure),
+                TlsFailure::AlertReceived,
+            ),
+            (Error::NoCertificatesPresented, TlsFailure::NoCertificate),
+            (Error::DecryptError, TlsFailure::Other),
+        ];
+        for (e, want) in cases {
+            assert_eq!(failure_of(&e), want, "{e}");
+        }
     }
 }

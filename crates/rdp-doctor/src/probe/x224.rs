@@ -1,7 +1,7 @@
 //! The X.224 step: send a Connection Request, classify whatever comes back.
 
 use super::net::{self, ReadEnd};
-use crate::facts::X224Outcome;
+use crate::facts::{ProbeStatus, X224Outcome};
 use crate::sanitize;
 use rdp_doctor_wire::nego::{rsp_flags, NegOutcome, NegRequest, Protocols};
 use rdp_doctor_wire::tpkt;
@@ -20,12 +20,12 @@ pub struct NegotiationResult {
 }
 
 /// Builds the request bytes (TPKT included).
-pub fn request_bytes(requested: u32, cookie: Option<&str>) -> Vec<u8> {
+pub fn request_bytes(requested: Protocols, cookie: Option<&str>) -> Vec<u8> {
     let cr = ConnectionRequest {
         token: cookie.map(ConnectionRequest::mstshash),
         nego: Some(NegRequest {
             flags: 0,
-            protocols: Protocols(requested),
+            protocols: requested,
         }),
         correlation_id: None,
     };
@@ -48,7 +48,7 @@ pub fn request_bytes(requested: u32, cookie: Option<&str>) -> Vec<u8> {
 
 pub async fn negotiate(
     stream: &mut TcpStream,
-    requested: u32,
+    requested: Protocols,
     cookie: Option<&str>,
     timeout: Duration,
 ) -> NegotiationResult {
@@ -89,7 +89,7 @@ pub fn classify(end: &ReadEnd, buf: &[u8], timeout: Duration) -> (X224Outcome, O
             let outcome = match x224::decode(payload) {
                 Ok(Tpdu::ConnectionConfirm(cc)) => match cc.nego {
                     NegOutcome::Response { flags, selected } => X224Outcome::Selected {
-                        protocol: selected.0,
+                        protocol: selected,
                         protocol_name: selected.to_string(),
                         flags,
                         flag_names: rsp_flags::names(flags)
@@ -183,14 +183,14 @@ fn describe_mcs(mcs: &[u8]) -> String {
 
 /// Whether a single-protocol probe's answer means the protocol was accepted, refused, or the
 /// probe failed.
-pub fn probe_status(requested: u32, outcome: &X224Outcome) -> &'static str {
+pub fn probe_status(requested: Protocols, outcome: &X224Outcome) -> ProbeStatus {
     match outcome {
-        X224Outcome::Selected { protocol, .. } if *protocol == requested => "accepted",
-        X224Outcome::Selected { .. } => "refused",
-        X224Outcome::Legacy if requested == 0 => "accepted",
-        X224Outcome::Legacy => "refused",
-        X224Outcome::Failure { .. } => "refused",
-        _ => "error",
+        X224Outcome::Selected { protocol, .. } if *protocol == requested => ProbeStatus::Accepted,
+        X224Outcome::Selected { .. } => ProbeStatus::Refused,
+        X224Outcome::Legacy if requested == Protocols::RDP => ProbeStatus::Accepted,
+        X224Outcome::Legacy => ProbeStatus::Refused,
+        X224Outcome::Failure { .. } => ProbeStatus::Refused,
+        _ => ProbeStatus::Error,
     }
 }
 
@@ -208,13 +208,13 @@ mod tests {
         assert!(matches!(
             o,
             X224Outcome::Selected {
-                protocol: 0,
+                protocol: Protocols::RDP,
                 flags: 1,
                 ..
             }
         ));
-        assert_eq!(probe_status(2, &o), "refused");
-        assert_eq!(probe_status(0, &o), "accepted");
+        assert_eq!(probe_status(Protocols::HYBRID, &o), ProbeStatus::Refused);
+        assert_eq!(probe_status(Protocols::RDP, &o), ProbeStatus::Accepted);
         assert!(hex.is_some());
         let fail = [3, 0, 0, 19, 14, 0xD0, 0, 0, 0, 0, 0, 3, 0, 8, 0, 5, 0, 0, 0];
         let (o, _) = classify(&ReadEnd::Frame { len: 19 }, &fail, T);

@@ -149,7 +149,7 @@ fn facts(r: &Report, s: Style, w: &mut dyn Write) -> io::Result<()> {
                 if p.accepted.is_empty() {
                     "none".into()
                 } else {
-                    p.accepted.join(", ")
+                    crate::facts::SecurityProtocol::join(&p.accepted, ", ")
                 }
             ),
         ));

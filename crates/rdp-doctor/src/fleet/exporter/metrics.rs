@@ -4,13 +4,20 @@
 //! is closed: phases and protocols are fixed lists, finding ids come from the catalogue,
 //! severities are three words. Never a certificate subject or an error text as a label.
 
-use crate::facts::UdpOutcome;
+use crate::facts::{SecurityProtocol, Support, UdpOutcome};
 use crate::model::{Phase, PhaseStatus, Verdict};
 use crate::report::Report;
 use std::fmt::Write as _;
 
 /// The protocols of the enumeration, in order (`probe_rdp_protocol_accepted{protocol}`).
-pub const PROTOCOLS: [&str; 6] = ["rdp", "tls", "hybrid", "rdstls", "hybrid_ex", "rdsaad"];
+pub const PROTOCOLS: [SecurityProtocol; 6] = [
+    SecurityProtocol::Rdp,
+    SecurityProtocol::Tls,
+    SecurityProtocol::Hybrid,
+    SecurityProtocol::Rdstls,
+    SecurityProtocol::HybridEx,
+    SecurityProtocol::Rdsaad,
+];
 
 /// A text exposition being written.
 #[derive(Debug, Default)]
@@ -156,25 +163,25 @@ pub fn probe(report: Option<&Report>, duration_s: f64) -> String {
             "Whether the server accepts a connection request for exactly this security protocol.",
         );
         for proto in PROTOCOLS {
-            let ok = p.accepted.iter().any(|a| a == proto);
+            let ok = p.accepts(proto);
             e.sample(
                 "probe_rdp_protocol_accepted",
-                &[("protocol", proto)],
+                &[("protocol", proto.as_str())],
                 if ok { 1.0 } else { 0.0 },
             );
         }
-        match p.nla.as_str() {
-            "required" => e.gauge(
+        match p.nla {
+            Support::Required => e.gauge(
                 "probe_rdp_nla_required",
                 "Whether the server requires Network Level Authentication (CredSSP) of every client.",
                 1.0,
             ),
-            "supported" | "not-offered" => e.gauge(
+            Support::Supported | Support::NotOffered => e.gauge(
                 "probe_rdp_nla_required",
                 "Whether the server requires Network Level Authentication (CredSSP) of every client.",
                 0.0,
             ),
-            _ => {}
+            Support::Unknown => {}
         }
     }
     if let Some(u) = &f.udp {
@@ -395,10 +402,10 @@ mod tests {
         };
         f.protocols = Some(ProtocolsFact {
             probes: vec![],
-            accepted: vec!["hybrid".into(), "hybrid_ex".into()],
-            nla: "required".into(),
-            tls: "required".into(),
-            standard_rdp: "refused".into(),
+            accepted: vec![SecurityProtocol::Hybrid, SecurityProtocol::HybridEx],
+            nla: Support::Required,
+            tls: Support::Required,
+            standard_rdp: Allowance::Refused,
         });
         f.udp = Some(UdpFact {
             outcome: UdpOutcome::Silent,
