@@ -101,8 +101,8 @@ struct ExplainArgs {
 #[derive(Args)]
 struct LabArgs {
     /// ADDR:PORT, ADDR:FIRST-LAST, or FIRST_ADDR-LAST_ADDR:PORT (IPv4, many loopback addresses);
-    /// repeat it, pairing each with a --fault.
-    #[arg(long, default_value = "127.0.0.1:33389")]
+    /// repeat it, pairing each with a --fault. Default 127.0.0.1:33389 (none with --gateway).
+    #[arg(long)]
     listen: Vec<String>,
     /// A fault name (see --list), or `all` to put every fault on consecutive ports of a range.
     #[arg(long, default_value = "healthy")]
@@ -122,6 +122,20 @@ struct LabArgs {
     /// Do not log each connection on stderr (benchmarks).
     #[arg(long)]
     quiet: bool,
+    /// Serve an RD Gateway (MS-TSGU over HTTPS: WebSocket and legacy HTTP) on ADDR:PORT;
+    /// repeat it, pairing each with a --gateway-fault. It relays to any RDP endpoint its RAP
+    /// admits: loopback targets and those given with --gateway-allow.
+    #[arg(long, value_name = "ADDR:PORT")]
+    gateway: Vec<String>,
+    /// A gateway fault name (see --list); one per --gateway, default healthy.
+    #[arg(long, value_name = "NAME")]
+    gateway_fault: Vec<String>,
+    /// A target the gateway's RAP admits besides loopback ones: HOST or HOST:PORT.
+    #[arg(long, value_name = "HOST[:PORT]")]
+    gateway_allow: Vec<String>,
+    /// A user the gateway's CAP admits (default: every lab user).
+    #[arg(long, value_name = "USER")]
+    gateway_cap: Vec<String>,
 }
 
 #[derive(Args)]
@@ -427,17 +441,57 @@ fn run_lab(a: LabArgs) -> Exit {
         for f in Fault::ALL {
             println!("{:<28} {}", f.name(), f.describe());
         }
+        println!();
+        println!("gateway faults (--gateway-fault):");
+        for f in lab::gateway::FAULTS {
+            println!("{:<36} {}", f.name, f.describe);
+        }
         return Exit::Ok;
     }
+    let mut gateways = Vec::new();
+    if a.gateway_fault.len() > a.gateway.len().max(1) {
+        return fail("give one --gateway-fault per --gateway");
+    }
+    for (i, g) in a.gateway.iter().enumerate() {
+        let addr = match lab::parse_listen(g).map(|v| (v.len(), v.first().copied())) {
+            Ok((1, Some(a))) => a,
+            Ok(_) => return fail("--gateway takes one ADDR:PORT"),
+            Err(e) => return fail(&e),
+        };
+        let name = a
+            .gateway_fault
+            .get(i)
+            .map(String::as_str)
+            .unwrap_or("healthy");
+        let Some(fault) = lab::gateway::faults::parse(name) else {
+            return fail(&format!(
+                "unknown gateway fault '{}'; see rdp-doctor lab --list",
+                rdp_doctor::sanitize::escape(name)
+            ));
+        };
+        gateways.push(lab::gateway::GatewayEndpoint {
+            addr,
+            fault,
+            allow: a.gateway_allow.clone(),
+            cap_users: a.gateway_cap.clone(),
+        });
+    }
+    let listen = if a.listen.is_empty() && gateways.is_empty() {
+        vec!["127.0.0.1:33389".to_string()]
+    } else {
+        a.listen.clone()
+    };
     let mut addrs = Vec::new();
-    for l in &a.listen {
+    for l in &listen {
         match lab::parse_listen(l) {
             Ok(v) => addrs.push(v),
             Err(e) => return fail(&e),
         }
     }
     let mut endpoints = Vec::new();
-    if a.fault.len() == 1 && a.fault.first().map(String::as_str) == Some("all") {
+    if addrs.is_empty() {
+        // Only gateways.
+    } else if a.fault.len() == 1 && a.fault.first().map(String::as_str) == Some("all") {
         let ports: Vec<_> = addrs.into_iter().flatten().collect();
         if ports.len() < Fault::ALL.len() {
             return fail(&format!(
@@ -465,11 +519,14 @@ fn run_lab(a: LabArgs) -> Exit {
             }
         }
     }
-    if let Some(e) = endpoints.iter().find(|e| !e.addr.ip().is_loopback()) {
-        if !a.allow_remote {
+    let all_addrs = endpoints
+        .iter()
+        .map(|e| e.addr)
+        .chain(gateways.iter().map(|g| g.addr));
+    for addr in all_addrs {
+        if !addr.ip().is_loopback() && !a.allow_remote {
             return fail(&format!(
-                "{} is not a loopback address; the lab is a deliberately broken server, pass --allow-remote to expose it",
-                e.addr
+                "{addr} is not a loopback address; the lab is a deliberately broken server, pass --allow-remote to expose it"
             ));
         }
     }
@@ -483,6 +540,7 @@ fn run_lab(a: LabArgs) -> Exit {
             users: Vec::new(),
             names: a.name.clone(),
             log: !a.quiet,
+            gateways,
         })
         .await
         {
@@ -510,6 +568,17 @@ fn run_lab(a: LabArgs) -> Exit {
                 e.addr,
                 e.fault.name(),
                 e.fault.describe()
+            );
+        }
+        for (addr, f) in &lab.gateways {
+            let where_ = if addr.ip().is_loopback() {
+                "loopback only"
+            } else {
+                "REACHABLE FROM THE NETWORK"
+            };
+            eprintln!(
+                "lab gateway listening on {addr} (https, {where_}): {} - {}",
+                f.name, f.describe
             );
         }
         eprintln!("press Ctrl-C to stop");

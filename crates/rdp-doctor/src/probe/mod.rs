@@ -5,6 +5,7 @@
 pub mod activation;
 pub mod auth;
 pub mod credssp;
+pub mod gateway;
 pub mod mcs;
 pub mod net;
 pub mod protocols;

@@ -1,5 +1,5 @@
 //! Names of the status codes an RD Gateway returns in its PDUs ([MS-TSGU] 2.2.6, values as
-//! FreeRDP's `tsg.h` and the [MS-TSGU] 3.2.6.1.x return-value tables define them).
+//! FreeRDP defines them and the [MS-TSGU] 3.2.6.1.x return-value tables define them).
 //!
 //! The HTTP transport carries the HRESULT form (`0x800759DA` = severity bit, FACILITY_WIN32,
 //! code 0x59DA); the RPC transport the bare code (`0x000059DA`). Both forms name the same
