@@ -243,6 +243,17 @@ struct CheckArgs {
     /// firewall, TermService). Windows only: run it on the server, elevated.
     #[arg(long)]
     local: bool,
+    /// Reach the target through this RD Gateway (HTTPS, MS-TSGU): GW or GW:PORT (default 443).
+    /// Also taken from the .rdp file (gatewayhostname with gatewayusagemethod 1 or 2). The
+    /// target's phases then run inside the gateway's tunnel.
+    #[arg(long, value_name = "GW[:PORT]")]
+    gateway: Option<String>,
+    /// The gateway account, when it is not --user's: DOMAIN\\user, user@domain or user. Its
+    /// password comes from RDP_DOCTOR_GATEWAY_PASSWORD or a prompt (never the command line). An
+    /// access token (the .rdp file's gatewayaccesstoken, or RDP_DOCTOR_GATEWAY_TOKEN) is used
+    /// instead when present.
+    #[arg(long, value_name = "USER")]
+    gateway_user: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -352,7 +363,12 @@ fn run_check(a: CheckArgs, style: Style) -> Exit {
         Ok(v) => v,
         Err(e) => return fail(&e),
     };
+    let gateway = match gateway_options(&a, rdp.as_ref(), auth.as_ref()) {
+        Ok(g) => g,
+        Err(e) => return fail(&e),
+    };
     let opts = rdp_doctor::probe::CheckOptions {
+        gateway,
         client,
         timeout,
         udp_wait,
@@ -434,6 +450,75 @@ fn auth_options(a: &CheckArgs) -> Result<Option<rdp_doctor::probe::auth::AuthOpt
         full: a.full,
     }))
 }
+
+/// `--gateway` (or the .rdp file's gateway) and its credentials: `--gateway-user` with
+/// RDP_DOCTOR_GATEWAY_PASSWORD or a prompt, else `--user`'s credentials (the .rdp default
+/// `promptcredentialonce`); an access token from RDP_DOCTOR_GATEWAY_TOKEN or the file.
+fn gateway_options(
+    a: &CheckArgs,
+    rdp: Option<&rdp_doctor::rdpfile::RdpFile>,
+    auth: Option<&rdp_doctor::probe::auth::AuthOptions>,
+) -> Result<Option<rdp_doctor::probe::gateway::client::GatewayOptions>, String> {
+    use rdp_doctor::credentials::{self, Credentials, Secret};
+    let from_file = rdp
+        .filter(|r| r.uses_gateway())
+        .and_then(|r| r.gateway_hostname());
+    let typed = match (&a.gateway, from_file) {
+        (Some(g), _) => g.clone(),
+        (None, Some(g)) => g.to_string(),
+        (None, None) => {
+            if a.gateway_user.is_some() {
+                return Err(
+                    "--gateway-user needs --gateway (or an .rdp file that uses one)".into(),
+                );
+            }
+            return Ok(None);
+        }
+    };
+    let target =
+        rdp_doctor::target::parse_target(&typed, 443).map_err(|e| format!("--gateway: {e}"))?;
+    let token = match std::env::var(GATEWAY_TOKEN_ENV)
+        .ok()
+        .filter(|t| !t.trim().is_empty())
+    {
+        Some(t) => Some(Secret::new(t)),
+        None => a
+            .rdp_file
+            .as_deref()
+            .filter(|_| from_file.is_some())
+            .and_then(rdp_doctor::rdpfile::read_access_token),
+    }
+    .map(Arc::new);
+    let credentials = match &a.gateway_user {
+        Some(u) => {
+            let (domain, user) = credentials::parse_user(u)?;
+            let env = std::env::var(GATEWAY_PASSWORD_ENV).ok();
+            let shown = rdp_doctor::sanitize::escape(u);
+            let (password, _) =
+                credentials::obtain_password(None, env, std::io::stdin().is_terminal(), || {
+                    rpassword::prompt_password(format!("Gateway password for {shown}: "))
+                })?;
+            Some(Arc::new(Credentials {
+                domain,
+                user,
+                password,
+            }))
+        }
+        None => auth.map(|o| o.credentials.clone()),
+    };
+    Ok(Some(rdp_doctor::probe::gateway::client::GatewayOptions {
+        target,
+        credentials,
+        token,
+        pinned_sha256: None,
+        insecure: a.insecure_send_credentials,
+    }))
+}
+
+/// The gateway password's environment variable (`--gateway-user`).
+const GATEWAY_PASSWORD_ENV: &str = "RDP_DOCTOR_GATEWAY_PASSWORD";
+/// An RD Gateway access token (PAA), as the .rdp file's gatewayaccesstoken.
+const GATEWAY_TOKEN_ENV: &str = "RDP_DOCTOR_GATEWAY_TOKEN";
 
 fn run_lab(a: LabArgs) -> Exit {
     use rdp_doctor::lab::{self, Endpoint, Fault};

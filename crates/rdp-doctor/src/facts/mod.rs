@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod gateway;
 pub mod local;
 pub mod logs;
 pub mod rdp_file;
@@ -12,6 +13,10 @@ pub mod rdp_file;
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Facts {
     pub client: ClientProfile,
+    /// The RD Gateway path (`check --gateway`); the target's facts below were measured
+    /// through its tunnel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<gateway::GatewayFacts>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resolve: Option<ResolveFact>,
     /// One entry per resolved address, with its TCP outcome.

@@ -2,3 +2,4 @@
 //! phases run inside its tunnel.
 
 pub mod channel;
+pub mod client;
