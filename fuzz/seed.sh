@@ -22,4 +22,33 @@ w tls_flight truncated-record '\x16\x03\x03\x05\x62\x02\x00'
 # RDP-UDP datagrams
 w rdpeudp_datagram windows-syn-ack '\x64\x7a\x02\xbc\x00\x40\x10\x05\x61\xf7\xb6\xe3\x04\xd0\x04\xd0\x00\x01\x01\x01'
 w rdpeudp_datagram mstsc-syn-prefix '\xff\xff\xff\xff\x00\x40\x18\x01\x70\x14\xc0\xfb\x04\xd0\x04\xd0AAAAAAAAAAAAAAAA\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01\x01\x01'
+# RD Gateway: HTTP response heads a gateway (or what stands in front of it) answers
+w gateway_http_response_head iis-401 'HTTP/1.1 401 Unauthorized\r\nContent-Type: text/plain\r\nServer: Microsoft-IIS/10.0\r\nWWW-Authenticate: Negotiate\r\nWWW-Authenticate: NTLM\r\nWWW-Authenticate: Basic realm="gw.example.com"\r\nContent-Length: 13\r\n\r\nUnauthorized.'
+w gateway_http_response_head ntlm-challenge 'HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: NTLM TlRMTVNTUAACAAAADAAMADgAAAAFgomiAAAAAAAAAAA=\r\nContent-Length: 0\r\n\r\n'
+w gateway_http_response_head ws-101 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n'
+w gateway_http_response_head legacy-out-200 'HTTP/1.1 200 OK\r\nDate: Sun, 06 Dec 2026 02:00:00 GMT\r\n\r\n\xab\xcd\xab\xcd\xab\xcd\xab\xcd\xab\xcd'
+w gateway_http_response_head rpc-503 'HTTP/1.0 503 RPC Error: 6ba\r\n\r\n'
+w gateway_http_response_head chunked 'HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, POST\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n'
+# RD Gateway: request heads clients send (FreeRDP 2 / 3 order)
+w gateway_http_request_head freerdp2-out 'RDG_OUT_DATA /remoteDesktopGateway/ HTTP/1.1\r\nCache-Control: no-cache\r\nPragma: no-cache\r\nAccept: */*\r\nUser-Agent: MS-RDGateway/1.0\r\nHost: 127.0.0.1\r\nConnection: Keep-Alive\r\nRDG-Connection-Id: {1b9f9c16-3b8c-4e2f-9a4e-2c6c0b3c5a11}\r\nContent-Length: 0\r\nAuthorization: NTLM TlRMTVNTUAABAAAAB4IIog==\r\n\r\n'
+w gateway_http_request_head freerdp3-ws 'RDG_OUT_DATA /remoteDesktopGateway/ HTTP/1.1\r\nCache-Control: no-cache\r\nPragma: no-cache\r\nAccept: */*\r\nUser-Agent: MS-RDGateway/1.0\r\nHost: gw\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-Websocket-Version: 13\r\nSec-Websocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nRDG-Connection-Id: {1b9f9c16-3b8c-4e2f-9a4e-2c6c0b3c5a11}\r\nRDG-Correlation-Id: {1b9f9c16-3b8c-4e2f-9a4e-2c6c0b3c5a11}\r\nContent-Length: 0\r\n\r\n'
+w gateway_http_request_head in-chunked 'RDG_IN_DATA /remoteDesktopGateway/ HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: chunked\r\n\r\nE\r\n\x01\x00\x00\x00\x0e\x00\x00\x00\x01\x00\x00\x00\x00\x00\r\n'
+w gateway_http_request_head rpc-in 'RPC_IN_DATA /rpc/rpcproxy.dll?localhost:3388 HTTP/1.1\r\nAccept: application/rpc\r\nUser-Agent: MSRPC\r\nHost: gw\r\nContent-Length: 0\r\n\r\n'
+# RD Gateway: authentication header values
+w gateway_www_authenticate schemes 'Negotiate\nNTLM TlRMTVNTUAACAAAA==\nBasic realm="gw, example", charset="UTF-8"\nSMARTCARD, PAA, SSPI_NTLM'
+# RD Gateway: chunked IN channel bodies
+w gateway_chunked freerdp2-in 'E\r\n\x01\x00\x00\x00\x0e\x00\x00\x00\x01\x00\x00\x00\x00\x00\r\n0\r\n\r\n'
+w gateway_chunked ext-trailer '3;x=1\nabc\n0\nX-T: 1\n\n'
+# RD Gateway: WebSocket frames (RFC 6455 5.7 examples, a masked binary PDU)
+w gateway_websocket rfc-hello '\x81\x05Hello\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58'
+w gateway_websocket rfc-fragments '\x01\x03Hel\x80\x02lo\x89\x00\x88\x02\x03\xe8'
+w gateway_websocket masked-keepalive '\x82\x88\x01\x02\x03\x04\x0c\x02\x03\x04\x09\x02\x03\x04'
+# RD Gateway: server PDUs (what the probe reads)
+w gateway_tsgu_server_pdus windows-setup '\x02\x00\x00\x00\x12\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x07\x00\x05\x00\x00\x00\x1a\x00\x00\x00\x00\x00\x00\x00\x00\x00\x03\x00\x00\x00\x0a\x00\x00\x00\x0d\x00\x00\x00\x07\x00\x00\x00\x18\x00\x00\x00\x00\x00\x00\x00\x03\x00\x00\x00\x00\x00\x00\x80\x1e\x00\x00\x00\x09\x00\x00\x00\x14\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x01\x00\x00\x00'
+w gateway_tsgu_server_pdus rap-denied '\x09\x00\x00\x00\x10\x00\x00\x00\xda\x59\x07\x80\x00\x00\x00\x00'
+w gateway_tsgu_server_pdus soh-short '\x05\x00\x00\x00\x18\x00\x00\x00\x00\x00\x00\x00\x00\x00\x04\x00\x00\x00\x01\x02\x03\x04\x05\x06'
+w gateway_tsgu_server_pdus data-close '\x0a\x00\x00\x00\x0e\x00\x00\x00\x04\x00\x03\x00\x00\x13\x10\x00\x00\x00\x0c\x00\x00\x00\xf6\x59\x07\x80'
+# RD Gateway: client PDUs (what the lab reads)
+w gateway_tsgu_client_pdus freerdp2-setup '\x01\x00\x00\x00\x0e\x00\x00\x00\x01\x00\x00\x00\x00\x00\x04\x00\x00\x00\x10\x00\x00\x00\x0d\x00\x00\x00\x00\x00\x00\x00\x06\x00\x00\x00\x16\x00\x00\x00\x00\x00\x0a\x00W\x00S\x000\x001\x00\x00\x00\x08\x00\x00\x00\x18\x00\x00\x00\x01\x00\x3d\x0d\x03\x00\x08\x00s\x00r\x00v\x00\x00\x00'
+w gateway_tsgu_client_pdus paa-cookie '\x04\x00\x00\x00\x1a\x00\x00\x00\x0d\x00\x00\x00\x01\x00\x00\x00\x08\x00t\x00o\x00k\x00\x00\x00'
 echo "seed corpus written under $(pwd)/corpus"

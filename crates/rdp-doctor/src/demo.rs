@@ -56,6 +56,7 @@ pub async fn run(faults: &[Fault], timeout: Duration) -> Result<DemoResult, Stri
         users: Vec::new(),
         names: vec!["localhost".into()],
         log: false,
+        gateways: Vec::new(),
     })
     .await?;
     let trust = Arc::new(trust_from_pem(&lab.ca_pem)?);

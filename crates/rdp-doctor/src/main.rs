@@ -101,8 +101,8 @@ struct ExplainArgs {
 #[derive(Args)]
 struct LabArgs {
     /// ADDR:PORT, ADDR:FIRST-LAST, or FIRST_ADDR-LAST_ADDR:PORT (IPv4, many loopback addresses);
-    /// repeat it, pairing each with a --fault.
-    #[arg(long, default_value = "127.0.0.1:33389")]
+    /// repeat it, pairing each with a --fault. Default 127.0.0.1:33389 (none with --gateway).
+    #[arg(long)]
     listen: Vec<String>,
     /// A fault name (see --list), or `all` to put every fault on consecutive ports of a range.
     #[arg(long, default_value = "healthy")]
@@ -122,6 +122,20 @@ struct LabArgs {
     /// Do not log each connection on stderr (benchmarks).
     #[arg(long)]
     quiet: bool,
+    /// Serve an RD Gateway (MS-TSGU over HTTPS: WebSocket and legacy HTTP) on ADDR:PORT;
+    /// repeat it, pairing each with a --gateway-fault. It relays to any RDP endpoint its RAP
+    /// admits: loopback targets and those given with --gateway-allow.
+    #[arg(long, value_name = "ADDR:PORT")]
+    gateway: Vec<String>,
+    /// A gateway fault name (see --list); one per --gateway, default healthy.
+    #[arg(long, value_name = "NAME")]
+    gateway_fault: Vec<String>,
+    /// A target the gateway's RAP admits besides loopback ones: HOST or HOST:PORT.
+    #[arg(long, value_name = "HOST[:PORT]")]
+    gateway_allow: Vec<String>,
+    /// A user the gateway's CAP admits (default: every lab user).
+    #[arg(long, value_name = "USER")]
+    gateway_cap: Vec<String>,
 }
 
 #[derive(Args)]
@@ -230,6 +244,17 @@ struct CheckArgs {
     /// firewall, TermService). Windows only: run it on the server, elevated.
     #[arg(long)]
     local: bool,
+    /// Reach the target through this RD Gateway (HTTPS, MS-TSGU): GW or GW:PORT (default 443).
+    /// Also taken from the .rdp file (gatewayhostname with gatewayusagemethod 1 or 2). The
+    /// target's phases then run inside the gateway's tunnel.
+    #[arg(long, value_name = "GW[:PORT]")]
+    gateway: Option<String>,
+    /// The gateway account, when it is not --user's: DOMAIN\\user, user@domain or user. Its
+    /// password comes from RDP_DOCTOR_GATEWAY_PASSWORD or a prompt (never the command line). An
+    /// access token (the .rdp file's gatewayaccesstoken, or RDP_DOCTOR_GATEWAY_TOKEN) is used
+    /// instead when present.
+    #[arg(long, value_name = "USER")]
+    gateway_user: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -376,7 +401,9 @@ fn check_command(a: CheckArgs, style: Style) -> Result<Exit, String> {
         client.cookie = a.cookie.clone();
     }
     let auth = auth_options(&a)?;
+    let gateway = gateway_options(&a, rdp.as_ref(), auth.as_ref())?;
     let opts = rdp_doctor::probe::CheckOptions {
+        gateway,
         client,
         timeout,
         udp_wait,
@@ -459,6 +486,75 @@ fn auth_options(a: &CheckArgs) -> Result<Option<rdp_doctor::probe::auth::AuthOpt
     }))
 }
 
+/// `--gateway` (or the .rdp file's gateway) and its credentials: `--gateway-user` with
+/// RDP_DOCTOR_GATEWAY_PASSWORD or a prompt, else `--user`'s credentials (the .rdp default
+/// `promptcredentialonce`); an access token from RDP_DOCTOR_GATEWAY_TOKEN or the file.
+fn gateway_options(
+    a: &CheckArgs,
+    rdp: Option<&rdp_doctor::rdpfile::RdpFile>,
+    auth: Option<&rdp_doctor::probe::auth::AuthOptions>,
+) -> Result<Option<rdp_doctor::probe::gateway::client::GatewayOptions>, String> {
+    use rdp_doctor::credentials::{self, Credentials, Secret};
+    let from_file = rdp
+        .filter(|r| r.uses_gateway())
+        .and_then(|r| r.gateway_hostname());
+    let typed = match (&a.gateway, from_file) {
+        (Some(g), _) => g.clone(),
+        (None, Some(g)) => g.to_string(),
+        (None, None) => {
+            if a.gateway_user.is_some() {
+                return Err(
+                    "--gateway-user needs --gateway (or an .rdp file that uses one)".into(),
+                );
+            }
+            return Ok(None);
+        }
+    };
+    let target =
+        rdp_doctor::target::parse_target(&typed, 443).map_err(|e| format!("--gateway: {e}"))?;
+    let token = match std::env::var(GATEWAY_TOKEN_ENV)
+        .ok()
+        .filter(|t| !t.trim().is_empty())
+    {
+        Some(t) => Some(Secret::new(t)),
+        None => a
+            .rdp_file
+            .as_deref()
+            .filter(|_| from_file.is_some())
+            .and_then(rdp_doctor::rdpfile::read_access_token),
+    }
+    .map(Arc::new);
+    let credentials = match &a.gateway_user {
+        Some(u) => {
+            let (domain, user) = credentials::parse_user(u)?;
+            let env = std::env::var(GATEWAY_PASSWORD_ENV).ok();
+            let shown = rdp_doctor::sanitize::escape(u);
+            let (password, _) =
+                credentials::obtain_password(None, env, std::io::stdin().is_terminal(), || {
+                    rpassword::prompt_password(format!("Gateway password for {shown}: "))
+                })?;
+            Some(Arc::new(Credentials {
+                domain,
+                user,
+                password,
+            }))
+        }
+        None => auth.map(|o| o.credentials.clone()),
+    };
+    Ok(Some(rdp_doctor::probe::gateway::client::GatewayOptions {
+        target,
+        credentials,
+        token,
+        pinned_sha256: None,
+        insecure: a.insecure_send_credentials,
+    }))
+}
+
+/// The gateway password's environment variable (`--gateway-user`).
+const GATEWAY_PASSWORD_ENV: &str = "RDP_DOCTOR_GATEWAY_PASSWORD";
+/// An RD Gateway access token (PAA), as the .rdp file's gatewayaccesstoken.
+const GATEWAY_TOKEN_ENV: &str = "RDP_DOCTOR_GATEWAY_TOKEN";
+
 fn run_lab(a: LabArgs) -> Exit {
     use rdp_doctor::lab::{self, Endpoint, Fault};
     if a.list {
@@ -466,15 +562,50 @@ fn run_lab(a: LabArgs) -> Exit {
         let written = lab::write_list(&mut out).and_then(|_| out.flush());
         return finish(Exit::Ok, written);
     }
+    let mut gateways = Vec::new();
+    if a.gateway_fault.len() > a.gateway.len().max(1) {
+        return fail("give one --gateway-fault per --gateway");
+    }
+    for (i, g) in a.gateway.iter().enumerate() {
+        let addr = match lab::parse_listen(g).map(|v| (v.len(), v.first().copied())) {
+            Ok((1, Some(a))) => a,
+            Ok(_) => return fail("--gateway takes one ADDR:PORT"),
+            Err(e) => return fail(&e),
+        };
+        let name = a
+            .gateway_fault
+            .get(i)
+            .map(String::as_str)
+            .unwrap_or("healthy");
+        let Some(fault) = lab::gateway::faults::parse(name) else {
+            return fail(&format!(
+                "unknown gateway fault '{}'; see rdp-doctor lab --list",
+                rdp_doctor::sanitize::escape(name)
+            ));
+        };
+        gateways.push(lab::gateway::GatewayEndpoint {
+            addr,
+            fault,
+            allow: a.gateway_allow.clone(),
+            cap_users: a.gateway_cap.clone(),
+        });
+    }
+    let listen = if a.listen.is_empty() && gateways.is_empty() {
+        vec!["127.0.0.1:33389".to_string()]
+    } else {
+        a.listen.clone()
+    };
     let mut addrs = Vec::new();
-    for l in &a.listen {
+    for l in &listen {
         match lab::parse_listen(l) {
             Ok(v) => addrs.push(v),
             Err(e) => return fail(&e),
         }
     }
     let mut endpoints = Vec::new();
-    if a.fault.len() == 1 && a.fault.first().map(String::as_str) == Some("all") {
+    if addrs.is_empty() {
+        // Only gateways.
+    } else if a.fault.len() == 1 && a.fault.first().map(String::as_str) == Some("all") {
         let ports: Vec<_> = addrs.into_iter().flatten().collect();
         if ports.len() < Fault::ALL.len() {
             return fail(&format!(
@@ -502,11 +633,14 @@ fn run_lab(a: LabArgs) -> Exit {
             }
         }
     }
-    if let Some(e) = endpoints.iter().find(|e| !e.addr.ip().is_loopback()) {
-        if !a.allow_remote {
+    let all_addrs = endpoints
+        .iter()
+        .map(|e| e.addr)
+        .chain(gateways.iter().map(|g| g.addr));
+    for addr in all_addrs {
+        if !addr.ip().is_loopback() && !a.allow_remote {
             return fail(&format!(
-                "{} is not a loopback address; the lab is a deliberately broken server, pass --allow-remote to expose it",
-                e.addr
+                "{addr} is not a loopback address; the lab is a deliberately broken server, pass --allow-remote to expose it"
             ));
         }
     }
@@ -520,6 +654,7 @@ fn run_lab(a: LabArgs) -> Exit {
             users: Vec::new(),
             names: a.name.clone(),
             log: !a.quiet,
+            gateways,
         })
         .await
         {
@@ -547,6 +682,17 @@ fn run_lab(a: LabArgs) -> Exit {
                 e.addr,
                 e.fault.name(),
                 e.fault.describe()
+            );
+        }
+        for (addr, f) in &lab.gateways {
+            let where_ = if addr.ip().is_loopback() {
+                "loopback only"
+            } else {
+                "REACHABLE FROM THE NETWORK"
+            };
+            eprintln!(
+                "lab gateway listening on {addr} (https, {where_}): {} - {}",
+                f.name, f.describe
             );
         }
         eprintln!("press Ctrl-C to stop");

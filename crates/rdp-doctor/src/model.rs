@@ -8,6 +8,14 @@ use std::fmt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Phase {
+    /// The RD Gateway's own phases (`check --gateway`), before the target's.
+    GwResolve,
+    GwTcp,
+    GwTls,
+    GwHttp,
+    GwAuth,
+    GwTransport,
+    GwTunnel,
     Resolve,
     Tcp,
     X224,
@@ -39,6 +47,13 @@ impl Phase {
 
     pub fn as_str(self) -> &'static str {
         match self {
+            Phase::GwResolve => "gw-resolve",
+            Phase::GwTcp => "gw-tcp",
+            Phase::GwTls => "gw-tls",
+            Phase::GwHttp => "gw-http",
+            Phase::GwAuth => "gw-auth",
+            Phase::GwTransport => "gw-transport",
+            Phase::GwTunnel => "gw-tunnel",
             Phase::Resolve => "resolve",
             Phase::Tcp => "tcp",
             Phase::X224 => "x224",
@@ -57,6 +72,13 @@ impl Phase {
 
     pub fn parse(s: &str) -> Option<Phase> {
         Some(match s {
+            "gw-resolve" => Phase::GwResolve,
+            "gw-tcp" => Phase::GwTcp,
+            "gw-tls" => Phase::GwTls,
+            "gw-http" => Phase::GwHttp,
+            "gw-auth" => Phase::GwAuth,
+            "gw-transport" => Phase::GwTransport,
+            "gw-tunnel" => Phase::GwTunnel,
             "resolve" => Phase::Resolve,
             "tcp" => Phase::Tcp,
             "x224" => Phase::X224,

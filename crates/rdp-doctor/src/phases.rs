@@ -50,6 +50,9 @@ fn skipped(phase: Phase, why: &str) -> PhaseRecord {
 
 pub fn records(f: &Facts, tl: &Timeline) -> Vec<PhaseRecord> {
     let mut out = Vec::new();
+    if let Some(g) = &f.gateway {
+        gateway_records(g, tl, &mut out);
+    }
     // resolve
     match &f.resolve {
         Some(r) => {
@@ -72,10 +75,19 @@ pub fn records(f: &Facts, tl: &Timeline) -> Vec<PhaseRecord> {
             };
             out.push(rec(Phase::Resolve, status, tl, summary, json(r)));
         }
+        None if f.gateway.is_some() => out.push(skipped(
+            Phase::Resolve,
+            "the gateway resolves the target (CHANNEL_CREATE)",
+        )),
         None => out.push(skipped(Phase::Resolve, "not run")),
     }
     // tcp
-    if f.addresses.is_empty() {
+    if f.addresses.is_empty() && f.gateway.is_some() {
+        out.push(skipped(
+            Phase::Tcp,
+            "the gateway connects to the target (see gw-tunnel)",
+        ));
+    } else if f.addresses.is_empty() {
         out.push(skipped(Phase::Tcp, "no address to connect to"));
     } else {
         let ok = f.addresses.iter().any(|a| a.tcp.is_connected());
@@ -515,5 +527,193 @@ fn short(o: &X224Outcome) -> String {
             format!("selected {}", protocol.short_name().unwrap_or("other"))
         }
         other => other.describe(),
+    }
+}
+
+/// The gateway's phases (`check --gateway`), before the target's.
+fn gateway_records(
+    g: &crate::facts::gateway::GatewayFacts,
+    tl: &Timeline,
+    out: &mut Vec<PhaseRecord>,
+) {
+    use crate::facts::gateway::*;
+    match &g.resolve {
+        Some(r) => {
+            let ok = matches!(
+                r.outcome,
+                crate::facts::ResolveOutcome::Ok | crate::facts::ResolveOutcome::Literal
+            );
+            out.push(rec(
+                Phase::GwResolve,
+                if ok {
+                    PhaseStatus::Ok
+                } else {
+                    PhaseStatus::Failed
+                },
+                tl,
+                format!(
+                    "{} -> {}",
+                    escape(&g.host),
+                    if ok {
+                        r.addresses.join(", ")
+                    } else {
+                        escape(r.error.as_deref().unwrap_or(r.outcome.as_str()))
+                    }
+                ),
+                json(r),
+            ));
+        }
+        None => out.push(skipped(Phase::GwResolve, "not run")),
+    }
+    if g.addresses.is_empty() {
+        out.push(skipped(Phase::GwTcp, "no address to connect to"));
+    } else {
+        let ok = g.addresses.iter().any(|a| a.tcp.is_connected());
+        let parts: Vec<String> = g
+            .addresses
+            .iter()
+            .map(|a| {
+                format!(
+                    "{}:{} {}",
+                    a.address,
+                    g.port,
+                    if a.tcp.is_connected() {
+                        "connected"
+                    } else {
+                        "failed"
+                    }
+                )
+            })
+            .collect();
+        out.push(rec(
+            Phase::GwTcp,
+            if ok {
+                PhaseStatus::Ok
+            } else {
+                PhaseStatus::Failed
+            },
+            tl,
+            parts.join("; "),
+            json(&g.addresses),
+        ));
+    }
+    match &g.tls {
+        Some(t) => {
+            let status = match t.outcome {
+                TlsOutcome::Ok => PhaseStatus::Ok,
+                TlsOutcome::Stalled => PhaseStatus::Timeout,
+                _ => PhaseStatus::Failed,
+            };
+            let cert = g
+                .certificate
+                .as_ref()
+                .map(|c| {
+                    format!(
+                        "; certificate {} ({} days left{})",
+                        escape(&c.subject),
+                        c.days_left,
+                        if c.trusted { "" } else { ", not trusted" }
+                    )
+                })
+                .unwrap_or_default();
+            let summary = match &t.outcome {
+                TlsOutcome::Ok => format!("{}{cert}", t.version.as_deref().unwrap_or("TLS")),
+                other => format!("{other:?} after {} bytes{cert}", t.server_bytes),
+            };
+            out.push(rec(Phase::GwTls, status, tl, summary, json(t)));
+        }
+        None => out.push(skipped(Phase::GwTls, "not reached")),
+    }
+    match &g.http {
+        Some(h) => {
+            let status = match h.outcome {
+                GwHttpOutcome::AuthRequired | GwHttpOutcome::Open => PhaseStatus::Ok,
+                GwHttpOutcome::Stalled => PhaseStatus::Timeout,
+                _ => PhaseStatus::Failed,
+            };
+            let mut summary = match h.status {
+                Some(s) => format!(
+                    "RDG_OUT_DATA -> {s} {}",
+                    escape(h.reason.as_deref().unwrap_or_default())
+                ),
+                None => format!("RDG_OUT_DATA -> {:?}", h.outcome),
+            };
+            if !h.schemes.is_empty() {
+                summary.push_str(&format!("; schemes {}", escape(&h.schemes.join(", "))));
+            }
+            if let Some(r) = h.rpc_status {
+                summary.push_str(&format!("; RPC_IN_DATA -> {r}"));
+            }
+            out.push(rec(Phase::GwHttp, status, tl, summary, json(h)));
+        }
+        None => out.push(skipped(Phase::GwHttp, "not reached")),
+    }
+    match &g.auth {
+        Some(a) => {
+            let status = match a.outcome {
+                GwAuthOutcome::Accepted => PhaseStatus::Ok,
+                GwAuthOutcome::NoCredentials => PhaseStatus::Skipped,
+                _ => PhaseStatus::Failed,
+            };
+            let summary = format!(
+                "{} {}: {:?}{}",
+                a.scheme.as_deref().unwrap_or("-"),
+                escape(a.user.as_deref().unwrap_or("")),
+                a.outcome,
+                a.status.map(|s| format!(" ({s})")).unwrap_or_default()
+            );
+            out.push(rec(Phase::GwAuth, status, tl, summary, json(a)));
+        }
+        None => out.push(skipped(Phase::GwAuth, "not reached")),
+    }
+    match &g.transport {
+        Some(t) => {
+            let status = match t.outcome {
+                GwTransportOutcome::WebSocket => PhaseStatus::Ok,
+                _ if g.tunnel.is_some() => PhaseStatus::Ok,
+                _ => PhaseStatus::Failed,
+            };
+            let summary = format!(
+                "{:?}{}{}",
+                t.outcome,
+                t.status.map(|s| format!(" ({s})")).unwrap_or_default(),
+                if g.tunnel.is_some() && t.outcome != GwTransportOutcome::WebSocket {
+                    "; legacy HTTP transport used"
+                } else {
+                    ""
+                }
+            );
+            out.push(rec(Phase::GwTransport, status, tl, summary, json(t)));
+        }
+        None => out.push(skipped(Phase::GwTransport, "not reached")),
+    }
+    match &g.tunnel {
+        Some(u) => {
+            let status = match u.outcome {
+                GwTunnelOutcome::Open => PhaseStatus::Ok,
+                GwTunnelOutcome::Stalled => PhaseStatus::Timeout,
+                _ => PhaseStatus::Failed,
+            };
+            let summary = match u.outcome {
+                GwTunnelOutcome::Open => format!(
+                    "channel {} to {} open (tunnel {})",
+                    u.channel_id.map(|c| c.to_string()).unwrap_or_default(),
+                    escape(&u.target),
+                    u.tunnel_id.map(|c| c.to_string()).unwrap_or_default()
+                ),
+                other => format!(
+                    "{other:?} at {}{}",
+                    u.step,
+                    u.hresult
+                        .map(|c| format!(
+                            ": {} (0x{c:08X})",
+                            u.hresult_name.as_deref().unwrap_or("?")
+                        ))
+                        .unwrap_or_default()
+                ),
+            };
+            out.push(rec(Phase::GwTunnel, status, tl, summary, json(u)));
+        }
+        None => out.push(skipped(Phase::GwTunnel, "not reached")),
     }
 }

@@ -179,6 +179,24 @@ impl std::fmt::Display for RdpFileError {
     }
 }
 
+/// The file's `gatewayaccesstoken` (an RD Gateway PAA token), read on its own into a zeroizing
+/// secret: the parsed [`RdpFile`] never keeps secret values. `None` when the file cannot be
+/// read or has no token.
+pub fn read_access_token(path: &Path) -> Option<crate::credentials::Secret> {
+    let bytes = std::fs::read(path).ok()?;
+    if bytes.len() > MAX_RDP_FILE_BYTES {
+        return None;
+    }
+    let (text, _) = decode_text(&bytes);
+    text.split('\n').find_map(|raw| {
+        let mut parts = raw.trim_end_matches('\r').splitn(3, ':');
+        let (k, _, v) = (parts.next()?, parts.next()?, parts.next()?);
+        let key = k.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
+        (key.eq_ignore_ascii_case("gatewayaccesstoken") && !v.trim().is_empty())
+            .then(|| crate::credentials::Secret::new(v.trim().to_string()))
+    })
+}
+
 pub fn is_secret_key(key: &str) -> bool {
     key.contains("password") || key.contains("accesstoken")
 }

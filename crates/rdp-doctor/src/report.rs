@@ -18,6 +18,11 @@ pub struct Report {
     pub started_at: String,
     pub duration_ms: f64,
     pub verdict: Verdict,
+    /// Through a gateway (`check --gateway`): the side the first error (or warning) blames:
+    /// the path to the gateway, the gateway, the gateway's connection to the target, or the
+    /// target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failing_side: Option<String>,
     pub phases: Vec<PhaseRecord>,
     pub findings: Vec<Finding>,
     pub facts: Facts,
@@ -38,7 +43,14 @@ pub fn build(
     findings: Vec<Finding>,
 ) -> Report {
     let phases = crate::phases::records(&facts, timeline);
+    let failing_side = facts.gateway.as_ref().and_then(|_| {
+        findings
+            .iter()
+            .find(|f| f.severity != crate::model::Severity::Info)
+            .map(|f| crate::diagnose::gateway_side(f.phase, &f.id).to_string())
+    });
     Report {
+        failing_side,
         schema: SCHEMA.into(),
         tool_version: env!("CARGO_PKG_VERSION").into(),
         target,

@@ -370,6 +370,7 @@ fn report(host: &str) -> Report {
         started_at: "2024-03-06T08:00:00Z".into(),
         duration_ms: 1.0,
         verdict: Verdict::Healthy,
+        failing_side: None,
         phases: Vec::new(),
         findings: Vec::new(),
         facts: Facts::default(),

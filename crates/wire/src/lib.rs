@@ -16,6 +16,7 @@ pub mod asn1;
 pub mod credssp;
 pub mod cursor;
 pub mod error;
+pub mod gateway;
 pub mod mcs;
 pub mod nego;
 pub mod ntlm;

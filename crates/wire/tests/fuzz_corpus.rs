@@ -86,3 +86,38 @@ corpus_test!(
     "activation",
     rdp_doctor_wire::activation::fuzz_activation
 );
+corpus_test!(
+    gateway_http_response_head,
+    "gateway_http_response_head",
+    rdp_doctor_wire::gateway::fuzz::http_response_head
+);
+corpus_test!(
+    gateway_http_request_head,
+    "gateway_http_request_head",
+    rdp_doctor_wire::gateway::fuzz::http_request_head
+);
+corpus_test!(
+    gateway_www_authenticate,
+    "gateway_www_authenticate",
+    rdp_doctor_wire::gateway::fuzz::www_authenticate
+);
+corpus_test!(
+    gateway_chunked,
+    "gateway_chunked",
+    rdp_doctor_wire::gateway::fuzz::chunked_body
+);
+corpus_test!(
+    gateway_websocket,
+    "gateway_websocket",
+    rdp_doctor_wire::gateway::fuzz::websocket_frames
+);
+corpus_test!(
+    gateway_tsgu_server_pdus,
+    "gateway_tsgu_server_pdus",
+    rdp_doctor_wire::gateway::fuzz::tsgu_pdus
+);
+corpus_test!(
+    gateway_tsgu_client_pdus,
+    "gateway_tsgu_client_pdus",
+    rdp_doctor_wire::gateway::fuzz::tsgu_pdus
+);

@@ -449,7 +449,11 @@ mod tests {
         ];
         let ts = rdp_doctor_wire::credssp::TsRequest::decode(&freerdp3).unwrap();
         assert_eq!((ts.version, ts.error_code), (6, Some(0xC007_00EA)));
-        let f = af(AuthOutcome::ServerError, AuthRound::Authenticate, ts.error_code);
+        let f = af(
+            AuthOutcome::ServerError,
+            AuthRound::Authenticate,
+            ts.error_code,
+        );
         let found = super::super::diagnose(&f, &super::super::testutil::ctx("s"));
         assert_eq!(found[0].id, "logon-failure");
         let ev = found[0].evidence.join(" ");
@@ -472,9 +476,17 @@ mod tests {
 
         // Windows' own answer keeps its specific reading; an unknown code before the
         // AUTHENTICATE (no password proof sent yet) is not a refused logon.
-        let f = af(AuthOutcome::ServerError, AuthRound::Authenticate, Some(0xC000_0234));
+        let f = af(
+            AuthOutcome::ServerError,
+            AuthRound::Authenticate,
+            Some(0xC000_0234),
+        );
         assert_eq!(ids(&f, "s"), ["account-locked"]);
-        let f = af(AuthOutcome::ServerError, AuthRound::Negotiate, Some(0xC007_00EA));
+        let f = af(
+            AuthOutcome::ServerError,
+            AuthRound::Negotiate,
+            Some(0xC007_00EA),
+        );
         assert_eq!(ids(&f, "s"), ["auth-failed"]);
     }
 

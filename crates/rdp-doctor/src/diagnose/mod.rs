@@ -9,6 +9,8 @@
 mod auth;
 pub use auth::finding_for_error_code;
 pub mod client;
+mod gateway;
+pub use gateway::side as gateway_side;
 pub mod local;
 pub mod logs;
 mod negotiation;
@@ -75,6 +77,7 @@ type Rule = fn(&Facts, &Context, &mut Vec<Hit>);
 /// Every rule, in connection-sequence order (the order breaks ties between findings of equal
 /// severity and phase). The rules of an absent source find nothing.
 const RULES: &[Rule] = &[
+    gateway::rules,
     network::resolve,
     network::tcp,
     negotiation::x224,
@@ -215,6 +218,7 @@ mod tests {
     const RULE_SOURCES: &[&str] = &[
         include_str!("auth.rs"),
         include_str!("client.rs"),
+        include_str!("gateway.rs"),
         include_str!("local.rs"),
         include_str!("logs.rs"),
         include_str!("negotiation.rs"),

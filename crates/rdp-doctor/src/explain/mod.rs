@@ -242,7 +242,8 @@ fn apply_hint(book: &CodeBook, word: &str, h: &mut Hints) -> bool {
         "reason" => &[("errinfo", 20), ("extended-reason", 20)],
         "error" | "code" => &[("disconnect-reason", 15)],
         "status" | "substatus" | "ntstatus" => &[("ntstatus", 100), ("sec-e", 90)],
-        "hresult" => &[("sec-e", 100)],
+        "hresult" => &[("sec-e", 100), ("tsgu-hresult", 100)],
+        "gateway" | "rdg" => &[("tsgu-hresult", 100)],
         "alert" => &[("tls-alert", 100)],
         "exit" => &[("xfreerdp-exit", 100)],
         "event" | "eventid" | "id" => &[("event", 100)],
@@ -292,6 +293,8 @@ fn prior(table: &str, form: Form) -> i32 {
         ("event", false) => 50,
         ("tls-alert", true) => 10,
         ("tls-alert", false) => 24,
+        ("tsgu-hresult", true) => 60,
+        ("tsgu-hresult", false) => 20,
         _ => 0,
     }
 }

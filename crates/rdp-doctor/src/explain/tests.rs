@@ -700,3 +700,28 @@ fn a_huge_paste_is_cut_and_stays_cheap() {
     // Generous bound for an unoptimised build on a shared 2-core machine.
     assert!(started.elapsed() < std::time::Duration::from_secs(20));
 }
+
+#[test]
+fn gateway_hresults_are_named_as_freerdp_logs_them() {
+    // FreeRDP logs "E_PROXY_RAP_ACCESSDENIED [0x800759DA]"; the name, the hex and the name
+    // without its prefix all reach the RD Gateway table.
+    for q in ["0x800759DA", "E_PROXY_RAP_ACCESSDENIED", "RAP_ACCESSDENIED"] {
+        assert_eq!(
+            first_name(&ex(&[q])),
+            Some("E_PROXY_RAP_ACCESSDENIED"),
+            "{q}"
+        );
+    }
+    assert_eq!(
+        first_name(&ex(&["0x800759DB"])),
+        Some("E_PROXY_NAP_ACCESSDENIED")
+    );
+    // Every name in the table is one the wire codec knows, with the same value.
+    for (code, name) in rdp_doctor_wire::gateway::hresult::all() {
+        if let Some(n) = first_name(&ex(&[&format!("0x{code:08X}")])) {
+            if n.starts_with("E_PROXY_") {
+                assert_eq!(n, name, "0x{code:08X}");
+            }
+        }
+    }
+}

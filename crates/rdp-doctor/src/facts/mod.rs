@@ -5,6 +5,7 @@
 use rdp_doctor_wire::nego::Protocols;
 use serde::{Deserialize, Serialize};
 
+pub mod gateway;
 pub use crate::sys::UnreachableKind;
 
 pub mod local;
@@ -259,6 +260,10 @@ named_enum! {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Facts {
     pub client: ClientProfile,
+    /// The RD Gateway path (`check --gateway`); the target's facts below were measured
+    /// through its tunnel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<gateway::GatewayFacts>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resolve: Option<ResolveFact>,
     /// One entry per resolved address, with its TCP outcome.

@@ -57,6 +57,10 @@ pub const CODE_FILES: &[(&str, &str)] = &[
         "kb/codes/logon-types.toml",
         include_str!("../../kb/codes/logon-types.toml"),
     ),
+    (
+        "kb/codes/tsgu-hresult.toml",
+        include_str!("../../kb/codes/tsgu-hresult.toml"),
+    ),
 ];
 
 /// Readings of a disconnect reason together with its extended reason.
@@ -275,6 +279,9 @@ pub const SELECTORS: &[(&str, &str)] = &[
     ("tls", "tls-alert"),
     ("logon", "logon-type"),
     ("logontype", "logon-type"),
+    ("gateway", "tsgu-hresult"),
+    ("rdg", "tsgu-hresult"),
+    ("tsgu", "tsgu-hresult"),
 ];
 
 /// A reading of a disconnect reason together with its extended reason (`pairs.toml`).

@@ -647,6 +647,13 @@ pub fn write_list(w: &mut dyn std::io::Write) -> std::io::Result<()> {
     for f in Fault::ALL {
         writeln!(w, "{:<width$}{}", f.name, f.description)?;
     }
+    let gateway = super::gateway::FAULTS;
+    let width = gateway.iter().map(|f| f.name.len()).max().unwrap_or(0) + 2;
+    writeln!(w)?;
+    writeln!(w, "gateway faults (lab --gateway-fault):")?;
+    for f in gateway {
+        writeln!(w, "{:<width$}{}", f.name, f.describe)?;
+    }
     Ok(())
 }
 

@@ -12,6 +12,7 @@ mod activation;
 mod certs;
 mod conn;
 mod faults;
+pub mod gateway;
 pub mod session;
 mod udp;
 mod weakkey;
@@ -43,6 +44,8 @@ pub struct LabConfig {
     pub names: Vec<String>,
     /// Log each connection on stderr.
     pub log: bool,
+    /// RD Gateway endpoints (`lab --gateway`), with the same CA and users.
+    pub gateways: Vec<gateway::GatewayEndpoint>,
 }
 
 /// State shared by the connections of one endpoint.
@@ -63,6 +66,8 @@ pub struct Lab {
     /// The lab CA certificate (PEM): trust it (`check --ca`) and certificate faults are the
     /// only certificate findings.
     pub ca_pem: String,
+    /// The gateway endpoints as bound, with their faults.
+    pub gateways: Vec<(SocketAddr, &'static gateway::GwFault)>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -107,9 +112,14 @@ pub async fn start(cfg: LabConfig) -> Result<Lab, String> {
     // The listen addresses become certificate names, up to a few: a lab on thousands of
     // addresses (a scan benchmark) must not put thousands of SANs in every certificate.
     let mut auto = 0;
-    for e in &cfg.endpoints {
-        let ip = e.addr.ip().to_string();
-        if auto < MAX_AUTO_NAMES && !names.contains(&ip) && !e.addr.ip().is_unspecified() {
+    let listen = cfg
+        .endpoints
+        .iter()
+        .map(|e| e.addr)
+        .chain(cfg.gateways.iter().map(|g| g.addr));
+    for a in listen {
+        let ip = a.ip().to_string();
+        if auto < MAX_AUTO_NAMES && !names.contains(&ip) && !a.ip().is_unspecified() {
             names.push(ip);
             auto += 1;
         }
@@ -167,9 +177,25 @@ pub async fn start(cfg: LabConfig) -> Result<Lab, String> {
             fault: e.fault,
         });
     }
+    let mut gateways = Vec::new();
+    for g in &cfg.gateways {
+        let key = match g.fault.behaviour.tls {
+            gateway::faults::Tls::Cert(name) => {
+                let fault = Fault::parse(name).ok_or_else(|| {
+                    format!("gateway fault {}: no lab fault {name}", g.fault.name)
+                })?;
+                certs::leaf_for(&fault.behaviour().cert, &ca, &names)?
+            }
+            _ => default_key.clone(),
+        };
+        let (task, addr) = gateway::start(g, tls_config(key)?, users.clone(), cfg.log).await?;
+        tasks.push(task);
+        gateways.push((addr, g.fault));
+    }
     Ok(Lab {
         endpoints: bound,
         ca_pem: ca.pem,
+        gateways,
         tasks,
     })
 }

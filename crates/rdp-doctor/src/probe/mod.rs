@@ -5,6 +5,7 @@
 pub mod activation;
 pub mod auth;
 pub mod credssp;
+pub mod gateway;
 pub mod mcs;
 pub mod net;
 pub mod protocols;
@@ -51,6 +52,9 @@ pub struct CheckOptions {
     /// these); the resolve step reports this fact and uses them instead of asking the resolver
     /// again, so a second lookup cannot return an address that was not checked.
     pub resolved: Option<(ResolveFact, Vec<SocketAddr>)>,
+    /// `--gateway`: reach the target through this RD Gateway; the target's phases run inside
+    /// its tunnel.
+    pub gateway: Option<gateway::client::GatewayOptions>,
 }
 
 /// Default probe settings, in one place: the CLI's `--timeout`/`--udp-timeout`, `demo`,
@@ -81,6 +85,7 @@ impl CheckOptions {
             auth: None,
             stop_after_tls: false,
             resolved: None,
+            gateway: None,
         }
     }
 }
@@ -106,6 +111,37 @@ pub async fn run(opts: &CheckOptions) -> ProbeRun {
     let mut tl = Timeline::default();
     let mut rtts: Vec<ConnectSample> = Vec::new();
     let mut retransmits: Option<u32> = None;
+
+    // Through an RD Gateway: its phases, then the target's inside the tunnel. The target's
+    // resolve and TCP are the gateway's (CHANNEL_CREATE); the protocol enumeration, RDP-UDP
+    // and the path samples would each need a tunnel of their own and are not run.
+    if let Some(gw) = &opts.gateway {
+        let (mut gf, opened) = gateway::client::open(opts, gw, t0, &mut tl).await;
+        if let Some((stream, closed)) = opened {
+            let (confirm_tx, _confirm_rx) = tokio::sync::oneshot::channel::<bool>();
+            let m = main_chain(stream, None, None, opts, t0, confirm_tx).await;
+            for (phase, s, d) in m.timeline.entries {
+                tl.add(phase, s, d);
+            }
+            facts.negotiation = m.negotiation;
+            facts.tls = m.tls;
+            facts.certificate = m.certificate;
+            facts.credssp = m.credssp;
+            facts.auth = m.auth;
+            facts.mcs = m.mcs;
+            facts.activation = m.activation;
+            // A CLOSE_CHANNEL from the gateway during the target's phases: the gateway ended
+            // the channel, not the target.
+            let code = closed.lock().ok().and_then(|c| *c).filter(|c| *c != 0);
+            if let (Some(code), Some(u)) = (code, gf.tunnel.as_mut()) {
+                u.outcome = crate::facts::gateway::GwTunnelOutcome::Closed;
+                u.hresult = Some(code);
+                u.hresult_name = rdp_doctor_wire::gateway::hresult::name(code).map(String::from);
+            }
+        }
+        facts.gateway = Some(gf);
+        return finish(facts, tl, t0);
+    }
 
     // 1. resolve
     let (rf, addrs) = match &opts.resolved {
@@ -161,7 +197,8 @@ pub async fn run(opts: &CheckOptions) -> ProbeRun {
     // The enumeration starts once the main connection got a Connection Confirm: against a
     // server that does not speak X.224 at all it would only wait for the same time-outs again.
     let (confirm_tx, confirm_rx) = tokio::sync::oneshot::channel::<bool>();
-    let main = main_chain(stream, addr, opts, t0, confirm_tx);
+    let stats = tls::StatsHandle::of(&stream);
+    let main = main_chain(stream, Some(addr), stats, opts, t0, confirm_tx);
     let protos = async {
         if opts.enumerate_protocols && confirm_rx.await.unwrap_or(false) {
             Some(protocols::run(addr, opts.timeout, opts.timeout, t0).await)
@@ -258,13 +295,19 @@ struct MainChain {
 }
 
 /// X.224 with the client's request, then TLS and what follows on the same connection.
-async fn main_chain(
-    mut stream: tokio::net::TcpStream,
-    addr: SocketAddr,
+/// `addr` is the target's address for the second connections (the MCS phase of a CredSSP
+/// server, the path-MTU retry); `None` through a gateway, where they are not run.
+async fn main_chain<S>(
+    mut stream: S,
+    addr: Option<SocketAddr>,
+    stats: Option<tls::StatsHandle>,
     opts: &CheckOptions,
     t0: Instant,
     confirmed: tokio::sync::oneshot::Sender<bool>,
-) -> MainChain {
+) -> MainChain
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send,
+{
     let mut out = MainChain::default();
     let x_start = net::ms(t0.elapsed());
     let neg = x224::negotiate(
@@ -318,7 +361,9 @@ async fn main_chain(
     // With CredSSP selected, the MCS phase needs a second connection that asks for TLS only;
     // it runs alongside this one's TLS and CredSSP. With --full the main connection itself
     // goes on to MCS after CredSSP.
-    let side_mcs = if selected.needs_credssp() && !full && !opts.stop_after_tls {
+    let side_mcs = if let Some(addr) =
+        addr.filter(|_| selected.needs_credssp() && !full && !opts.stop_after_tls)
+    {
         let o = opts.clone();
         Some(tokio::spawn(async move {
             mcs_over_tls_only(addr, &o, t0).await
@@ -330,14 +375,23 @@ async fn main_chain(
     let t_start = net::ms(t0.elapsed());
     // u32::MAX: the OS did not report a count (not "no retransmissions").
     let retrans = std::sync::atomic::AtomicU32::new(u32::MAX);
-    let tr = tls::handshake_with(stream, &opts.target.host, opts.timeout, Some(&retrans)).await;
+    let tr = tls::handshake_over(
+        stream,
+        &opts.target.host,
+        opts.timeout,
+        stats,
+        Some(&retrans),
+    )
+    .await;
     out.retransmits = match retrans.load(std::sync::atomic::Ordering::Relaxed) {
         u32::MAX => None,
         n => Some(n),
     };
     out.timeline.add(Phase::Tls, t_start, tr.fact.duration_ms);
-    if tr.fact.outcome == TlsOutcome::Stalled && opts.mss_retry && crate::sys::CAN_SET_MSS {
-        out.mss_retry = Some(mss_retry(addr, opts).await);
+    if let Some(addr) = addr.filter(|_| tr.fact.outcome == TlsOutcome::Stalled && opts.mss_retry) {
+        if crate::sys::CAN_SET_MSS {
+            out.mss_retry = Some(mss_retry(addr, opts).await);
+        }
     }
     if !tr.chain.is_empty() {
         out.certificate =

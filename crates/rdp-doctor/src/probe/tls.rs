@@ -147,13 +147,13 @@ impl ServerCertVerifier for RecordingVerifier {
     }
 }
 
-pub struct TlsResult {
+pub struct TlsResult<S = TcpStream> {
     pub fact: TlsFact,
     /// Leaf first, DER.
     pub chain: Vec<Vec<u8>>,
     /// Whether the server's handshake signature verified with its certificate's key.
     pub signature_ok: Option<bool>,
-    pub stream: Option<TlsStream<Counting<TcpStream>>>,
+    pub stream: Option<TlsStream<Counting<S>>>,
 }
 
 pub fn server_name(host: &str) -> ServerName<'static> {
@@ -179,6 +179,19 @@ pub async fn handshake_with(
     timeout: Duration,
     retrans: Option<&std::sync::atomic::AtomicU32>,
 ) -> TlsResult {
+    let stats = StatsHandle::of(&stream);
+    handshake_over(stream, host, timeout, stats, retrans).await
+}
+
+/// The handshake over any byte stream (a gateway's tunnel); `stats`, when the stream is a
+/// socket, gives the retransmission count to `retrans`.
+pub async fn handshake_over<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: S,
+    host: &str,
+    timeout: Duration,
+    stats: Option<StatsHandle>,
+    retrans: Option<&std::sync::atomic::AtomicU32>,
+) -> TlsResult<S> {
     let start = Instant::now();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let verifier = Arc::new(RecordingVerifier {
@@ -207,7 +220,6 @@ pub async fn handshake_with(
     config.enable_sni = host.parse::<IpAddr>().is_err();
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
     let capture = Arc::new(Mutex::new(Capture::default()));
-    let stats = StatsHandle::of(&stream);
     let counting = Counting {
         inner: stream,
         capture: capture.clone(),
@@ -361,10 +373,10 @@ pub fn failure_of(e: &rustls::Error) -> TlsFailure {
 
 /// A duplicate handle on a socket, so its kernel statistics can be read after the stream was
 /// moved into a TLS connector (and even after that future was dropped on a time-out).
-struct StatsHandle(socket2::Socket);
+pub struct StatsHandle(socket2::Socket);
 
 impl StatsHandle {
-    fn of(s: &TcpStream) -> Option<StatsHandle> {
+    pub fn of(s: &TcpStream) -> Option<StatsHandle> {
         socket2::SockRef::from(s).try_clone().ok().map(StatsHandle)
     }
     fn read(&self) -> Option<rdp_doctor_sys::TcpStats> {

@@ -8,7 +8,6 @@ use rdp_doctor_wire::tpkt;
 use rdp_doctor_wire::x224::{self, ConnectionRequest, Tpdu};
 use std::time::{Duration, Instant};
 use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
 
 /// A Connection Confirm is 11 or 19 bytes; anything an RDP server answers first fits in 4 KiB.
 const MAX_CONFIRM: usize = 4096;
@@ -46,8 +45,8 @@ pub fn request_bytes(requested: Protocols, cookie: Option<&str>) -> Vec<u8> {
         })
 }
 
-pub async fn negotiate(
-    stream: &mut TcpStream,
+pub async fn negotiate<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
+    stream: &mut S,
     requested: Protocols,
     cookie: Option<&str>,
     timeout: Duration,

@@ -29,6 +29,14 @@ pub fn render(r: &Report, s: Style, w: &mut dyn Write) -> io::Result<()> {
     )?;
     writeln!(w)?;
     let total = r.duration_ms.max(0.001);
+    // "protocols" sets the width; the gateway's phase names are longer.
+    let width = r
+        .phases
+        .iter()
+        .map(|p| p.phase.as_str().len())
+        .max()
+        .unwrap_or(0)
+        .max(9);
     for p in &r.phases {
         let status = match p.status {
             PhaseStatus::Ok => s.green("ok     "),
@@ -51,7 +59,7 @@ pub fn render(r: &Report, s: Style, w: &mut dyn Write) -> io::Result<()> {
         };
         writeln!(
             w,
-            "  {:<9} {} {:>9} {} {}",
+            "  {:<width$} {} {:>9} {} {}",
             p.phase.as_str(),
             status,
             dur,
@@ -95,6 +103,9 @@ pub fn render(r: &Report, s: Style, w: &mut dyn Write) -> io::Result<()> {
             + " phases",
         format_ms(r.duration_ms)
     )?;
+    if let Some(side) = &r.failing_side {
+        writeln!(w, "{} {side}", s.bold("Failing side:"))?;
+    }
     facts(r, s, w)?;
     if r.findings.is_empty() {
         writeln!(w, "\nNo problem found.")?;

@@ -58,9 +58,22 @@ pub struct ToolOpts {
 }
 
 fn redact(arg: &str) -> String {
-    if arg.starts_with("/p:") || arg.starts_with("/password:") {
+    if arg.starts_with("/p:") || arg.starts_with("/password:") || arg.starts_with("/gp:") {
         let key = arg.split(':').next().unwrap_or("/p");
         format!("{key}:***")
+    } else if let Some(rest) = arg.strip_prefix("/gateway:") {
+        // FreeRDP 3's /gateway:g:...,u:...,p:PASSWORD,...
+        let parts: Vec<String> = rest
+            .split(',')
+            .map(|p| {
+                if p.starts_with("p:") {
+                    "p:***".to_owned()
+                } else {
+                    p.to_owned()
+                }
+            })
+            .collect();
+        format!("/gateway:{}", parts.join(","))
     } else {
         arg.to_owned()
     }
@@ -138,6 +151,32 @@ pub fn xfreerdp(args: &[String], opts: &ToolOpts) -> Result<ToolRun, String> {
         ("HOME".to_owned(), home.display().to_string()),
     ];
     let r = run("xfreerdp", args, &dir, &env, opts);
+    drop(x);
+    r
+}
+
+/// Runs FreeRDP 3's `xfreerdp3` (Debian bookworm-backports) like [`xfreerdp`]. OpenSSL 3
+/// keeps MD4 in its legacy provider, and FreeRDP 3's NTLM needs it ("Failed to initialize
+/// digest md4" otherwise): `OPENSSL_CONF` points at a config that loads it.
+pub fn xfreerdp3(args: &[String], opts: &ToolOpts) -> Result<ToolRun, String> {
+    let x = xvfb::shared()?;
+    let dir = TempDir::new("xfreerdp3")?;
+    let home = dir.join("home");
+    std::fs::create_dir_all(&home).map_err(|e| format!("mkdir home: {e}"))?;
+    let cnf = dir.join("openssl-legacy.cnf");
+    std::fs::write(
+        &cnf,
+        "openssl_conf = openssl_init\n[openssl_init]\nproviders = provider_sect\n\
+         [provider_sect]\ndefault = default_sect\nlegacy = legacy_sect\n\
+         [default_sect]\nactivate = 1\n[legacy_sect]\nactivate = 1\n",
+    )
+    .map_err(|e| format!("openssl config: {e}"))?;
+    let env = vec![
+        ("DISPLAY".to_owned(), x.display_env()),
+        ("HOME".to_owned(), home.display().to_string()),
+        ("OPENSSL_CONF".to_owned(), cnf.display().to_string()),
+    ];
+    let r = run("xfreerdp3", args, &dir, &env, opts);
     drop(x);
     r
 }
