@@ -22,4 +22,11 @@ w tls_flight truncated-record '\x16\x03\x03\x05\x62\x02\x00'
 # RDP-UDP datagrams
 w rdpeudp_datagram windows-syn-ack '\x64\x7a\x02\xbc\x00\x40\x10\x05\x61\xf7\xb6\xe3\x04\xd0\x04\xd0\x00\x01\x01\x01'
 w rdpeudp_datagram mstsc-syn-prefix '\xff\xff\xff\xff\x00\x40\x18\x01\x70\x14\xc0\xfb\x04\xd0\x04\xd0AAAAAAAAAAAAAAAA\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01\x01\x01'
+# Kerberos and DNS: binary seeds are committed as captured (not written here):
+#   corpus/kdc_answer/mit-1.20-*      KRB-ERRORs of MIT krb5kdc 1.20.1 (crates/wire/tests/captures/kerberos)
+#   corpus/gss_token/*                MIT's gss_wrap_iov pubKeyAuth (RFC 4121 Wrap, RRC 28), SPNEGO
+#                                     answers (reject, a KRB-ERROR token), FreeRDP 3's zero token
+#   corpus/dns_response/dnsd-*        answers of tests/lab/dnsd.py (SRV, A, AAAA, NXDOMAIN, NODATA)
+# An AD-style SRV answer with compressed targets and A glue in the additional section:
+w dns_response ad-srv-compressed-glue '\xab\xcd\x85\x80\x00\x01\x00\x01\x00\x00\x00\x01\x09_kerberos\x04_tcp\x04corp\x07example\x00\x00\x21\x00\x01\xc0\x0c\x00\x21\x00\x01\x00\x00\x02\x58\x00\x0c\x00\x00\x00\x64\x00\x58\x03dc1\xc0\x1b\xc0\x3f\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04\x0a\x00\x00\x01'
 echo "seed corpus written under $(pwd)/corpus"

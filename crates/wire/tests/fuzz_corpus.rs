@@ -86,3 +86,18 @@ corpus_test!(
     "activation",
     rdp_doctor_wire::activation::fuzz_activation
 );
+corpus_test!(
+    kdc_answer,
+    "kdc_answer",
+    rdp_doctor_wire::kerberos::fuzz_kdc_answer
+);
+corpus_test!(
+    gss_token,
+    "gss_token",
+    rdp_doctor_wire::kerberos::fuzz_gss_token
+);
+corpus_test!(
+    dns_response,
+    "dns_response",
+    rdp_doctor_wire::dns::fuzz_response
+);
