@@ -9,6 +9,8 @@
 mod auth;
 pub use auth::finding_for_error_code;
 pub mod client;
+mod kerberos;
+pub use kerberos::finding_for_krb_error;
 pub mod local;
 pub mod logs;
 mod negotiation;
@@ -82,6 +84,8 @@ const RULES: &[Rule] = &[
     security::tls,
     security::certificate,
     session::credssp,
+    kerberos::kdc,
+    kerberos::ntlm_after_kerberos,
     auth::auth,
     session::mcs,
     auth::activation,
@@ -215,6 +219,7 @@ mod tests {
     const RULE_SOURCES: &[&str] = &[
         include_str!("auth.rs"),
         include_str!("client.rs"),
+        include_str!("kerberos.rs"),
         include_str!("local.rs"),
         include_str!("logs.rs"),
         include_str!("negotiation.rs"),

@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod kerberos;
 pub mod local;
 pub mod logs;
 pub mod rdp_file;
@@ -29,6 +30,9 @@ pub struct Facts {
     pub certificate: Option<CertFact>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub credssp: Option<CredsspFact>,
+    /// Kerberos: the realm's KDCs, their clock, and with credentials the AS/TGS exchanges.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kdc: Option<kerberos::KdcFact>,
     /// The credentialed CredSSP exchange (`check --user`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth: Option<AuthFact>,
@@ -395,6 +399,9 @@ pub struct CertFact {
 pub enum CredsspOutcome {
     /// The server answered our NTLM NEGOTIATE with a CHALLENGE.
     Challenge,
+    /// The server answered our SPNEGO token with a Kerberos AP-REQ inside (the credentialed
+    /// check with Kerberos; the `auth` phase says what it answered).
+    Spnego,
     /// The server answered with a TSRequest carrying errorCode.
     ServerError,
     Reset,
@@ -661,6 +668,11 @@ pub enum AuthOutcome {
     NotReached,
     /// The NTLM exchange could not be computed (e.g. the CHALLENGE lacks extended session security).
     ClientError,
+    /// The server refused our Kerberos AP-REQ (a KRB-ERROR token, SPNEGO reject, another
+    /// mechanism, or a token of zeros).
+    KerberosRefused,
+    /// Kerberos failed at the KDC (the `kdc` phase says how): nothing was sent to the server.
+    KdcRefused,
 }
 
 impl AuthOutcome {
@@ -677,6 +689,8 @@ impl AuthOutcome {
             AuthOutcome::NoCredssp => "no-credssp",
             AuthOutcome::NotReached => "not-reached",
             AuthOutcome::ClientError => "client-error",
+            AuthOutcome::KerberosRefused => "kerberos-refused",
+            AuthOutcome::KdcRefused => "kdc-refused",
         }
     }
 }
@@ -690,7 +704,7 @@ pub struct AuthFact {
     pub user: String,
     /// Where the password came from (`RDP_DOCTOR_PASSWORD`, `password file`, `prompt`).
     pub password_source: String,
-    /// The security package used: `NTLM` (Kerberos is not implemented).
+    /// The security package used: `NTLM` or `Kerberos`.
     pub package: String,
     /// The last step reached: `negotiate`, `authenticate`, `auth-info`,
     /// `early-user-authorization`.
@@ -729,6 +743,16 @@ pub struct AuthFact {
     pub clock_skew_seconds: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// `--auth` when Kerberos was considered (`negotiate`, `kerberos`); absent for a plain
+    /// NTLM run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_mode: Option<String>,
+    /// Under `--auth negotiate`: why NTLM was used instead of Kerberos.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kerberos_unavailable: Option<kerberos::KerberosUnavailable>,
+    /// Kerberos inside CredSSP: the server's answer to our AP-REQ.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kerberos: Option<kerberos::KerberosCredsspFact>,
 }
 
 /// How the `--full` run after CredSSP (or TLS) ended.
