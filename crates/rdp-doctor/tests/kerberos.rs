@@ -167,6 +167,13 @@ fn check(target: &str, args: &[&str]) -> Run {
     let took = t0.elapsed();
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    // The passwords these tests use never appear in any output.
+    for secret in [PASSWORD, "Wr0ng-pass"] {
+        assert!(
+            !stdout.contains(secret) && !stderr.contains(secret),
+            "a password leaked into the output of check {target} {args:?}"
+        );
+    }
     let json = serde_json::from_str(&stdout)
         .unwrap_or_else(|e| panic!("no JSON ({e}): {stdout}\n{stderr}"));
     println!(
@@ -549,4 +556,22 @@ fn kdcs_are_found_through_dns_srv_with_the_tests_own_dns_server() {
         &["--realm", REALM, "--dns-server", &dns],
     );
     assert_eq!(r.first(), "kerberos-target-is-ip", "{}", r.describe());
+}
+
+#[test]
+fn a_server_with_a_stale_key_refuses_the_ticket() {
+    // The KDC gets a new key for TERMSRV/localhost; the server's keytab keeps the old one (a
+    // restored snapshot, a keytab not exported again). The KDC is happy, the server is not.
+    let (realm, s) = setup(true);
+    realm.kadmin("cpw -randkey TERMSRV/localhost").unwrap();
+    let r = check_user(&realm, &s, &format!("alice@{REALM}"), PASSWORD, &[]);
+    assert_eq!(r.first(), "kerberos-refused-by-server", "{}", r.describe());
+    assert_eq!(r.code, 2);
+    let k = &r.json["facts"]["auth"]["kerberos"];
+    assert_eq!(k["mutual_authentication"], false, "{}", r.describe());
+    // FreeRDP 3.10 answers a ticket it cannot decrypt with a token of zeros
+    assert!(k["zero_token_bytes"].as_u64().is_some() || k["server_error_code"].as_i64().is_some(), "{k}");
+    // the TGS exchange itself succeeded
+    let tgs = kdc_exchanges(&r).into_iter().find(|e| e["step"] == "tgs").expect("tgs");
+    assert_eq!(tgs["reply"]["outcome"], "ticket");
 }

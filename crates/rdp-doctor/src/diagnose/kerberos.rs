@@ -329,7 +329,7 @@ pub fn kdc(f: &Facts, ctx: &Context, hits: &mut Vec<Hit>) {
                             escape(&ex.request),
                             escape(&ex.request)
                         ))
-                        .var("spn", ex.request.clone());
+                        .var("ServiceName", ex.request.clone());
                 }
                 "clock-skew" => {
                     h = h.severity(Severity::Error);

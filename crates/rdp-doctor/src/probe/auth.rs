@@ -510,12 +510,12 @@ pub async fn run_kerberos<S: AsyncRead + AsyncWrite + Unpin>(
 
     // 1. SPNEGO(AP-REQ) -> SPNEGO(AP-REP)
     let etype = ticket.cred.session_key.etype();
-    let sub_bytes: [u8; 32] = rand::random();
+    let sub_bytes = zeroize::Zeroizing::new(rand::random::<[u8; 32]>());
     let Ok(subkey) = Key::new(
         etype,
         sub_bytes
             .get(..rdp_doctor_wire::kerberos::crypto::key_len(etype).unwrap_or(32))
-            .unwrap_or(&sub_bytes),
+            .unwrap_or(&sub_bytes[..]),
     ) else {
         af.outcome = AuthOutcome::ClientError;
         af.error = Some("cannot make a subkey for the session key's type".into());

@@ -410,12 +410,20 @@ async fn udp_exchange(
             },
             None,
         ),
-        Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => (
-            KdcReach::Refused {
-                duration_ms: net::ms(start.elapsed()),
-            },
-            None,
-        ),
+        // ICMP port unreachable: ECONNREFUSED on Linux, WSAECONNRESET on Windows.
+        Ok(Err(e))
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::ConnectionReset
+            ) =>
+        {
+            (
+                KdcReach::Refused {
+                    duration_ms: net::ms(start.elapsed()),
+                },
+                None,
+            )
+        }
         Ok(Err(e)) => (
             KdcReach::Error {
                 error: e.to_string(),
