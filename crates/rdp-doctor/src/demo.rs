@@ -130,6 +130,7 @@ pub fn lab_auth(full: bool) -> crate::probe::auth::AuthOptions {
         pinned_sha256: None,
         insecure: false,
         full,
+        mode: crate::probe::kdc::AuthMode::Negotiate,
     }
 }
 

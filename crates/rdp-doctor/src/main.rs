@@ -169,6 +169,16 @@ enum ClientSec {
     Ext,
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+enum AuthPackage {
+    /// As mstsc: Kerberos when it can be used (a name, a realm, a KDC), NTLM otherwise.
+    Negotiate,
+    /// Kerberos only (no NTLM fallback).
+    Kerberos,
+    /// NTLM only.
+    Ntlm,
+}
+
 #[derive(Args)]
 struct CheckArgs {
     /// The server: HOST, HOST:PORT, [IPv6]:PORT (optional with --rdp-file).
@@ -240,6 +250,20 @@ struct CheckArgs {
     /// Demand Active PDU (or its Set Error Info reason). No session is started.
     #[arg(long, requires = "user")]
     full: bool,
+    /// The security package for --user: negotiate (Kerberos first, as mstsc), kerberos, ntlm.
+    #[arg(long = "auth", value_enum, default_value_t = AuthPackage::Negotiate, requires = "user")]
+    auth: AuthPackage,
+    /// The Kerberos realm (default: the user name's domain, or the DNS domain the server names
+    /// in its NTLM challenge).
+    #[arg(long, value_name = "REALM")]
+    realm: Option<String>,
+    /// A KDC to use instead of DNS SRV discovery (repeatable; port 88 by default).
+    #[arg(long, value_name = "HOST[:PORT]")]
+    kdc: Vec<String>,
+    /// The DNS server for KDC discovery (SRV) and the KDCs' names, instead of the system's
+    /// (repeatable; port 53 by default).
+    #[arg(long, value_name = "IP[:PORT]")]
+    dns_server: Vec<String>,
     /// Also read this server's own RDP configuration (registry, policy, certificate store,
     /// firewall, TermService). Windows only: run it on the server, elevated.
     #[arg(long)]
@@ -402,9 +426,11 @@ fn check_command(a: CheckArgs, style: Style) -> Result<Exit, String> {
     }
     let auth = auth_options(&a)?;
     let gateway = gateway_options(&a, rdp.as_ref(), auth.as_ref())?;
+    let kdc = kdc_options(&a)?;
     let opts = rdp_doctor::probe::CheckOptions {
         gateway,
         client,
+        kdc,
         timeout,
         udp_wait,
         enumerate_protocols: !a.no_enumerate,
@@ -437,6 +463,52 @@ fn check_command(a: CheckArgs, style: Style) -> Result<Exit, String> {
         rdp_doctor::render::render(&report, format, style, &mut out).and_then(|_| out.flush())
     };
     Ok(finish(report.exit_code(), written))
+}
+
+/// `--realm`, `--kdc`, `--dns-server`.
+fn kdc_options(a: &CheckArgs) -> Result<rdp_doctor::probe::kdc::KdcOptions, String> {
+    let realm = match &a.realm {
+        Some(r) => {
+            let ok = !r.is_empty()
+                && r.len() <= 255
+                && r.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_');
+            if !ok {
+                return Err(format!(
+                    "--realm '{}': expected a realm such as CORP.EXAMPLE",
+                    rdp_doctor::sanitize::escape(r)
+                ));
+            }
+            Some(r.to_ascii_uppercase())
+        }
+        None => None,
+    };
+    let mut kdcs = Vec::new();
+    for k in &a.kdc {
+        let t = rdp_doctor::target::parse_target(k, 88).map_err(|e| format!("--kdc: {e}"))?;
+        kdcs.push((t.host, t.port));
+    }
+    let mut dns_servers = Vec::new();
+    for d in &a.dns_server {
+        let sa = d
+            .parse::<std::net::SocketAddr>()
+            .or_else(|_| {
+                d.parse::<std::net::IpAddr>()
+                    .map(|ip| std::net::SocketAddr::new(ip, 53))
+            })
+            .map_err(|_| {
+                format!(
+                    "--dns-server '{}': expected an IP address, IP:PORT or [IPv6]:PORT",
+                    rdp_doctor::sanitize::escape(d)
+                )
+            })?;
+        dns_servers.push(sa);
+    }
+    Ok(rdp_doctor::probe::kdc::KdcOptions {
+        realm,
+        kdcs,
+        dns_servers,
+    })
 }
 
 /// `--user` and friends: the password is read here (file, environment, or a prompt without
@@ -483,6 +555,11 @@ fn auth_options(a: &CheckArgs) -> Result<Option<rdp_doctor::probe::auth::AuthOpt
         pinned_sha256: pinned,
         insecure: a.insecure_send_credentials,
         full: a.full,
+        mode: match a.auth {
+            AuthPackage::Negotiate => rdp_doctor::probe::kdc::AuthMode::Negotiate,
+            AuthPackage::Kerberos => rdp_doctor::probe::kdc::AuthMode::Kerberos,
+            AuthPackage::Ntlm => rdp_doctor::probe::kdc::AuthMode::Ntlm,
+        },
     }))
 }
 

@@ -22,6 +22,7 @@ pub enum Phase {
     Protocols,
     Tls,
     Credssp,
+    Kdc,
     Auth,
     Mcs,
     Udp,
@@ -33,6 +34,7 @@ pub enum Phase {
 
 impl Phase {
     /// The phases of a check against a server (the exporter pre-creates a duration for each).
+    /// `Kdc` is not among them: it runs only against a domain member (or with `--realm`).
     pub const PROBE_PHASES: [Phase; 9] = [
         Phase::Resolve,
         Phase::Tcp,
@@ -60,6 +62,7 @@ impl Phase {
             Phase::Protocols => "protocols",
             Phase::Tls => "tls",
             Phase::Credssp => "credssp",
+            Phase::Kdc => "kdc",
             Phase::Auth => "auth",
             Phase::Mcs => "mcs",
             Phase::Udp => "udp",
@@ -85,6 +88,7 @@ impl Phase {
             "protocols" => Phase::Protocols,
             "tls" => Phase::Tls,
             "credssp" => Phase::Credssp,
+            "kdc" => Phase::Kdc,
             "auth" => Phase::Auth,
             "mcs" => Phase::Mcs,
             "udp" => Phase::Udp,

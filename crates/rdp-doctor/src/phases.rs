@@ -252,7 +252,7 @@ pub fn records(f: &Facts, tl: &Timeline) -> Vec<PhaseRecord> {
     match &f.credssp {
         Some(c) if c.outcome != CredsspOutcome::NotReached => {
             let status = match c.outcome {
-                CredsspOutcome::Challenge => PhaseStatus::Ok,
+                CredsspOutcome::Challenge | CredsspOutcome::Spnego => PhaseStatus::Ok,
                 CredsspOutcome::Timeout => PhaseStatus::Timeout,
                 _ => PhaseStatus::Failed,
             };
@@ -278,7 +278,9 @@ pub fn records(f: &Facts, tl: &Timeline) -> Vec<PhaseRecord> {
             if let Some(code) = c.error_code {
                 s.push_str(&format!("; errorCode 0x{code:08X}"));
             }
-            if c.outcome != CredsspOutcome::Challenge {
+            if c.outcome == CredsspOutcome::Spnego {
+                s.push_str("; answered our SPNEGO token (Kerberos AP-REQ)");
+            } else if c.outcome != CredsspOutcome::Challenge {
                 s.push_str(&format!("; {:?}", c.outcome).to_lowercase());
             }
             out.push(rec(Phase::Credssp, status, tl, s, json(c)));
@@ -291,6 +293,10 @@ pub fn records(f: &Facts, tl: &Timeline) -> Vec<PhaseRecord> {
             };
             out.push(skipped(Phase::Credssp, why));
         }
+    }
+    // kdc (only when it ran: a domain member, --realm, or Kerberos with --user)
+    if let Some(k) = &f.kdc {
+        out.push(kdc_record(k, tl));
     }
     // auth (only with --user)
     if let Some(a) = &f.auth {
@@ -404,6 +410,108 @@ pub fn records(f: &Facts, tl: &Timeline) -> Vec<PhaseRecord> {
     out
 }
 
+fn kdc_record(k: &kerberos::KdcFact, tl: &Timeline) -> PhaseRecord {
+    use kerberos::{DiscoveryMethod, KdcReply, KdcStep};
+    let realm = escape(&k.realm);
+    let found = match &k.discovery {
+        Some(d) if d.method == DiscoveryMethod::SpecialUseName => {
+            format!("{realm} is a special-use name (RFC 6761): no KDC looked up")
+        }
+        Some(d) if d.method == DiscoveryMethod::Option => format!("{realm}: KDC from --kdc"),
+        Some(d) => {
+            let n: usize = d.queries.iter().map(|q| q.records.len()).sum();
+            format!("{realm}: {n} SRV record{}", if n == 1 { "" } else { "s" })
+        }
+        None if k.target_is_ip => format!("{realm}: not asked (the target is an IP address)"),
+        None => realm.clone(),
+    };
+    let reach: Vec<String> = k
+        .kdcs
+        .iter()
+        .map(|e| {
+            format!(
+                "{}:{} tcp {}, udp {}",
+                escape(&e.host),
+                e.port,
+                e.tcp.describe(),
+                e.udp.describe()
+            )
+        })
+        .collect();
+    let mut parts = vec![found];
+    if !reach.is_empty() {
+        parts.push(reach.join("; "));
+    }
+    if let Some(s) = k.clock_skew_seconds {
+        parts.push(format!("KDC clock {s:+.1} s"));
+    }
+    for e in k
+        .exchanges
+        .iter()
+        .filter(|e| e.step != KdcStep::Probe || !k.with_credentials)
+    {
+        let what = match &e.reply {
+            KdcReply::Ticket { .. } => "ticket".to_string(),
+            KdcReply::Error { code, name, .. } => {
+                format!("{} {code}", name.as_deref().unwrap_or("KRB-ERROR"))
+            }
+            KdcReply::NoAnswer { .. } => "no answer".to_string(),
+            KdcReply::Malformed { .. } => "malformed answer".to_string(),
+            KdcReply::ClientError { error } => escape(error),
+        };
+        let step = match e.step {
+            KdcStep::Probe => "probe",
+            KdcStep::As => "AS",
+            KdcStep::Tgs => "TGS",
+        };
+        parts.push(format!("{step} {what} ({:.1} ms)", e.duration_ms));
+    }
+    if k.with_credentials {
+        if let Some(first) = k.exchanges.iter().find(|e| e.step == KdcStep::Probe) {
+            if let KdcReply::Error { code, name, .. } = &first.reply {
+                if *code != 25 {
+                    parts.push(format!(
+                        "user: {} {code}",
+                        name.as_deref().unwrap_or("KRB-ERROR")
+                    ));
+                }
+            }
+        }
+    }
+    if let Some(u) = k.unavailable {
+        parts.push(format!("Kerberos not usable: {}", u.describe()));
+    }
+    let answered = k.any_answer();
+    let failed_exchange = k.with_credentials
+        && k.exchanges.iter().any(|e| match &e.reply {
+            KdcReply::Error { code, .. } => *code != 25 || kerberos::is_etype_failure(e),
+            KdcReply::Malformed { .. } | KdcReply::ClientError { .. } => true,
+            _ => false,
+        });
+    let discovery_empty = k.kdcs.is_empty() && !k.target_is_ip;
+    let special = matches!(&k.discovery, Some(d) if d.method == DiscoveryMethod::SpecialUseName);
+    let status = if special || (k.target_is_ip && k.kdcs.is_empty()) {
+        PhaseStatus::Skipped
+    } else if discovery_empty || failed_exchange || k.unavailable.is_some() {
+        PhaseStatus::Failed
+    } else if !answered {
+        let silent = k.kdcs.iter().all(|e| {
+            matches!(
+                e.tcp,
+                kerberos::KdcReach::Filtered { .. } | kerberos::KdcReach::Silent { .. }
+            )
+        });
+        if silent {
+            PhaseStatus::Timeout
+        } else {
+            PhaseStatus::Failed
+        }
+    } else {
+        PhaseStatus::Ok
+    };
+    rec(Phase::Kdc, status, tl, parts.join("; "), json(k))
+}
+
 fn auth_record(a: &AuthFact, tl: &Timeline) -> PhaseRecord {
     let status = match a.outcome {
         AuthOutcome::Success => PhaseStatus::Ok,
@@ -417,9 +525,13 @@ fn auth_record(a: &AuthFact, tl: &Timeline) -> PhaseRecord {
     let who = a.user.clone();
     let summary = match a.outcome {
         AuthOutcome::Success => format!(
-            "{} accepted ({}, CredSSP version {}{})",
+            "{} accepted ({}{}, CredSSP version {}{})",
             who,
             a.package,
+            match a.kerberos_unavailable {
+                Some(u) => format!(" because Kerberos could not be used: {}", u.describe()),
+                None => String::new(),
+            },
             a.version_used.unwrap_or(0),
             match &a.early_user_auth_name {
                 Some(n) => format!(", early user authorization {n}"),
@@ -448,6 +560,13 @@ fn auth_record(a: &AuthFact, tl: &Timeline) -> PhaseRecord {
             a.selected_protocol.as_deref().unwrap_or("no CredSSP")
         ),
         AuthOutcome::NotReached => "not reached".to_string(),
+        AuthOutcome::KdcRefused => format!(
+            "{who}: nothing sent to the server, Kerberos failed at the KDC (see the kdc phase)"
+        ),
+        AuthOutcome::KerberosRefused => format!(
+            "{who}: the server refused the Kerberos ticket: {}",
+            escape(a.error.as_deref().unwrap_or("?"))
+        ),
         _ => format!(
             "{} after {}: {}",
             a.outcome.as_str(),

@@ -252,7 +252,7 @@ fn shadow_nla_accepts_and_rejects_credentials() {
 /// proof, so the finding is `logon-failure` with the code as evidence; the right password passes.
 #[test]
 fn shadow3_wrong_password_is_a_logon_failure() {
-    let s = start_shadow(ShadowConfig::new("nla").binary("freerdp-shadow-cli3"));
+    let s = start_shadow(ShadowConfig::new("nla").program("freerdp-shadow-cli3"));
     let target = shadow_target(&s);
     let ca = ca_arg();
     let base = ["--ca", ca.as_str(), "--format", "json", "--user"];

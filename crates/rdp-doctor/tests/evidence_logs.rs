@@ -658,3 +658,28 @@ fn evtx_fuzz_oracle_on_mutated_samples() {
         evidence::evtx::fuzz_evtx(&m);
     }
 }
+
+#[test]
+fn json_fixtures_kerberos_events_of_a_domain_controller() {
+    let ev = read(&["json/dc-security-kerberos.json"]);
+    // 4771 0x18 twice: the wrong password, with the Kerberos code decoded
+    let bad = ev.get("logon-failure").expect("4771 0x18");
+    assert_eq!(bad.count, 2);
+    let texts: Vec<&str> = bad.lines.iter().map(|l| l.text.as_str()).collect();
+    assert!(
+        texts.iter().any(|t| t.contains("bob from ::ffff:10.0.0.77")
+            && t.contains("0x18 (KDC_ERR_PREAUTH_FAILED")),
+        "{texts:?}"
+    );
+    let revoked = ev.get("account-revoked").expect("4768 0x12");
+    assert_eq!(revoked.count, 1);
+    let spn = ev.get("spn-unknown").expect("4769 0x7");
+    assert!(spn
+        .lines
+        .iter()
+        .any(|l| l.text.contains("TERMSRV/rds-alias.corp.example")));
+    assert_eq!(ev.get("clock-skew").expect("4771 0x25").count, 1);
+    // a successful TGT request (4768 0x0) is no finding
+    assert_eq!(ev.totals.records, 6);
+    assert_eq!(ev.totals.matched, 5);
+}

@@ -671,6 +671,12 @@ fn explain_documents_match_the_schema() {
         &["C000006D", "-1073741715", "904h"],
         &["0x8009030D", "neg:5", "alert:40", "exit:147", "logon:10"],
         &["errconnect:0x2000D", "0x0001000D"],
+        &[
+            "KDC_ERR_PREAUTH_FAILED",
+            "-1765328360",
+            "4771/0x18",
+            "kdc:0x7",
+        ],
         &["0xDEADBEEF"],
         &["ERRINFO_SERVER_DENIED_CONECTION"],
         &["zz:12"],

@@ -533,11 +533,46 @@ pub fn binding_hash(magic: &[u8], nonce: &[u8; NONCE_LEN], public_key: &[u8]) ->
     h.finalize().into()
 }
 
+/// The confidentiality service CredSSP's pubKeyAuth and authInfo ride on ([MS-CSSP] 3.1.5:
+/// "the SPNEGO confidentiality services"): NTLM sealing ([`SessionSecurity`]) or a Kerberos
+/// RFC 4121 Wrap ([`crate::kerberos::gss::InitiatorContext`]). The binding logic is the same
+/// for both.
+pub trait Seal {
+    fn seal(&mut self, msg: &[u8]) -> Vec<u8>;
+    fn unseal(&mut self, blob: &[u8]) -> Result<Zeroizing<Vec<u8>>, SealError>;
+}
+
+/// Why a sealed blob was refused, by package.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SealError {
+    Ntlm(UnsealError),
+    Kerberos(crate::kerberos::gss::WrapError),
+}
+
+impl fmt::Display for SealError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SealError::Ntlm(e) => write!(f, "{e}"),
+            SealError::Kerberos(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl Seal for SessionSecurity {
+    fn seal(&mut self, msg: &[u8]) -> Vec<u8> {
+        SessionSecurity::seal(self, msg)
+    }
+
+    fn unseal(&mut self, blob: &[u8]) -> Result<Zeroizing<Vec<u8>>, SealError> {
+        SessionSecurity::unseal(self, blob).map_err(SealError::Ntlm)
+    }
+}
+
 /// Why a pubKeyAuth or authInfo was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PubKeyAuthError {
     /// The sealed blob does not verify (wrong session keys).
-    Unseal(UnsealError),
+    Unseal(SealError),
     /// It verifies but binds a different public key: a TLS man in the middle, or a peer that
     /// computed the other version's binding.
     Mismatch,
@@ -588,7 +623,7 @@ fn server_binding(version: u32, nonce: &[u8; NONCE_LEN], public_key: &[u8]) -> V
 /// the version both sides use, min(own, server's); `nonce` is the clientNonce sent in the same
 /// TSRequest (ignored below 5).
 pub fn client_pub_key_auth(
-    session: &mut SessionSecurity,
+    session: &mut impl Seal,
     version: u32,
     nonce: &[u8; NONCE_LEN],
     server_public_key: &[u8],
@@ -598,7 +633,7 @@ pub fn client_pub_key_auth(
 
 /// Checks the server's pubKeyAuth reply against the public key the client saw.
 pub fn verify_server_pub_key_auth(
-    session: &mut SessionSecurity,
+    session: &mut impl Seal,
     version: u32,
     nonce: &[u8; NONCE_LEN],
     server_public_key: &[u8],
@@ -618,7 +653,7 @@ pub fn verify_server_pub_key_auth(
 /// Server side: checks the client's pubKeyAuth against the server's own public key. `version`
 /// and `nonce` are those of the client's TSRequest.
 pub fn verify_client_pub_key_auth(
-    session: &mut SessionSecurity,
+    session: &mut impl Seal,
     version: u32,
     nonce: Option<&[u8; NONCE_LEN]>,
     own_public_key: &[u8],
@@ -645,7 +680,7 @@ pub fn verify_client_pub_key_auth(
 
 /// Server side: the pubKeyAuth answer (its own sealing sequence number 0).
 pub fn server_pub_key_auth(
-    session: &mut SessionSecurity,
+    session: &mut impl Seal,
     version: u32,
     nonce: Option<&[u8; NONCE_LEN]>,
     own_public_key: &[u8],
@@ -659,14 +694,14 @@ pub fn server_pub_key_auth(
 }
 
 /// The client's authInfo: sealed TSCredentials.
-pub fn client_auth_info(session: &mut SessionSecurity, creds: &TsPasswordCreds<'_>) -> Vec<u8> {
+pub fn client_auth_info(session: &mut impl Seal, creds: &TsPasswordCreds<'_>) -> Vec<u8> {
     let plain = creds.encode_ts_credentials();
     session.seal(&plain)
 }
 
 /// Server side: unseals and decodes authInfo.
 pub fn server_read_auth_info(
-    session: &mut SessionSecurity,
+    session: &mut impl Seal,
     auth_info: &[u8],
 ) -> Result<TsCredentials, PubKeyAuthError> {
     let plain = session.unseal(auth_info).map_err(PubKeyAuthError::Unseal)?;

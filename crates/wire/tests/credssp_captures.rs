@@ -196,9 +196,9 @@ fn shadow_accepted_our_authenticate_and_its_pub_key_auth_verifies() {
     let _ = credssp::client_pub_key_auth(&mut bad.session, 6, &nonce, &spki);
     assert!(matches!(
         credssp::verify_server_pub_key_auth(&mut bad.session, 6, &nonce, &spki, &server_pka),
-        Err(credssp::PubKeyAuthError::Unseal(
+        Err(credssp::PubKeyAuthError::Unseal(credssp::SealError::Ntlm(
             ntlm::UnsealError::BadChecksum
-        ))
+        )))
     ));
 }
 

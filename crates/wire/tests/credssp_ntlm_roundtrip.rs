@@ -521,10 +521,12 @@ fn pub_key_auth_both_versions_and_both_ends() {
     );
     assert_eq!(
         credssp::verify_client_pub_key_auth(&mut s.session, 6, None, &spki, &pka),
-        Err(PubKeyAuthError::Unseal(UnsealError::BadSequence {
-            expected: 1,
-            got: 0
-        }))
+        Err(PubKeyAuthError::Unseal(credssp::SealError::Ntlm(
+            UnsealError::BadSequence {
+                expected: 1,
+                got: 0
+            }
+        )))
     );
 }
 

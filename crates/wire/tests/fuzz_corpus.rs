@@ -121,3 +121,18 @@ corpus_test!(
     "gateway_tsgu_client_pdus",
     rdp_doctor_wire::gateway::fuzz::tsgu_pdus
 );
+corpus_test!(
+    kdc_answer,
+    "kdc_answer",
+    rdp_doctor_wire::kerberos::fuzz_kdc_answer
+);
+corpus_test!(
+    gss_token,
+    "gss_token",
+    rdp_doctor_wire::kerberos::fuzz_gss_token
+);
+corpus_test!(
+    dns_response,
+    "dns_response",
+    rdp_doctor_wire::dns::fuzz_response
+);

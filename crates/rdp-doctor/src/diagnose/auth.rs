@@ -71,6 +71,10 @@ pub fn auth(f: &Facts, ctx: &Context, hits: &mut Vec<Hit>) {
 }
 
 fn auth_hits(f: &Facts, a: &crate::facts::AuthFact, ctx: &Context, hits: &mut Vec<Hit>) {
+    if a.package == crate::facts::AuthPackage::Kerberos {
+        kerberos_hits(f, a, ctx, hits);
+        return;
+    }
     // The user name was typed by the user and refused with control characters (parse_user).
     let who = a.user.clone();
     let round = match a.round {
@@ -80,6 +84,10 @@ fn auth_hits(f: &Facts, a: &crate::facts::AuthFact, ctx: &Context, hits: &mut Ve
         AuthRound::EarlyUserAuthorization => {
             "our delegated credentials, before the Early User Authorization Result"
         }
+        // Kerberos rounds are kerberos_hits' (above); named here for completeness.
+        AuthRound::Kdc => "our Kerberos requests to the KDC",
+        AuthRound::ApReq => "our Kerberos AP-REQ",
+        AuthRound::PubKeyAuth => "our pubKeyAuth",
     };
     let version = a.server_version.unwrap_or(6);
     match a.outcome {
@@ -210,7 +218,120 @@ fn auth_hits(f: &Facts, a: &crate::facts::AuthFact, ctx: &Context, hits: &mut Ve
             }
             hits.push(h);
         }
-        AuthOutcome::NotReached => {}
+        // Kerberos outcomes: `kerberos_hits` and the kdc rules.
+        AuthOutcome::NotReached | AuthOutcome::KerberosRefused | AuthOutcome::KdcRefused => {}
+    }
+}
+
+/// Kerberos inside CredSSP: the server's answer to our AP-REQ, pubKeyAuth and authInfo. KDC
+/// failures are the `kdc` phase's rules (nothing reached the server then).
+fn kerberos_hits(f: &Facts, a: &crate::facts::AuthFact, ctx: &Context, hits: &mut Vec<Hit>) {
+    let who = a.user.clone();
+    let k = a.kerberos.clone().unwrap_or_default();
+    let spn = escape(&k.spn);
+    let round = match a.round {
+        AuthRound::ApReq => "our Kerberos AP-REQ",
+        AuthRound::PubKeyAuth => "our pubKeyAuth (sealed with the Kerberos context key)",
+        AuthRound::AuthInfo => "our delegated credentials (authInfo)",
+        _ => "our delegated credentials, before the Early User Authorization Result",
+    };
+    match a.outcome {
+        AuthOutcome::KerberosRefused => {
+            let stale = matches!(k.server_error_code, Some(31 | 41 | 44));
+            let id = match k.server_error_code {
+                Some(37 | 33) => "clock-skew",
+                _ if stale => "kerberos-server-key-stale",
+                _ => "kerberos-refused-by-server",
+            };
+            let mut h = Hit::new(id).evidence(format!(
+                "the KDC issued a ticket for {spn} to {who}, and the server refused it: {}",
+                escape(a.error.as_deref().unwrap_or("?"))
+            ));
+            if let Some(n) = k.zero_token_bytes {
+                h = h.evidence(format!("a negoToken of {n} zero bytes is how FreeRDP 3 answers a ticket it cannot decrypt (a keytab without this key version, or no keytab)"));
+            }
+            if let (Some(s), "clock-skew") = (k.server_clock_skew_seconds, id) {
+                h = h.severity(Severity::Error).evidence(format!(
+                    "the server's clock (its KRB-ERROR stime) is {s:+.1} s from this machine's; Kerberos tolerates {} minutes",
+                    ctx.clock_skew_threshold_s / 60
+                ));
+            }
+            if let Some(e) = k.ticket_etype {
+                h = h.evidence(format!(
+                    "the ticket is encrypted with {} (the key the KDC holds for {spn})",
+                    rdp_doctor_wire::kerberos::crypto::etype_label(e)
+                ));
+            }
+            hits.push(h.var("spn", k.spn.clone()));
+        }
+        AuthOutcome::ServerError => {
+            let code = a.error_code.unwrap_or(0);
+            let id = match finding_for_error_code(code) {
+                "auth-failed" => "kerberos-refused-by-server",
+                other => other,
+            };
+            let mut h = Hit::new(id).evidence(format!(
+                "the server answered {round} for {who} with TSRequest errorCode {} (see: rdp-doctor explain 0x{code:08X})",
+                code_text(code, a.error_name.as_deref())
+            ));
+            if id == "clock-skew" {
+                h = h.severity(Severity::Error);
+            }
+            hits.push(h.var("spn", k.spn.clone()));
+        }
+        AuthOutcome::Dropped | AuthOutcome::Timeout | AuthOutcome::Malformed => {
+            let how = escape(a.error.as_deref().unwrap_or("the connection ended"));
+            let id = if a.round == AuthRound::ApReq || !k.mutual_authentication {
+                "kerberos-refused-by-server"
+            } else if a.outcome == AuthOutcome::Dropped {
+                "credssp-dropped"
+            } else {
+                "auth-failed"
+            };
+            hits.push(
+                Hit::new(id)
+                    .evidence(format!("after {round} for {who} ({spn}): {how}"))
+                    .var("spn", k.spn.clone()),
+            );
+        }
+        AuthOutcome::PubKeyMismatch => hits.push(
+            Hit::new("credssp-version-mismatch")
+                .evidence(format!(
+                    "the server accepted the Kerberos ticket for {who} (its AP-REP verified), but {}",
+                    escape(a.error.as_deref().unwrap_or("its pubKeyAuth does not verify"))
+                ))
+                .evidence("either the server computes the public-key binding of another CredSSP version, or a TLS-inspecting proxy sits between us and the server".to_string()),
+        ),
+        AuthOutcome::NotSent => {
+            let mut h = Hit::new("credentials-not-sent").evidence(format!(
+                "no Kerberos AP-REQ was sent for {who}: the server's certificate did not pass the credential check (the KDC exchanges had run: the ticket stayed on this machine)"
+            ));
+            for r in &a.refused_because {
+                h = h.evidence(r.clone());
+            }
+            if let Some(c) = &f.certificate {
+                h = h.evidence(format!("the certificate's SHA-256 is {} (for --trust-fingerprint, after comparing it with the server's)", c.sha256));
+            }
+            hits.push(h);
+        }
+        AuthOutcome::AccessDenied => hits.push(Hit::new("no-remote-desktop-right").evidence(format!(
+            "the server accepted the Kerberos ticket for {who}, then sent the Early User Authorization Result {} under PROTOCOL_HYBRID_EX",
+            escape(a.early_user_auth_name.as_deref().unwrap_or("?"))
+        ))),
+        AuthOutcome::ClientError => hits.push(Hit::new("kdc-error").evidence(escape(
+            a.error.as_deref().unwrap_or("Kerberos could not be used"),
+        ))),
+        AuthOutcome::Success => {
+            let version = a.server_version.unwrap_or(6);
+            if version < 5 {
+                hits.push(
+                    Hit::new("credssp-version-mismatch")
+                        .evidence(format!("the Kerberos logon for {who} was accepted, but only because rdp-doctor completes old CredSSP versions"))
+                        .evidence(oracle_evidence(version)),
+                );
+            }
+        }
+        AuthOutcome::KdcRefused | AuthOutcome::NotReached | AuthOutcome::NoCredssp => {}
     }
 }
 
@@ -317,6 +438,9 @@ mod tests {
                 selected_protocol: Some("HYBRID_EX".into()),
                 clock_skew_seconds: Some(7200),
                 error: Some("closed (FIN) after our NTLM AUTHENTICATE".into()),
+                auth_mode: None,
+                kerberos_unavailable: None,
+                kerberos: None,
             }),
             ..Facts::default()
         }

@@ -11,6 +11,8 @@ pub use auth::finding_for_error_code;
 pub mod client;
 mod gateway;
 pub use gateway::side as gateway_side;
+mod kerberos;
+pub use kerberos::finding_for_krb_error;
 pub mod local;
 pub mod logs;
 mod negotiation;
@@ -85,6 +87,8 @@ const RULES: &[Rule] = &[
     security::tls,
     security::certificate,
     session::credssp,
+    kerberos::kdc,
+    kerberos::ntlm_after_kerberos,
     auth::auth,
     session::mcs,
     auth::activation,
@@ -219,6 +223,7 @@ mod tests {
         include_str!("auth.rs"),
         include_str!("client.rs"),
         include_str!("gateway.rs"),
+        include_str!("kerberos.rs"),
         include_str!("local.rs"),
         include_str!("logs.rs"),
         include_str!("negotiation.rs"),

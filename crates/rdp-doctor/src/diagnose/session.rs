@@ -7,8 +7,16 @@ use crate::sanitize::escape;
 
 pub fn credssp(f: &Facts, ctx: &Context, hits: &mut Vec<Hit>) {
     let Some(c) = &f.credssp else { return };
+    // With Kerberos the first TSRequest carried the AP-REQ: the auth rules say what the server
+    // made of it.
+    let kerberos = f
+        .auth
+        .as_ref()
+        .is_some_and(|a| a.package == crate::facts::AuthPackage::Kerberos)
+        && c.outcome != CredsspOutcome::Challenge;
     match c.outcome {
-        CredsspOutcome::Challenge | CredsspOutcome::NotReached => {}
+        _ if kerberos => {}
+        CredsspOutcome::Challenge | CredsspOutcome::NotReached | CredsspOutcome::Spnego => {}
         CredsspOutcome::ServerError => {
             let code = c.error_code.unwrap_or(0);
             hits.push(Hit::new("credssp-failed").evidence(format!(

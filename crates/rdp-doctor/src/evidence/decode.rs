@@ -129,6 +129,14 @@ pub fn apply(decoder: &str, raw: &str) -> String {
             },
             None => raw.to_string(),
         },
+        // Security 4768/4769/4771 Status: an RFC 4120 error code in hex (`kb/codes/kerberos.toml`).
+        "kerberos" => match code {
+            Some(c) => match shared_code("kerberos", c) {
+                Some(n) => format!("0x{c:X} ({n})"),
+                None => format!("0x{c:X} (undocumented here)"),
+            },
+            None => raw.to_string(),
+        },
         // "ip:port" → "ip" (RdpCoreTS 131 ClientIP); IPv6 "[::1]:5000" → "::1".
         "ip" => strip_port(raw).to_string(),
         _ => raw.to_string(),
@@ -168,6 +176,10 @@ mod tests {
         assert!(apply("ntstatus", "0xc000006e").contains("STATUS_ACCOUNT_RESTRICTION"));
         assert!(apply("ntstatus", "0xc0001234").contains("undocumented"));
         assert!(apply("logon_type", "10").starts_with("10 (RemoteInteractive"));
+        assert_eq!(
+            apply("kerberos", "0x18"),
+            "0x18 (KDC_ERR_PREAUTH_FAILED: Pre-authentication information was invalid)"
+        );
         assert!(apply("tls_alert", "70").contains("protocol_version"));
         assert!(apply("disc_reason", "2308")
             .starts_with("2308 = 0x904 (disconnectReasonAtClientWinsockFDCLOSE: Socket closed"));

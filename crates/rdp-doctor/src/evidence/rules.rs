@@ -153,6 +153,7 @@ pub const DECODERS: &[&str] = &[
     "disc_reason",
     "ext_reason",
     "ip",
+    "kerberos",
 ];
 
 #[derive(Debug)]

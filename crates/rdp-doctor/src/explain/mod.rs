@@ -140,6 +140,8 @@ pub enum MatchedBy {
     NameWithoutPrefix,
     /// FreeRDP's `freerdp_get_last_error` class 1: 0x0001NNNN is ERRINFO NNNN.
     FreerdpClass,
+    /// MIT krb5's error table: -1765328384 + code is the Kerberos error code.
+    MitKrb5,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -251,6 +253,7 @@ fn apply_hint(book: &CodeBook, word: &str, h: &mut Hints) -> bool {
         "type" if after_logon => &[("logon-type", 100)],
         "failurecode" => &[("neg-failure", 100)],
         "freerdp" => &[("errconnect", 50), ("errinfo", 40)],
+        "kdc" | "kerberos" | "krb" | "krb5" => &[("kerberos", 100)],
         "xfreerdp" => &[("xfreerdp-exit", 60)],
         "logon" => {
             h.after_logon = true;
@@ -295,6 +298,9 @@ fn prior(table: &str, form: Form) -> i32 {
         ("tls-alert", false) => 24,
         ("tsgu-hresult", true) => 60,
         ("tsgu-hresult", false) => 20,
+        // Security 4768/4769/4771 show the code in hex (0x18).
+        ("kerberos", true) => 35,
+        ("kerberos", false) => 12,
         _ => 0,
     }
 }
@@ -380,6 +386,28 @@ fn number_cands(book: &CodeBook, value: u32, form: Form, scope: &Scope, h: &Hint
                             entry: ei,
                             score: 45 + h.bonus("errconnect"),
                             how: MatchedBy::FreerdpClass,
+                        });
+                    }
+                }
+            }
+        }
+    }
+    // MIT krb5's messages: -1765328360 is Kerberos error 24.
+    if value.wrapping_sub(tables::MIT_KRB5_ERROR_BASE) <= 0xFF {
+        if let Some(ti) = book.table_index("kerberos") {
+            let ok = match scope {
+                Scope::Bare => true,
+                Scope::Table(id) => *id == "kerberos",
+                Scope::Provider(_) => false,
+            };
+            if let (true, Some(t)) = (ok, book.tables.get(ti)) {
+                for (ei, e) in t.entries.iter().enumerate() {
+                    if e.code == value.wrapping_sub(tables::MIT_KRB5_ERROR_BASE) {
+                        out.push(Cand {
+                            table: ti,
+                            entry: ei,
+                            score: 80,
+                            how: MatchedBy::MitKrb5,
                         });
                     }
                 }
@@ -663,8 +691,14 @@ pub fn explain(queries: &[String]) -> Explanation {
             ),
         };
         if let Some(d) = draft {
+            // The Kerberos events carry a Kerberos error code: `4771 0x18`, `4768/0x12`.
+            let kerberos_event = top(book, &d)
+                .is_some_and(|(t, e)| t.meta.id == "event" && matches!(e.code, 4768 | 4769 | 4771));
             drafts.push(d);
             hints = Hints::default();
+            if kerberos_event {
+                hints.boost.push(("kerberos", 100));
+            }
         }
     }
     if cut {

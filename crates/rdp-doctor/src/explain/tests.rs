@@ -725,3 +725,58 @@ fn gateway_hresults_are_named_as_freerdp_logs_them() {
         }
     }
 }
+
+#[test]
+fn kerberos_codes_by_name_number_mit_number_and_event() {
+    // Every way the same KDC error is written: its name, the RFC number in hex after a
+    // Kerberos word or prefix, MIT's -1765328384 + code, and a 4771 Failure Code.
+    for qs in [
+        vec!["KDC_ERR_PREAUTH_FAILED"],
+        vec!["PREAUTH_FAILED"],
+        vec!["kdc:0x18"],
+        vec!["krb:24"],
+        vec!["KDC", "24"],
+        vec!["-1765328360"],
+    ] {
+        let e = ex(&qs);
+        assert_eq!(first_name(&e), Some("KDC_ERR_PREAUTH_FAILED"), "{qs:?}");
+        let it = &e.items[0].interpretations[0];
+        assert_eq!(it.table, "kerberos", "{qs:?}");
+        assert!(
+            it.findings.iter().any(|f| f.id == "logon-failure"),
+            "{qs:?}: {:?}",
+            it.findings
+        );
+    }
+    let e = ex(&["-1765328360"]);
+    assert_eq!(e.items[0].interpretations[0].matched_by, MatchedBy::MitKrb5);
+    // 4771 0x18 and 4771/0x18: the event, then the Kerberos code it carries.
+    for qs in [vec!["4771", "0x18"], vec!["4771/0x18"]] {
+        let e = ex(&qs);
+        assert_eq!(
+            first_name(&e),
+            Some("Kerberos pre-authentication failed"),
+            "{qs:?}"
+        );
+        assert_eq!(
+            e.items[1].interpretations[0].name, "KDC_ERR_PREAUTH_FAILED",
+            "{qs:?}"
+        );
+    }
+    let e = ex(&["4768/0x12"]);
+    assert_eq!(e.items[1].interpretations[0].name, "KDC_ERR_CLIENT_REVOKED");
+    assert!(!e.combined.is_empty(), "a compound reading");
+    let e = ex(&["4769", "0x7"]);
+    assert_eq!(
+        e.items[1].interpretations[0].name,
+        "KDC_ERR_S_PRINCIPAL_UNKNOWN"
+    );
+    assert!(e.items[1].interpretations[0]
+        .findings
+        .iter()
+        .any(|f| f.id == "spn-unknown"));
+    // MIT's "Cannot contact any KDC" (-1765328228) is a local library error, not on the wire:
+    // outside the table, never guessed.
+    let e = ex(&["-1765328228"]);
+    assert!(e.items[0].interpretations.is_empty());
+}

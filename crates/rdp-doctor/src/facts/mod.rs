@@ -6,6 +6,7 @@ use rdp_doctor_wire::nego::Protocols;
 use serde::{Deserialize, Serialize};
 
 pub mod gateway;
+pub mod kerberos;
 pub use crate::sys::UnreachableKind;
 
 pub mod local;
@@ -192,14 +193,21 @@ named_enum! {
         AuthInfo = "auth-info",
         /// The Early User Authorization Result (HYBRID_EX).
         EarlyUserAuthorization = "early-user-authorization",
+        /// Kerberos: the AS and TGS exchanges at the KDC (nothing reached the server).
+        Kdc = "kdc",
+        /// Kerberos: our SPNEGO AP-REQ to the server.
+        ApReq = "ap-req",
+        /// Kerberos: our pubKeyAuth, sealed with the Kerberos context key.
+        PubKeyAuth = "pub-key-auth",
     }
 }
 
 named_enum! {
     /// The security package of the credentialed exchange.
     pub enum AuthPackage {
-        /// NTLM (Kerberos is not implemented).
         Ntlm = "NTLM",
+        /// Kerberos in SPNEGO ([MS-KILE]).
+        Kerberos = "Kerberos",
     }
 }
 
@@ -281,6 +289,9 @@ pub struct Facts {
     pub certificate: Option<CertFact>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub credssp: Option<CredsspFact>,
+    /// Kerberos: the realm's KDCs, their clock, and with credentials the AS/TGS exchanges.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kdc: Option<kerberos::KdcFact>,
     /// The credentialed CredSSP exchange (`check --user`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth: Option<AuthFact>,
@@ -646,6 +657,9 @@ pub struct CertFact {
 pub enum CredsspOutcome {
     /// The server answered our NTLM NEGOTIATE with a CHALLENGE.
     Challenge,
+    /// The server answered our SPNEGO token with a Kerberos AP-REQ inside (the credentialed
+    /// check with Kerberos; the `auth` phase says what it answered).
+    Spnego,
     /// The server answered with a TSRequest carrying errorCode.
     ServerError,
     Reset,
@@ -912,6 +926,11 @@ pub enum AuthOutcome {
     NotReached,
     /// The NTLM exchange could not be computed (e.g. the CHALLENGE lacks extended session security).
     ClientError,
+    /// The server refused our Kerberos AP-REQ (a KRB-ERROR token, SPNEGO reject, another
+    /// mechanism, or a token of zeros).
+    KerberosRefused,
+    /// Kerberos failed at the KDC (the `kdc` phase says how): nothing was sent to the server.
+    KdcRefused,
 }
 
 impl AuthOutcome {
@@ -928,6 +947,8 @@ impl AuthOutcome {
             AuthOutcome::NoCredssp => "no-credssp",
             AuthOutcome::NotReached => "not-reached",
             AuthOutcome::ClientError => "client-error",
+            AuthOutcome::KerberosRefused => "kerberos-refused",
+            AuthOutcome::KdcRefused => "kdc-refused",
         }
     }
 }
@@ -978,6 +999,16 @@ pub struct AuthFact {
     pub clock_skew_seconds: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// `--auth` when Kerberos was considered (`negotiate`, `kerberos`); absent for a plain
+    /// NTLM run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_mode: Option<String>,
+    /// Under `--auth negotiate`: why NTLM was used instead of Kerberos.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kerberos_unavailable: Option<kerberos::KerberosUnavailable>,
+    /// Kerberos inside CredSSP: the server's answer to our AP-REQ.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kerberos: Option<kerberos::KerberosCredsspFact>,
 }
 
 /// How the `--full` run after CredSSP (or TLS) ended.

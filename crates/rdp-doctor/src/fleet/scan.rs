@@ -45,6 +45,8 @@ impl Depth {
             stop_after_tls: self == Depth::Quick,
             udp: self == Depth::Full,
             mss_retry: self == Depth::Full,
+            // One AS-REQ per server would fill the domain controllers' audit log.
+            kdc_probe: false,
             ..opts
         }
     }

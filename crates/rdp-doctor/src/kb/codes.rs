@@ -61,6 +61,10 @@ pub const CODE_FILES: &[(&str, &str)] = &[
         "kb/codes/tsgu-hresult.toml",
         include_str!("../../kb/codes/tsgu-hresult.toml"),
     ),
+    (
+        "kb/codes/kerberos.toml",
+        include_str!("../../kb/codes/kerberos.toml"),
+    ),
 ];
 
 /// Readings of a disconnect reason together with its extended reason.
@@ -282,7 +286,15 @@ pub const SELECTORS: &[(&str, &str)] = &[
     ("gateway", "tsgu-hresult"),
     ("rdg", "tsgu-hresult"),
     ("tsgu", "tsgu-hresult"),
+    ("kdc", "kerberos"),
+    ("krb", "kerberos"),
+    ("kerberos", "kerberos"),
+    ("krb5", "kerberos"),
 ];
+
+/// MIT krb5's error-table base (`ERROR_TABLE_BASE_krb5`, -1765328384): MIT prints a KRB-ERROR
+/// code `c` as this plus `c` (-1765328360 = 24 = KDC_ERR_PREAUTH_FAILED), in 32 bits 0x96C73A00.
+pub const MIT_KRB5_ERROR_BASE: u32 = 0x96C7_3A00;
 
 /// A reading of a disconnect reason together with its extended reason (`pairs.toml`).
 #[derive(Debug, Clone, Deserialize)]

@@ -13,6 +13,7 @@ const EVIDENCE_TOML: &str = include_str!("../../kb/evidence.toml");
 const AUTH_TOML: &str = include_str!("../../kb/auth.toml");
 const LOCAL_TOML: &str = include_str!("../../kb/local.toml");
 const GATEWAY_TOML: &str = include_str!("../../kb/gateway.toml");
+const KERBEROS_TOML: &str = include_str!("../../kb/kerberos.toml");
 
 /// Every catalogue file compiled in. Each area of the product (probe, evidence, credentials,
 /// path, local) keeps its findings in its own file; ids must be unique across all of them.
@@ -22,6 +23,7 @@ pub const CATALOGUE_FILES: &[(&str, &str)] = &[
     ("kb/auth.toml", AUTH_TOML),
     ("kb/local.toml", LOCAL_TOML),
     ("kb/gateway.toml", GATEWAY_TOML),
+    ("kb/kerberos.toml", KERBEROS_TOML),
 ];
 
 /// A catalogue entry as written in `kb/findings.toml`.

@@ -5,7 +5,9 @@
 pub mod activation;
 pub mod auth;
 pub mod credssp;
+pub mod dns;
 pub mod gateway;
+pub mod kdc;
 pub mod mcs;
 pub mod net;
 pub mod protocols;
@@ -55,6 +57,12 @@ pub struct CheckOptions {
     /// `--gateway`: reach the target through this RD Gateway; the target's phases run inside
     /// its tunnel.
     pub gateway: Option<gateway::client::GatewayOptions>,
+    /// `--realm`, `--kdc`, `--dns-server`.
+    pub kdc: kdc::KdcOptions,
+    /// Run the `kdc` phase without credentials against a domain member (or with `--realm`):
+    /// discovery, reachability, the KDC's clock. Off for fleet scans, where one AS-REQ per
+    /// server would fill the domain controllers' audit log.
+    pub kdc_probe: bool,
 }
 
 /// Default probe settings, in one place: the CLI's `--timeout`/`--udp-timeout`, `demo`,
@@ -86,6 +94,8 @@ impl CheckOptions {
             stop_after_tls: false,
             resolved: None,
             gateway: None,
+            kdc: kdc::KdcOptions::default(),
+            kdc_probe: true,
         }
     }
 }
@@ -223,6 +233,7 @@ pub async fn run(opts: &CheckOptions) -> ProbeRun {
     facts.tls = m.tls;
     facts.certificate = m.certificate;
     facts.credssp = m.credssp;
+    facts.kdc = m.kdc;
     facts.auth = m.auth;
     facts.mcs = m.mcs;
     facts.activation = m.activation;
@@ -286,6 +297,7 @@ struct MainChain {
     tls: Option<TlsFact>,
     certificate: Option<CertFact>,
     credssp: Option<CredsspFact>,
+    kdc: Option<kerberos::KdcFact>,
     auth: Option<AuthFact>,
     mcs: Option<McsFact>,
     activation: Option<ActivationFact>,
@@ -405,17 +417,18 @@ where
     let protocols = selected;
     if let Some(mut tls_stream) = tr.stream.filter(|_| tls_ok) {
         if protocols.needs_credssp() {
-            let c_start = net::ms(t0.elapsed());
             if let Some(a) = &opts.auth {
-                let (cf, af, ok) = auth::run(
+                let leaf = tr.chain.first().map(Vec::as_slice);
+                let cert = out.certificate.clone();
+                let (c_start, (cf, af, ok)) = credentialed(
                     &mut tls_stream,
                     a,
                     protocols,
-                    &opts.target.host,
-                    out.certificate.as_ref(),
-                    tr.chain.first().map(Vec::as_slice),
-                    opts.timeout,
-                    opts.now_unix,
+                    opts,
+                    cert.as_ref(),
+                    leaf,
+                    t0,
+                    &mut out,
                 )
                 .await;
                 out.timeline.add(Phase::Credssp, c_start, cf.duration_ms);
@@ -435,9 +448,32 @@ where
                     run_full(&mut tls_stream, selected, &creds, opts, t0, &mut out).await;
                 }
             } else {
+                let c_start = net::ms(t0.elapsed());
                 let cf = credssp::probe(&mut tls_stream, opts.timeout, opts.now_unix).await;
                 out.timeline.add(Phase::Credssp, c_start, cf.duration_ms);
+                let realm = match &opts.kdc.realm {
+                    Some(r) => Some((r.to_ascii_uppercase(), kerberos::RealmSource::Option)),
+                    None => cf
+                        .ntlm
+                        .as_ref()
+                        .and_then(kdc::realm_from_challenge)
+                        .map(|r| (r, kerberos::RealmSource::NtlmChallenge)),
+                };
                 out.credssp = Some(cf);
+                if let Some((realm, source)) = realm.filter(|_| opts.kdc_probe) {
+                    let k_start = net::ms(t0.elapsed());
+                    let kf = kdc::probe(
+                        &realm,
+                        source,
+                        &opts.kdc,
+                        &opts.target.host,
+                        opts.target.host_kind != "dns",
+                        opts.timeout,
+                    )
+                    .await;
+                    out.timeline.add(Phase::Kdc, k_start, kf.duration_ms);
+                    out.kdc = Some(kf);
+                }
             }
         } else if let Some(a) = opts.auth.as_ref().filter(|a| a.full) {
             // TLS without NLA: the credentials can only travel in the Client Info PDU
@@ -489,6 +525,94 @@ where
         }
     }
     out
+}
+
+/// The credentialed CredSSP exchange with the package `--auth` asks for. Kerberos needs a realm
+/// (`--realm`, or the user name's suffix) and a name to build the SPN from; under `negotiate`
+/// a Kerberos that cannot be used (IP target, no KDC, unknown SPN, no common encryption type)
+/// falls back to NTLM on the same, still unused, connection, as mstsc's Negotiate does; a KDC
+/// that refuses the account stops there. Returns when CredSSP started (after the KDC
+/// exchanges) and the facts.
+#[allow(clippy::too_many_arguments)]
+async fn credentialed<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
+    s: &mut S,
+    a: &auth::AuthOptions,
+    protocols: rdp_doctor_wire::nego::Protocols,
+    opts: &CheckOptions,
+    cert: Option<&CertFact>,
+    leaf: Option<&[u8]>,
+    t0: Instant,
+    out: &mut MainChain,
+) -> (f64, (CredsspFact, AuthFact, bool)) {
+    use kdc::{AuthMode, Tickets};
+    let host = opts.target.host.as_str();
+    let (timeout, now) = (opts.timeout, opts.now_unix);
+    if a.mode == AuthMode::Ntlm {
+        let c_start = net::ms(t0.elapsed());
+        let r = auth::run(s, a, protocols, host, cert, leaf, timeout, now).await;
+        return (c_start, r);
+    }
+    let (cname, user_realm) = kdc::principal_of(&a.credentials.domain, &a.credentials.user);
+    let realm = match (&opts.kdc.realm, user_realm) {
+        (Some(r), _) => Some((r.to_ascii_uppercase(), kerberos::RealmSource::Option)),
+        (None, Some(r)) => Some((r, kerberos::RealmSource::User)),
+        (None, None) => None,
+    };
+    let Some((realm, source)) = realm else {
+        if a.mode == AuthMode::Negotiate {
+            // No realm known: what mstsc on a machine outside any domain does, NTLM.
+            let c_start = net::ms(t0.elapsed());
+            let r = auth::run(s, a, protocols, host, cert, leaf, timeout, now).await;
+            return (c_start, r);
+        }
+        let c_start = net::ms(t0.elapsed());
+        let cf = credssp::probe(s, opts.timeout, opts.now_unix).await;
+        let mut af = auth::fact(a, AuthOutcome::ClientError, crate::facts::AuthRound::Kdc);
+        af.package = crate::facts::AuthPackage::Kerberos;
+        af.auth_mode = Some(a.mode.as_str().into());
+        af.error =
+            Some("--auth kerberos needs a realm: give --realm REALM or --user user@REALM".into());
+        af.duration_ms = cf.duration_ms;
+        return (c_start, (cf, af, false));
+    };
+    let k_start = net::ms(t0.elapsed());
+    let (kf, tickets) = kdc::tickets(
+        &realm,
+        source,
+        &opts.kdc,
+        &cname,
+        &a.credentials.password,
+        &opts.target.host,
+        opts.target.host_kind != "dns",
+        opts.timeout,
+    )
+    .await;
+    out.timeline.add(Phase::Kdc, k_start, kf.duration_ms);
+    out.kdc = Some(kf);
+    let c_start = net::ms(t0.elapsed());
+    match tickets {
+        Tickets::Ready(t) => {
+            let r =
+                auth::run_kerberos(s, a, protocols, cert, leaf, opts.timeout, opts.now_unix, &t)
+                    .await;
+            (c_start, r)
+        }
+        Tickets::Unavailable(why) if a.mode == AuthMode::Negotiate => {
+            let (cf, mut af, ok) = auth::run(s, a, protocols, host, cert, leaf, timeout, now).await;
+            af.auth_mode = Some(a.mode.as_str().into());
+            af.kerberos_unavailable = Some(why);
+            (c_start, (cf, af, ok))
+        }
+        Tickets::Unavailable(_) | Tickets::Failed => {
+            let cf = credssp::probe(s, opts.timeout, opts.now_unix).await;
+            let mut af = auth::fact(a, AuthOutcome::KdcRefused, crate::facts::AuthRound::Kdc);
+            af.package = crate::facts::AuthPackage::Kerberos;
+            af.auth_mode = Some(a.mode.as_str().into());
+            af.server_version = cf.server_version;
+            af.duration_ms = cf.duration_ms;
+            (c_start, (cf, af, false))
+        }
+    }
 }
 
 /// `--full` on the main connection: MCS, channels, Client Info, licensing, Demand Active.

@@ -202,9 +202,16 @@ fn facts(r: &Report, s: Style, w: &mut dyn Write) -> io::Result<()> {
         lines.push(("Server (NTLM)".into(), parts.join(", ")));
     }
     if let Some(a) = &f.auth {
+        let package = match (a.package.as_str(), a.kerberos_unavailable) {
+            ("NTLM", Some(u)) => format!(
+                "package NTLM (Kerberos could not be used: {})",
+                u.describe()
+            ),
+            (p, _) => format!("package {p}"),
+        };
         let mut parts = vec![
             format!("user {}", a.user),
-            format!("package {} (Kerberos not implemented)", a.package),
+            package,
             format!("password from {}", a.password_source),
         ];
         if let Some(b) = &a.trust_basis {
@@ -216,6 +223,28 @@ fn facts(r: &Report, s: Style, w: &mut dyn Write) -> io::Result<()> {
             if a.credentials_delegated { "yes" } else { "no" }
         ));
         lines.push(("Credentials".into(), parts.join("; ")));
+    }
+    if let Some(k) = &f.kdc {
+        let mut parts = vec![format!("realm {}", escape(&k.realm))];
+        if let Some(s) = &k.spn {
+            parts.push(format!("SPN {}", escape(s)));
+        }
+        if let Some(s) = k.clock_skew_seconds {
+            parts.push(format!("KDC clock {s:+.1} s"));
+        }
+        if let Some(t) = f.auth.as_ref().and_then(|a| a.kerberos.as_ref()) {
+            if let Some(e) = t.ticket_etype {
+                parts.push(format!(
+                    "ticket {}",
+                    rdp_doctor_wire::kerberos::crypto::etype_label(e)
+                ));
+            }
+            parts.push(format!(
+                "mutual authentication: {}",
+                if t.mutual_authentication { "yes" } else { "no" }
+            ));
+        }
+        lines.push(("Kerberos".into(), parts.join("; ")));
     }
     if let Some(m) = &f.mcs {
         if let Some(v) = &m.rdp_version {

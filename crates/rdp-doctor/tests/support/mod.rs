@@ -29,6 +29,7 @@
 #![allow(dead_code)]
 
 pub mod certs;
+pub mod krb;
 pub mod netns;
 pub mod pathlab;
 pub mod ports;

@@ -39,8 +39,13 @@ pub struct ShadowConfig {
     pub users: Vec<(String, String, String)>,
     /// More command-line options, e.g. `+auth`.
     pub extra_args: Vec<String>,
-    /// The server binary: `freerdp-shadow-cli` (FreeRDP 2.11) or `freerdp-shadow-cli3`.
-    pub binary: String,
+    /// The program: `freerdp-shadow-cli` (FreeRDP 2.11) or `freerdp-shadow-cli3` (FreeRDP 3,
+    /// which accepts Kerberos with `/keytab:`; see `krb`).
+    pub program: String,
+    /// More environment (`KRB5_CONFIG` for the FreeRDP 3 server's MIT library).
+    pub env: Vec<(String, String)>,
+    /// Start without `/sam-file`: no NTLM account at all (NTLM refused for everyone).
+    pub no_sam: bool,
 }
 
 impl Default for ShadowConfig {
@@ -51,7 +56,9 @@ impl Default for ShadowConfig {
             cert: Some(CertName::Valid),
             users: vec![(LAB_USER.into(), String::new(), LAB_PASSWORD.into())],
             extra_args: Vec::new(),
-            binary: "freerdp-shadow-cli".into(),
+            program: "freerdp-shadow-cli".into(),
+            env: Vec::new(),
+            no_sam: false,
         }
     }
 }
@@ -75,9 +82,9 @@ impl ShadowConfig {
         self
     }
 
-    /// Run another shadow server binary (`freerdp-shadow-cli3`: FreeRDP 3).
-    pub fn binary(mut self, b: &str) -> Self {
-        self.binary = b.into();
+    /// Run another shadow server program (`freerdp-shadow-cli3`: FreeRDP 3).
+    pub fn program(mut self, b: &str) -> Self {
+        self.program = b.into();
         self
     }
 
@@ -187,18 +194,20 @@ impl ShadowServer {
             sam.push_str(&sam_line(user, domain, password)?);
         }
         let sam_path = dir.write("SAM", sam.as_bytes())?;
+        let sam_arg = (!config.no_sam).then(|| format!("/sam-file:{}", sam_path.display()));
         let log = std::fs::File::create(dir.join("shadow.log"))
             .map_err(|e| format!("shadow log: {e}"))?;
         let log2 = log.try_clone().map_err(|e| format!("dup: {e}"))?;
 
         // stdbuf: WLog writes with stdio, which a file would otherwise block-buffer until exit.
         let mut cmd = Command::new("stdbuf");
-        cmd.args(["-oL", "-eL", config.binary.as_str()])
+        cmd.args(["-oL", "-eL", &config.program])
             .arg(format!("/bind-address:{}", addr.ip()))
             .arg(format!("/port:{port}"))
-            .arg(format!("/sam-file:{}", sam_path.display()))
+            .args(sam_arg)
             .arg(format!("/sec:{}", config.sec))
             .args(&config.extra_args)
+            .envs(config.env.iter().map(|(k, v)| (k, v)))
             .env("HOME", &home)
             .env("DISPLAY", xvfb.display_env())
             .current_dir(dir.path())
@@ -206,7 +215,7 @@ impl ShadowServer {
             .stdout(log)
             .stderr(log2);
         let t0 = Instant::now();
-        let mut child = GroupChild::spawn(&format!("{} {addr}", config.binary), cmd)?;
+        let mut child = GroupChild::spawn(&format!("{} {addr}", config.program), cmd)?;
         let ready = wait_listening(&mut child, addr, READY_LIMIT);
         let startup = t0.elapsed();
         match ready {

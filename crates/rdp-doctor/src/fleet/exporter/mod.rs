@@ -287,6 +287,8 @@ async fn probe(state: &State, req: &Request) -> Response {
                 pinned_sha256: None,
                 insecure: false,
                 full: false,
+                // The exporter's module has no realm or KDC settings: NTLM, as before.
+                mode: crate::probe::kdc::AuthMode::Ntlm,
             }),
         ..CheckOptions::new(pr.target.clone(), m.trust.clone())
     });
