@@ -70,12 +70,44 @@ fn assert_fits(what: &str, out: &str) {
             visible(l)
         );
     }
-    for debug in [" { ", "FailureCode(", "Some(", "channels ["] {
+    for debug in ["FailureCode(", "Some(", "channels ["] {
         assert!(
             !out.contains(debug),
             "{what}: a Rust debug structure ({debug}): {out}"
         );
     }
+    assert!(
+        !has_debug_struct(out),
+        "{what}: a Rust debug structure (Name {{ field: ... }}): {out}"
+    );
+}
+
+/// `Failure { code: ... }`: a capitalised identifier, " { ", then `field:`. A PowerShell
+/// block (`Where-Object { $_.Thumbprint ... }`) is not one.
+fn has_debug_struct(out: &str) -> bool {
+    out.match_indices(" { ").any(|(i, _)| {
+        let before = out[..i]
+            .rsplit(|c: char| !c.is_alphanumeric())
+            .next()
+            .unwrap_or("");
+        let after = &out[i + 3..];
+        let field: String = after
+            .chars()
+            .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+            .collect();
+        before.starts_with(|c: char| c.is_ascii_uppercase())
+            && !field.is_empty()
+            && after[field.len()..].starts_with(": ")
+    })
+}
+
+#[test]
+fn the_debug_structure_detector_tells_rust_from_powershell() {
+    assert!(has_debug_struct("lab: Failure { code: FailureCode(5) }"));
+    assert!(!has_debug_struct(
+        "'Cert:\\LocalMachine\\Remote Desktop' | Where-Object { $_.Thumbprint -eq 1 }"
+    ));
+    assert!(!has_debug_struct("if ($x -eq 1) { Get-ChildItem }"));
 }
 
 #[test]

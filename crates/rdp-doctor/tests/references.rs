@@ -784,7 +784,12 @@ impl<'a> Checker<'a> {
         if shipped {
             for &(s, e) in &skip {
                 let url = &text[s..e];
-                let rest = url.split_once("://").map_or(url, |(_, r)| r);
+                let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+                // An ADSI path in a PowerShell step (`[ADSI]'WinNT://./USER,user'`,
+                // `LDAP://...`) names an object, not a source.
+                if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+                    continue;
+                }
                 let github = rest.starts_with("github.com/")
                     && GITHUB_RECORDS.iter().any(|g| rest.contains(g));
                 if github || PRIMARY_HOSTS.iter().any(|h| rest.starts_with(h)) {

@@ -287,14 +287,15 @@ pub fn run_scan(a: ScanArgs, style: Style) -> Exit {
     }
     rows.sort_by_key(|r| r.index);
     let res = match format {
-        ScanFormat::Table => output::table(&rows, style, &mut out).and_then(|_| {
-            if a.no_summary {
-                Ok(())
-            } else {
-                writeln!(out)?;
-                output::summary(&sum, &stats, style, &mut out)
-            }
-        }),
+        ScanFormat::Table => output::table(&rows, style, crate::render::fit::width(), &mut out)
+            .and_then(|_| {
+                if a.no_summary {
+                    Ok(())
+                } else {
+                    writeln!(out)?;
+                    output::summary(&sum, &stats, style, &mut out)
+                }
+            }),
         ScanFormat::Csv => output::csv(&rows, &mut out),
         ScanFormat::Jsonl => Ok(()),
     }

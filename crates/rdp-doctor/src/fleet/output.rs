@@ -264,7 +264,8 @@ fn dash(s: &str) -> String {
 }
 
 /// The table: one row per target, in input order.
-pub fn table(rows: &[Row], s: Style, w: &mut dyn Write) -> io::Result<()> {
+/// `room`: the columns to fit (`render::fit::width()` for standard output).
+pub fn table(rows: &[Row], s: Style, room: usize, w: &mut dyn Write) -> io::Result<()> {
     let head = [
         "TARGET",
         "VERDICT",
@@ -299,7 +300,6 @@ pub fn table(rows: &[Row], s: Style, w: &mut dyn Write) -> io::Result<()> {
     // Fit the output width: drop the columns the JSON/CSV output still has (NLA, then
     // PROTOCOLS, then CERT EXPIRES) before any row would wrap; what remains always wraps,
     // never cut.
-    let room = crate::render::fit::width();
     let mut keep: Vec<usize> = (0..7).collect();
     let total = |keep: &[usize]| -> usize {
         keep.iter()
@@ -599,10 +599,14 @@ mod tests {
     fn table_has_one_aligned_line_per_target() {
         let rows: Vec<Row> = sample().iter().map(Row::from_result).collect();
         let mut out = Vec::new();
-        table(&rows, Style { color: false }, &mut out).expect("writes");
+        table(&rows, Style { color: false }, 200, &mut out).expect("writes");
         let text = String::from_utf8(out).expect("utf8");
         let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines.len(), 5);
+        assert_eq!(lines.len(), 5, "{text}");
+        assert!(
+            lines[0].contains("PROTOCOLS") && lines[0].contains("NLA"),
+            "{text}"
+        );
         assert!(lines[0].starts_with("TARGET"));
         let col = lines[0].find("VERDICT").expect("column");
         for l in &lines[1..] {

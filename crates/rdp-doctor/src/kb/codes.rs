@@ -603,13 +603,15 @@ mod tests {
 
     #[test]
     fn the_reference_tables_are_complete() {
-        // Row counts of rdp-knowledge.md: B1 47 documented + 3 undocumented sightings, B2 28,
-        // B3 119 rows + FreeRDP's ERRINFO_NONE, B4 6, A7 ERRCONNECT 0x01..0x1E.
+        // Row counts of rdp-knowledge.md: B1 47 documented + 3 undocumented sightings, B2 28
+        // + exDiscReasonShutdown 0x19 and exDiscReasonReboot 0x1A ([MS-RDPBCGR] 2.2.5.1.1),
+        // B3 119 rows + FreeRDP's ERRINFO_NONE + ERRINFO_SERVER_SHUTDOWN/REBOOT (0x19, 0x1A),
+        // B4 6, A7 ERRCONNECT 0x01..0x1E.
         let book = codebook();
         let count = |id: &str| book.table(id).map(|t| t.entries.len()).unwrap_or(0);
         assert_eq!(count("disconnect-reason"), 50);
-        assert_eq!(count("extended-reason"), 28);
-        assert_eq!(count("errinfo"), 120);
+        assert_eq!(count("extended-reason"), 30);
+        assert_eq!(count("errinfo"), 122);
         assert_eq!(count("neg-failure"), 6);
         assert_eq!(count("errconnect"), 30);
         let und = book

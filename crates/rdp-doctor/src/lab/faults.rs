@@ -709,8 +709,15 @@ mod tests {
         write_list(&mut out).expect("write");
         let text = String::from_utf8(out).expect("utf-8");
         let column = Fault::ALL.iter().map(|f| f.name.len()).max().unwrap_or(0) + 2;
-        assert_eq!(text.lines().count(), Fault::ALL.len());
-        for (line, f) in text.lines().zip(Fault::ALL) {
+        // The RDP faults, then a blank line and the gateway's faults.
+        let (rdp, gateway) = text.split_once("\n\n").expect("two sections");
+        assert_eq!(rdp.lines().count(), Fault::ALL.len());
+        assert_eq!(
+            gateway.lines().count(),
+            1 + super::super::gateway::FAULTS.len(),
+            "a heading, one line per gateway fault"
+        );
+        for (line, f) in rdp.lines().zip(Fault::ALL) {
             assert_eq!(line.get(..column).map(str::trim_end), Some(f.name));
             assert_eq!(line.get(column..), Some(f.description), "{}", f.name);
         }
