@@ -685,3 +685,36 @@ fn json_fixtures_kerberos_events_of_a_domain_controller() {
     assert_eq!(ev.totals.records, 6);
     assert_eq!(ev.totals.matched, 5);
 }
+
+/// The RD Gateway's own log: the CAP and RAP decisions and its failed connection to the target
+/// become the same findings `check --gateway` reports from the tunnel's HRESULTs.
+#[test]
+fn json_fixtures_rd_gateway_operational_log() {
+    let ev = read(&["json/gateway-operational.json"]);
+    let rap = ev.get("gateway-rap-denied").expect("301");
+    assert_eq!(rap.count, 2);
+    assert!(
+        rap.lines
+            .iter()
+            .any(|l| l.text.contains("CORP\\alice") && l.text.contains("rds07")),
+        "{:?}",
+        rap.lines
+    );
+    let cap = ev.get("gateway-cap-denied").expect("201");
+    assert_eq!(cap.count, 1);
+    assert!(cap.lines.iter().any(|l| l.text.contains("23003")));
+    let unreachable = ev.get("gateway-target-unreachable").expect("304");
+    assert!(unreachable
+        .lines
+        .iter()
+        .any(|l| l.text.contains("rds09.corp.example")));
+    // 200 and 302 are the gateway working: no finding
+    assert_eq!(ev.totals.records, 6);
+    assert_eq!(ev.totals.matched, 4);
+    let f = rap.finding();
+    assert_eq!(
+        f.severity,
+        Severity::Warning,
+        "a logged refusal is a warning"
+    );
+}

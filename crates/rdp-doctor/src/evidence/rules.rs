@@ -818,6 +818,10 @@ mod tests {
             ),
             ("Microsoft-Windows-Security-Auditing", &[4825]),
             (
+                "Microsoft-Windows-TerminalServices-Gateway",
+                &[201, 203, 204, 301, 304, 305, 306, 308],
+            ),
+            (
                 "Microsoft-Windows-TerminalServices-ClientActiveXCore",
                 &[1024, 1025, 1026, 1027, 1028, 1029, 1102, 1103, 1104, 1105],
             ),

@@ -780,3 +780,27 @@ fn kerberos_codes_by_name_number_mit_number_and_event() {
     let e = ex(&["-1765328228"]);
     assert!(e.items[0].interpretations.is_empty());
 }
+
+#[test]
+fn rd_gateway_events_by_provider_and_bare_number() {
+    // The gateway's own log (Microsoft-Windows-TerminalServices-Gateway/Operational): the RAP
+    // refusal reads as the finding check --gateway reports from E_PROXY_RAP_ACCESSDENIED.
+    for qs in [vec!["tsgateway:301"], vec!["301"]] {
+        let e = ex(&qs);
+        let it = &e.items[0].interpretations[0];
+        assert_eq!(it.table, "event", "{qs:?}");
+        assert!(
+            it.findings.iter().any(|f| f.id == "gateway-rap-denied"),
+            "{qs:?}: {:?}",
+            it.findings
+        );
+    }
+    let e = ex(&["tsgateway:201"]);
+    assert!(e.items[0].interpretations[0]
+        .findings
+        .iter()
+        .any(|f| f.id == "gateway-cap-denied"));
+    // `gateway:` stays the E_PROXY_* HRESULT table; a gateway event is suggested, not guessed.
+    let e = ex(&["gateway:301"]);
+    assert!(e.items[0].interpretations.is_empty());
+}

@@ -87,6 +87,8 @@ pub enum CodePhase {
     Licensing,
     Session,
     Udp,
+    /// An RD Gateway in front of the server: its authentication, policies and tunnel.
+    Gateway,
 }
 
 impl CodePhase {
@@ -102,6 +104,7 @@ impl CodePhase {
             CodePhase::Licensing => "licensing",
             CodePhase::Session => "session",
             CodePhase::Udp => "udp",
+            CodePhase::Gateway => "gateway",
         }
     }
 
@@ -118,6 +121,7 @@ impl CodePhase {
             CodePhase::Licensing => "RD licensing",
             CodePhase::Session => "the running session (after the connection was up)",
             CodePhase::Udp => "the UDP transport",
+            CodePhase::Gateway => "the RD Gateway's authentication, policies and tunnel",
         }
     }
 }
