@@ -9,6 +9,8 @@
     clippy::indexing_slicing
 )]
 
+mod fleet_common;
+mod labproc;
 mod support;
 
 use rdp_doctor::lab::gateway::{Needs, FAULTS};
@@ -301,4 +303,142 @@ fn the_rdp_files_gateway_and_access_token_are_used() {
         !String::from_utf8_lossy(&out.stdout).contains(rdp_doctor::lab::gateway::LAB_TOKEN),
         "the token is never printed"
     );
+}
+
+/// `scan --gateway`: every target through one gateway, the gateway's password from the
+/// environment (never argv); a target behind a gateway that refuses it by policy is reported
+/// with the gateway's finding, the others with their own.
+#[test]
+fn scan_reaches_every_target_through_the_gateway() {
+    let lab = Lab::start(
+        &["healthy", "cert-expired"],
+        &["healthy", "gateway-rap-denied"],
+    );
+    let targets = [
+        format!("127.0.0.1:{}", lab.rdp["healthy"]),
+        format!("127.0.0.1:{}", lab.rdp["cert-expired"]),
+    ];
+    let scan = |gw: &str| -> Vec<serde_json::Value> {
+        let out = Command::new(BIN)
+            .arg("scan")
+            .args(&targets)
+            .args([
+                "--format",
+                "jsonl",
+                "--quick",
+                "--no-progress",
+                "--timeout",
+                "2",
+            ])
+            .arg("--ca")
+            .arg(&lab.ca)
+            .args(["--gateway", &format!("127.0.0.1:{}", lab.gw[gw])])
+            .args(["--gateway-user", "labuser"])
+            .env("RDP_DOCTOR_GATEWAY_PASSWORD", "LabPass1!")
+            .stdin(Stdio::null())
+            .output()
+            .expect("scan runs");
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(!text.contains("LabPass1!"), "the password leaked: {text}");
+        text.lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+            .collect()
+    };
+    let first = |v: &serde_json::Value| -> String {
+        v["report"]["findings"][0]["id"]
+            .as_str()
+            .or_else(|| v["findings"][0]["id"].as_str())
+            .unwrap_or("-")
+            .to_string()
+    };
+    let healthy = scan("healthy");
+    assert_eq!(healthy.len(), 2, "{healthy:?}");
+    let by_target: HashMap<String, String> =
+        healthy.iter().map(|v| (v.to_string(), first(v))).collect();
+    assert!(
+        by_target.values().any(|f| f == "cert-expired"),
+        "the expired certificate behind the gateway: {healthy:?}"
+    );
+    let phases = healthy[0].to_string();
+    assert!(
+        phases.contains("gw-tunnel"),
+        "the gateway's phases ran: {phases}"
+    );
+    let denied = scan("gateway-rap-denied");
+    assert_eq!(denied.len(), 2);
+    for v in &denied {
+        assert_eq!(first(v), "gateway-rap-denied", "{v}");
+    }
+}
+
+/// An exporter module with `gateway` probes its targets through it; the gateway's password
+/// lives in a credentials file, never in the configuration.
+#[test]
+fn an_exporter_module_probes_through_its_gateway() {
+    let lab = Lab::start(&["healthy"], &["healthy", "gateway-cap-denied"]);
+    let dir = support::tmp::TempDir::new("gwexporter").expect("temp dir");
+    std::fs::copy(&lab.ca, dir.join("ca.pem")).expect("ca");
+    let creds = dir.join("gw-creds.toml");
+    std::fs::write(&creds, "username = \"labuser\"\npassword = \"LabPass1!\"\n").expect("creds");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&creds, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    }
+    let config = dir.join("exporter.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+max_concurrent_probes = 2
+[allow]
+cidrs = ["127.0.0.0/8"]
+ports = [{rdp}]
+[modules.via_gw]
+depth = "quick"
+timeout = 10
+ca_file = "ca.pem"
+gateway = "127.0.0.1:{ok}"
+gateway_credentials_file = "gw-creds.toml"
+[modules.via_denying_gw]
+depth = "quick"
+timeout = 10
+ca_file = "ca.pem"
+gateway = "127.0.0.1:{denied}"
+gateway_credentials_file = "gw-creds.toml"
+"#,
+            rdp = lab.rdp["healthy"],
+            ok = lab.gw["healthy"],
+            denied = lab.gw["gateway-cap-denied"],
+        ),
+    )
+    .expect("config");
+    let exp = fleet_common::Exporter::start(&config);
+    let target = format!("127.0.0.1:{}", lab.rdp["healthy"]);
+    let (status, body) = fleet_common::http_get(
+        &exp.addr,
+        &format!("/probe?target={target}&module=via_gw"),
+        &[],
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        fleet_common::sample(&body, "probe_success"),
+        Some(1.0),
+        "{body}"
+    );
+    assert!(body.contains("phase=\"gw-tunnel\""), "{body}");
+    let (status, body) = fleet_common::http_get(
+        &exp.addr,
+        &format!("/probe?target={target}&module=via_denying_gw"),
+        &[],
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        fleet_common::sample(&body, "probe_success"),
+        Some(0.0),
+        "{body}"
+    );
+    assert!(body.contains("id=\"gateway-cap-denied\""), "{body}");
+    assert!(!body.contains("LabPass1!"));
 }

@@ -114,6 +114,54 @@ pub struct ScanArgs {
     /// No progress bar even when stderr is a terminal.
     #[arg(long)]
     pub no_progress: bool,
+    /// Reach every target through this RD Gateway: its phases first, then the target's inside
+    /// its tunnel, as `check --gateway` (port 443 when none is given).
+    #[arg(long, value_name = "GW[:PORT]")]
+    pub gateway: Option<String>,
+    /// The gateway user; the password comes from RDP_DOCTOR_GATEWAY_PASSWORD or a prompt,
+    /// never from the command line. Without it the scan stops at the gateway's 401.
+    #[arg(long, value_name = "USER", requires = "gateway")]
+    pub gateway_user: Option<String>,
+}
+
+/// The gateway password's environment variable (the same as `check --gateway-user`'s).
+pub const GATEWAY_PASSWORD_ENV: &str = "RDP_DOCTOR_GATEWAY_PASSWORD";
+
+/// `--gateway` / `--gateway-user` as the probe's options: one gateway for every target of the
+/// scan, its credentials asked for once.
+fn gateway_options(
+    a: &ScanArgs,
+) -> Result<Option<crate::probe::gateway::client::GatewayOptions>, String> {
+    use crate::credentials::{self, Credentials};
+    let Some(typed) = &a.gateway else {
+        return Ok(None);
+    };
+    let target = crate::target::parse_target(typed, 443).map_err(|e| format!("--gateway: {e}"))?;
+    let credentials = match &a.gateway_user {
+        Some(u) => {
+            let (domain, user) = credentials::parse_user(u)?;
+            let shown = crate::sanitize::escape(u);
+            let (password, _) = credentials::obtain_password(
+                None,
+                std::env::var(GATEWAY_PASSWORD_ENV).ok(),
+                std::io::stdin().is_terminal(),
+                || rpassword::prompt_password(format!("Gateway password for {shown}: ")),
+            )?;
+            Some(Arc::new(Credentials {
+                domain,
+                user,
+                password,
+            }))
+        }
+        None => None,
+    };
+    Ok(Some(crate::probe::gateway::client::GatewayOptions {
+        target,
+        credentials,
+        token: None,
+        pinned_sha256: None,
+        insecure: false,
+    }))
 }
 
 use crate::cli::{fail, runtime, seconds};
@@ -141,11 +189,17 @@ pub fn prepare(a: &ScanArgs) -> Result<(Vec<crate::model::Target>, ScanConfig), 
         specs.extend(targets::read_file(f)?);
     }
     let list = targets::expand(&specs, &ports, a.max_targets)?;
+    let gateway = gateway_options(a)?;
     let step_timeout = seconds(a.timeout, "--timeout")?;
     let udp_wait = seconds(a.udp_timeout, "--udp-timeout")?;
     let deadline = match a.deadline {
         Some(d) => seconds(d, "--deadline")?,
-        None => step_timeout * depth.steps() + Duration::from_secs(1),
+        // Through a gateway its own steps come first (TCP, TLS, HTTP, authentication, the
+        // tunnel's three requests).
+        None => {
+            let gw_steps = if a.gateway.is_some() { 7 } else { 0 };
+            step_timeout * (depth.steps() + gw_steps) + Duration::from_secs(1)
+        }
     };
     let rate = match a.rate {
         Some(r) if !(r.is_finite() && r > 0.0 && r <= 1_000_000.0) => {
@@ -177,6 +231,7 @@ pub fn prepare(a: &ScanArgs) -> Result<(Vec<crate::model::Target>, ScanConfig), 
             trust: Arc::new(trust),
             expiry_warning_days: a.expiry_warning_days,
             now_unix: crate::clock::now_unix(),
+            gateway,
         },
     ))
 }

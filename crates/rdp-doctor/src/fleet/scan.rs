@@ -99,6 +99,8 @@ pub struct ScanConfig {
     pub trust: Arc<TrustStore>,
     pub expiry_warning_days: i64,
     pub now_unix: i64,
+    /// `--gateway`: every target through this RD Gateway.
+    pub gateway: Option<crate::probe::gateway::client::GatewayOptions>,
 }
 
 impl ScanConfig {
@@ -108,6 +110,7 @@ impl ScanConfig {
             timeout: self.step_timeout,
             udp_wait: self.udp_wait,
             now_unix: self.now_unix,
+            gateway: self.gateway.clone(),
             ..CheckOptions::new(target.clone(), self.trust.clone())
         })
     }

@@ -66,6 +66,11 @@ struct RawModule {
     ca_file: Option<PathBuf>,
     credentials_file: Option<PathBuf>,
     expiry_warning_days: Option<i64>,
+    /// Probe every target of this module through this RD Gateway (`HOST[:PORT]`, 443 by
+    /// default).
+    gateway: Option<String>,
+    /// The gateway's credentials (the same file format as `credentials_file`).
+    gateway_credentials_file: Option<PathBuf>,
 }
 
 /// A module's credentials file as written (TOML). Only a transit form: it becomes
@@ -90,6 +95,8 @@ pub struct Module {
     /// For the credentialed check (`check --user`): CredSSP with these credentials.
     pub credentials: Option<Arc<crate::credentials::Credentials>>,
     pub expiry_warning_days: i64,
+    /// `gateway`: the module's targets through this RD Gateway.
+    pub gateway: Option<crate::probe::gateway::client::GatewayOptions>,
 }
 
 /// Targets the exporter may probe: an address in one of the blocks and a port in one of the
@@ -321,8 +328,25 @@ fn build_module(
         Some(p) => Some(Arc::new(load_credentials(&base.join(p))?)),
         None => None,
     };
+    if m.gateway_credentials_file.is_some() && m.gateway.is_none() {
+        return Err("gateway_credentials_file needs gateway".into());
+    }
+    let gateway = match &m.gateway {
+        Some(g) => Some(crate::probe::gateway::client::GatewayOptions {
+            target: crate::target::parse_target(g, 443).map_err(|e| format!("gateway: {e}"))?,
+            credentials: match &m.gateway_credentials_file {
+                Some(p) => Some(Arc::new(load_credentials(&base.join(p))?)),
+                None => None,
+            },
+            token: None,
+            pinned_sha256: None,
+            insecure: false,
+        }),
+        None => None,
+    };
     Ok(Module {
         name: name.to_string(),
+        gateway,
         depth: m.depth.unwrap_or(Depth::Standard),
         timeout: secs(m.timeout, 10.0, "timeout")?,
         udp_timeout: secs(

@@ -121,6 +121,23 @@ pub fn probe(report: Option<&Report>, duration_s: f64) -> String {
             d,
         );
     }
+    // A module with a `gateway`: the gateway's phases too (gw-tcp ... gw-tunnel), as run.
+    for p in report
+        .into_iter()
+        .flat_map(|r| r.phases.iter())
+        .filter(|p| p.phase.as_str().starts_with("gw-"))
+    {
+        let d = if p.status == PhaseStatus::Skipped {
+            0.0
+        } else {
+            seconds(p.duration_ms)
+        };
+        e.sample(
+            "probe_rdp_phase_duration_seconds",
+            &[("phase", p.phase.as_str())],
+            d,
+        );
+    }
     e.gauge(
         "probe_success",
         "Whether the probe succeeded: the check ran and found no error a standard client would fail on.",

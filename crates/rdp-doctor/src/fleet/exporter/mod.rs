@@ -275,7 +275,14 @@ async fn probe(state: &State, req: &Request) -> Response {
         client: m.client.clone(),
         timeout: step,
         udp_wait: m.udp_timeout.min(step),
-        resolved: Some((rf, addrs)),
+        // Through a gateway the gateway resolves and connects to the target (CHANNEL_CREATE);
+        // the allowlist above still judged the target's own addresses.
+        resolved: if m.gateway.is_some() {
+            None
+        } else {
+            Some((rf, addrs))
+        },
+        gateway: m.gateway.clone(),
         // A module with a credentials file runs the credentialed check; credentials go only to
         // servers whose certificate the module's trust store accepts (the same gate as check).
         auth: m
