@@ -442,3 +442,50 @@ gateway_credentials_file = "gw-creds.toml"
     assert!(body.contains("id=\"gateway-cap-denied\""), "{body}");
     assert!(!body.contains("LabPass1!"));
 }
+
+/// Basic, where it is all a gateway offers: sent to a gateway whose certificate verified (the
+/// check through it is healthy), never to one that did not — not even with
+/// --insecure-send-credentials, which covers NTLM (a hash exchange), not the password itself.
+#[test]
+fn basic_goes_only_to_a_verified_gateway() {
+    let lab = Lab::start(&["healthy"], &["gateway-basic-only"]);
+    let target = format!("127.0.0.1:{}", lab.rdp["healthy"]);
+    let gw = format!("127.0.0.1:{}", lab.gw["gateway-basic-only"]);
+    let r = check(&target, Some(&gw), &lab.ca, Needs::User);
+    assert_eq!(r["verdict"], "healthy", "{}", r["findings"]);
+    assert_eq!(r["facts"]["gateway"]["auth"]["scheme"], "Basic");
+    assert_eq!(r["facts"]["gateway"]["auth"]["outcome"], "accepted");
+
+    // Not verified: the system roots do not know the lab CA.
+    let out = Command::new(BIN)
+        .args([
+            "check",
+            &target,
+            "--gateway",
+            &gw,
+            "--format",
+            "json",
+            "--timeout",
+            "2",
+            "--no-udp",
+            "--no-enumerate",
+            "--insecure-send-credentials",
+            "--user",
+            "labuser",
+        ])
+        .env("RDP_DOCTOR_PASSWORD", "LabPass1!")
+        .stdin(Stdio::null())
+        .output()
+        .expect("check runs");
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(
+        r["facts"]["gateway"]["auth"]["outcome"], "not-sent",
+        "{}",
+        r["facts"]["gateway"]
+    );
+    assert!(
+        ids(&r).iter().any(|i| i == "gateway-credentials-not-sent"),
+        "{:?}",
+        ids(&r)
+    );
+}

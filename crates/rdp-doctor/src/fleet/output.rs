@@ -430,8 +430,8 @@ pub fn summary(
         0.0
     };
     let [h, d, f, u] = sum.by_verdict;
-    writeln!(
-        w,
+    // One line, wrapped to the output width (the rate's digits vary from run to run).
+    let line = format!(
         "{} {} target{} in {:.2} s ({:.1}/s): {} healthy, {} degraded, {} failing, {} unknown{}",
         s.bold("Summary:"),
         sum.targets,
@@ -447,7 +447,10 @@ pub fn summary(
         } else {
             ""
         }
-    )?;
+    );
+    for l in crate::render::fit::wrap_line(&line, crate::render::fit::width(), 4) {
+        writeln!(w, "{l}")?;
+    }
     let groups = sum.ordered();
     if groups.is_empty() {
         return Ok(());
@@ -695,9 +698,15 @@ mod tests {
         let mut out = Vec::new();
         summary(&sum, &stats, Style { color: false }, &mut out).expect("writes");
         let text = String::from_utf8(out).expect("utf8");
-        assert!(text.starts_with(
-            "Summary: 4 targets in 2.00 s (2.0/s): 1 healthy, 1 degraded, 1 failing, 1 unknown"
-        ));
+        // 81 columns: wrapped at 80, the words unchanged.
+        let joined = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(
+            joined.starts_with(
+                "Summary: 4 targets in 2.00 s (2.0/s): 1 healthy, 1 degraded, 1 failing, 1 unknown"
+            ),
+            "{text}"
+        );
+        assert!(text.lines().all(|l| l.chars().count() <= 80), "{text}");
         assert!(text.contains("nla-not-required  warning         2  10.0.0.2:3389, 10.0.0.3:3389"));
     }
 

@@ -279,6 +279,7 @@ async fn authenticate(
     }
     let offer = || match b.auth {
         Auth::OnlySmartcard => server().with("WWW-Authenticate", "SMARTCARD"),
+        Auth::OnlyBasic => server().with("WWW-Authenticate", "Basic realm=\"lab\""),
         _ => server()
             .with("WWW-Authenticate", "Negotiate")
             .with("WWW-Authenticate", "NTLM"),
@@ -296,9 +297,43 @@ async fn authenticate(
             Step::Stop
         };
     };
+    if b.auth == Auth::OnlyBasic && scheme.eq_ignore_ascii_case("Basic") {
+        return match token.as_deref().and_then(basic_user) {
+            Some((user, password)) => {
+                let hash = ntlm::nt_hash(&password);
+                let name = user.rsplit('\\').next().unwrap_or(&user).to_string();
+                let ok = shared
+                    .users
+                    .iter()
+                    .any(|u| u.user.eq_ignore_ascii_case(&name) && u.nt_hash.ct_eq(&hash));
+                if ok {
+                    log(
+                        shared,
+                        peer,
+                        &format!("authenticated {} (Basic)", crate::sanitize::escape(&name)),
+                    );
+                    Step::Done(name)
+                } else {
+                    log(shared, peer, "401 after Basic (wrong user or password)");
+                    if c.send(&unauthorized(offer())).await {
+                        Step::Continue
+                    } else {
+                        Step::Stop
+                    }
+                }
+            }
+            None => {
+                if c.send(&unauthorized(offer())).await {
+                    Step::Continue
+                } else {
+                    Step::Stop
+                }
+            }
+        };
+    }
     let ntlm_scheme =
         scheme.eq_ignore_ascii_case("NTLM") || scheme.eq_ignore_ascii_case("Negotiate");
-    if !ntlm_scheme || b.auth == Auth::OnlySmartcard {
+    if !ntlm_scheme || matches!(b.auth, Auth::OnlySmartcard | Auth::OnlyBasic) {
         log(
             shared,
             peer,
@@ -569,4 +604,20 @@ async fn read_some<S: AsyncRead + AsyncWrite + Unpin>(s: &mut S) -> usize {
         Ok(Ok(n)) => n,
         _ => 0,
     }
+}
+
+/// `Basic base64(user:password)` (RFC 7617 2) as user and password; the password stays in a
+/// zeroizing string.
+fn basic_user(token: &str) -> Option<(String, zeroize::Zeroizing<String>)> {
+    let bytes = zeroize::Zeroizing::new(
+        base64::engine::general_purpose::STANDARD
+            .decode(token.trim())
+            .ok()?,
+    );
+    let text = std::str::from_utf8(&bytes).ok()?;
+    let (user, password) = text.split_once(':')?;
+    Some((
+        user.to_string(),
+        zeroize::Zeroizing::new(password.to_string()),
+    ))
 }

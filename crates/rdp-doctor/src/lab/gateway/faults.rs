@@ -46,6 +46,9 @@ pub enum Auth {
     /// Sends the NTLM challenge with `Connection: close` and closes (a proxy that breaks
     /// the connection-oriented NTLM exchange).
     CloseAfterChallenge,
+    /// Offers only `Basic` (RFC 7617: user and password in the header, over TLS), checked
+    /// against the lab users.
+    OnlyBasic,
 }
 
 /// The WebSocket upgrade.
@@ -193,6 +196,14 @@ pub const FAULTS: &[GwFault] = &[
     f("gateway-redirected", "302 to a login page (a pre-authentication proxy)", Behaviour { http: Http::Status(302), ..HEALTHY }, "gateway-redirected", Failing, Nothing),
     f("gateway-http-transport-unavailable", "404 on the RD Gateway resource, 401 from the RPC-over-HTTP proxy (only the RPC transport is published)", Behaviour { http: Http::RpcOnly, ..HEALTHY }, "gateway-http-transport-unavailable", Failing, Nothing),
     f("gateway-no-usable-auth-scheme", "401 offering only SMARTCARD", Behaviour { auth: Auth::OnlySmartcard, ..HEALTHY }, "gateway-no-usable-auth-scheme", Failing, Nothing),
+    GwFault {
+        name: "gateway-basic-only",
+        describe: "401 offering only Basic (a gateway behind a proxy that allows only Basic); the lab users' passwords pass",
+        behaviour: Behaviour { auth: Auth::OnlyBasic, ..HEALTHY },
+        first_finding: None,
+        verdict: Healthy,
+        needs: User,
+    },
     f("gateway-auth-rejected", "401 again after every NTLM AUTHENTICATE (a wrong password, or an account the gateway refuses)", Behaviour { auth: Auth::RejectAll, ..HEALTHY }, "gateway-auth-rejected", Failing, User),
     f("gateway-auth-connection-closed", "sends the NTLM challenge with Connection: close and closes (a proxy without keep-alive)", Behaviour { auth: Auth::CloseAfterChallenge, ..HEALTHY }, "gateway-auth-connection-closed", Failing, User),
     f("gateway-websocket-refused", "400 Bad Request to the WebSocket upgrade; the legacy HTTP transport works", Behaviour { upgrade: Upgrade::Refuse, ..HEALTHY }, "gateway-websocket-refused", Degraded, User),

@@ -469,6 +469,9 @@ async fn authenticate(
     let scheme = ["NTLM", "Negotiate"]
         .into_iter()
         .find(|s| schemes.iter().any(|o| o.eq_ignore_ascii_case(s)));
+    if scheme.is_none() && schemes.iter().any(|o| o.eq_ignore_ascii_case("Basic")) {
+        return basic(http, first, creds, af, gw, cert, opts).await;
+    }
     let Some(scheme) = scheme else {
         af.outcome = GwAuthOutcome::NoUsableScheme;
         af.detail = Some(format!(
@@ -492,6 +495,63 @@ async fn authenticate(
     }
     let (af, h) = ntlm_legs(http, first, scheme, creds, af, gw, opts).await;
     (af, Some(h))
+}
+
+/// Basic (RFC 7617) when it is all the gateway offers: the password itself travels in the
+/// header, so only to a gateway whose certificate verified (trusted chain or a pinned
+/// fingerprint) — `--insecure-send-credentials` does not extend to it.
+async fn basic(
+    http: &mut Http,
+    req: &RequestHead,
+    creds: &Credentials,
+    mut af: GwAuthFact,
+    gw: &GatewayOptions,
+    cert: Option<&crate::facts::CertFact>,
+    opts: &CheckOptions,
+) -> (GwAuthFact, Option<Option<ResponseHead>>) {
+    af.scheme = Some("Basic".into());
+    match crate::credentials::gate(cert, gw.pinned_sha256.as_deref(), false) {
+        Ok(_) => {}
+        Err(mut why) => {
+            why.push(
+                "Basic sends the password itself: only to a gateway whose certificate verified"
+                    .into(),
+            );
+            af.outcome = GwAuthOutcome::NotSent;
+            af.refused_because = why;
+            return (af, None);
+        }
+    }
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let user = if creds.domain.is_empty() {
+        creds.user.clone()
+    } else {
+        format!("{}\\{}", creds.domain, creds.user)
+    };
+    let plain = zeroize::Zeroizing::new(format!("{user}:{}", creds.password.expose()));
+    let value = zeroize::Zeroizing::new(format!("Basic {}", b64.encode(plain.as_bytes())));
+    let r = with(req.clone(), "Authorization", &value);
+    let answer = http.request(&r, opts.timeout).await;
+    drop(r);
+    match answer {
+        Answer::Head(h) if h.status == 401 => {
+            af.outcome = GwAuthOutcome::Rejected;
+            af.status = Some(401);
+            (af, None)
+        }
+        Answer::Head(h)
+            if h.status == 400 || h.status >= 500 || h.status == 101 || h.status == 200 =>
+        {
+            af.outcome = GwAuthOutcome::Accepted;
+            af.status = Some(h.status);
+            (af, Some(Some(h)))
+        }
+        other => {
+            af.outcome = GwAuthOutcome::Failed;
+            af.detail = Some(format!("answer to Basic: {}", describe(&other)));
+            (af, None)
+        }
+    }
 }
 
 /// NEGOTIATE -> 401 with the CHALLENGE -> AUTHENTICATE -> the final answer.
