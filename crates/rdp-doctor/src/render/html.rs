@@ -442,12 +442,18 @@ fn finding(o: &mut String, i: usize, f: &Finding) {
 /// A reference: a link when it is an https URL (an address to follow, not a resource the page
 /// loads), text otherwise.
 fn reference(r: &str) -> String {
-    let url_ok = r.starts_with("https://")
-        && r.chars().all(|c| c.is_ascii_graphic())
-        && !r.contains(['"', '\'', '<', '>', '`']);
+    let (url, rest) = r.split_once(' ').unwrap_or((r, ""));
+    let url_ok = url.starts_with("https://")
+        && url.chars().all(|c| c.is_ascii_graphic())
+        && !url.contains(['"', '\'', '<', '>', '`']);
     if url_ok {
-        let t = text(r);
-        format!("<a href=\"{t}\" rel=\"noreferrer\">{t}</a>")
+        let t = text(url);
+        let rest = if rest.is_empty() {
+            String::new()
+        } else {
+            format!(" {}", text(rest))
+        };
+        format!("<a href=\"{t}\" rel=\"noreferrer\">{t}</a>{rest}")
     } else {
         text(r)
     }
@@ -457,7 +463,9 @@ fn reference(r: &str) -> String {
 /// Windows tools the catalogue names.
 const COMMANDS: &[&str] = &[
     "certutil",
+    "cmdkey",
     "gpupdate",
+    "icacls",
     "ipconfig",
     "klist",
     "netsh",
@@ -478,6 +486,14 @@ const COMMANDS: &[&str] = &[
 /// `Verb-Noun` (optionally in parentheses or after `$x = `).
 fn starts_command(s: &str) -> bool {
     let s = s.trim_start_matches('(');
+    // `$x = ...`: a PowerShell assignment
+    if let Some(v) = s.strip_prefix('$') {
+        let name = v
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .count();
+        return name > 0 && v.get(name..).is_some_and(|r| r.starts_with(" = "));
+    }
     let word: String = s
         .chars()
         .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '.')
@@ -1237,6 +1253,16 @@ mod tests {
         let mut o = String::new();
         fix_step(&mut o, "Check the spelling: it is a name, not a command.");
         assert!(!o.contains("<pre>"));
+        let mut o = String::new();
+        fix_step(&mut o, "Regenerate: $g = Get-CimInstance -Namespace x");
+        assert!(
+            o.ends_with("<pre><code>$g = Get-CimInstance -Namespace x</code></pre>"),
+            "{o}"
+        );
+        assert_eq!(
+            reference("https://learn.microsoft.com/x (the key's permissions)"),
+            "<a href=\"https://learn.microsoft.com/x\" rel=\"noreferrer\">https://learn.microsoft.com/x</a> (the key&#39;s permissions)"
+        );
         let mut o = String::new();
         fix_step(&mut o, "On the server: certutil -store My <b>");
         assert!(
