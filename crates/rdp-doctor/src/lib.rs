@@ -6,6 +6,7 @@
 //! [`render`]ers. Only `probe` and `lab` touch sockets and the clock.
 #![forbid(unsafe_code)]
 
+pub mod bundle;
 pub mod cert;
 pub mod check;
 pub mod cli;

@@ -39,7 +39,7 @@ enum ColorChoice {
 #[derive(Subcommand)]
 enum Command {
     /// Diagnose one RDP endpoint: HOST, HOST:PORT or [IPv6]:PORT.
-    Check(CheckArgs),
+    Check(Box<CheckArgs>),
     /// Serve a fault-injecting RDP endpoint (a test tool; binds to loopback by default).
     Lab(LabArgs),
     /// Start the lab with every fault in-process, check each endpoint, print the table.
@@ -198,6 +198,14 @@ struct CheckArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutFormat::Human)]
     format: OutFormat,
+    /// Also write the report as one self-contained HTML page to FILE (to attach to a ticket;
+    /// opens in any browser, no network needed).
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
+    /// Also write a support bundle to FILE.zip: the JSON document, the HTML report, and the
+    /// evidence used (event-log summaries, the .rdp file with its passwords and tokens removed).
+    #[arg(long, value_name = "FILE.zip")]
+    bundle: Option<PathBuf>,
     /// Longest wait for one network step (connect, one reply, a handshake), in seconds.
     #[arg(long, default_value_t = rdp_doctor::probe::defaults::STEP_TIMEOUT_S)]
     timeout: f64,
@@ -320,7 +328,7 @@ fn main() -> ExitCode {
     };
     let style = Style { color };
     let code = match cli.command {
-        Command::Check(a) => run_check(a, style),
+        Command::Check(a) => run_check(*a, style),
         Command::Lab(a) => run_lab(a),
         Command::Demo(a) => run_demo(a, style),
         Command::Explain(a) => run_explain(a, style.color),
@@ -395,6 +403,12 @@ fn check_command(a: CheckArgs, style: Style) -> Result<Exit, String> {
         }
     };
     let target = rdp_doctor::target::parse_target(&typed, a.port)?;
+    if let Some(p) = &a.html {
+        rdp_doctor::bundle::check_writable(p, "--html")?;
+    }
+    if let Some(p) = &a.bundle {
+        rdp_doctor::bundle::check_writable(p, "--bundle")?;
+    }
     for f in &a.evidence {
         if !f.exists() {
             return Err(format!("evidence file {} does not exist", f.display()));
@@ -462,7 +476,39 @@ fn check_command(a: CheckArgs, style: Style) -> Result<Exit, String> {
         let mut out = std::io::stdout().lock();
         rdp_doctor::render::render(&report, format, style, &mut out).and_then(|_| out.flush())
     };
-    Ok(finish(report.exit_code(), written))
+    let exit = finish(report.exit_code(), written);
+    if let Err(msg) = hand_over(&report, a.html.as_deref(), a.bundle.as_deref()) {
+        // After the result line: a Nagios plugin prints one status line, not two.
+        return Ok(fail(&msg));
+    }
+    Ok(exit)
+}
+
+/// `--html FILE` and `--bundle FILE.zip`, each written atomically; an error names the file.
+fn hand_over(
+    report: &rdp_doctor::report::Report,
+    html: Option<&std::path::Path>,
+    bundle: Option<&std::path::Path>,
+) -> Result<(), String> {
+    let cannot = |p: &std::path::Path, e: std::io::Error| {
+        format!(
+            "cannot write {}: {e}",
+            rdp_doctor::sanitize::escape(&p.display().to_string())
+        )
+    };
+    if let Some(p) = html {
+        rdp_doctor::bundle::html(report)
+            .and_then(|bytes| rdp_doctor::bundle::write_atomic(p, &bytes))
+            .map_err(|e| cannot(p, e))?;
+        eprintln!("HTML report written to {}", p.display());
+    }
+    if let Some(p) = bundle {
+        rdp_doctor::bundle::bundle(report, rdp_doctor::check::now_unix())
+            .and_then(|bytes| rdp_doctor::bundle::write_atomic(p, &bytes))
+            .map_err(|e| cannot(p, e))?;
+        eprintln!("support bundle written to {}", p.display());
+    }
+    Ok(())
 }
 
 /// `--realm`, `--kdc`, `--dns-server`.

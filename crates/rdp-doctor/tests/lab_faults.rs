@@ -155,6 +155,7 @@ fault_tests! {
     not_rdp => "not-rdp",
     server_denied_connection => "server-denied-connection",
     slow_drip => "slow-drip",
+    hostile_strings => "hostile-strings",
     udp_blocked => "udp-blocked",
     logon_failure => "logon-failure",
     account_restricted => "account-restricted",

@@ -40,7 +40,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     // commands: the pipeline and the subcommands
     (
         "commands",
-        &["check", "commands", "demo", "explain", "fleet"],
+        &["bundle", "check", "commands", "demo", "explain", "fleet"],
     ),
 ];
 

@@ -4,6 +4,7 @@
 //! single-host command; see `docs/fleet.md`.
 
 pub mod exporter;
+pub mod html;
 pub mod output;
 pub mod ratelimit;
 pub mod scan;
@@ -96,6 +97,10 @@ pub struct ScanArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = ScanFormat::Table)]
     pub format: ScanFormat,
+    /// Also write a fleet page to FILE: one self-contained HTML file, the targets grouped by
+    /// their first finding, worst first.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
     /// Trust the CA certificates in this PEM file instead of the system's roots.
     #[arg(long, value_name = "FILE")]
     pub ca: Option<PathBuf>,
@@ -243,6 +248,12 @@ pub fn run_scan(a: ScanArgs, style: Style) -> Exit {
         Ok(v) => v,
         Err(e) => return fail(&e),
     };
+    if let Some(p) = &a.html {
+        if let Err(e) = crate::bundle::check_writable(p, "--html") {
+            return fail(&e);
+        }
+    }
+    let keep_rows = a.html.is_some() || a.format != ScanFormat::Jsonl;
     let rt = match runtime() {
         Ok(r) => r,
         Err(e) => return fail(&e),
@@ -311,6 +322,9 @@ pub fn run_scan(a: ScanArgs, style: Style) -> Exit {
                 if stderr_tty {
                     bar.set_message(format!("{healthy} ok {degraded} warn {failing} fail"));
                 }
+                if keep_rows {
+                    rows.push(output::Row::from_result(&r));
+                }
                 match format {
                     ScanFormat::Jsonl => {
                         if write_err.is_none() {
@@ -325,7 +339,7 @@ pub fn run_scan(a: ScanArgs, style: Style) -> Exit {
                             }
                         }
                     }
-                    ScanFormat::Table | ScanFormat::Csv => rows.push(output::Row::from_result(&r)),
+                    ScanFormat::Table | ScanFormat::Csv => {}
                 }
             }
         })
@@ -370,6 +384,21 @@ pub fn run_scan(a: ScanArgs, style: Style) -> Exit {
             color: style.color && stderr_tty,
         };
         let _ = output::summary(&sum, &stats, estyle, &mut err);
+    }
+    if let Some(p) = &a.html {
+        let mut page = Vec::new();
+        let now = crate::cert::rfc3339(crate::clock::now_unix());
+        let written = html::render(&rows, &sum, &stats, &now, &mut page)
+            .and_then(|_| crate::bundle::write_atomic(p, &page));
+        match written {
+            Ok(()) => eprintln!("fleet page written to {}", p.display()),
+            Err(e) => {
+                return fail(&format!(
+                    "cannot write {}: {e}",
+                    crate::sanitize::escape(&p.display().to_string())
+                ))
+            }
+        }
     }
     let merged = match sum.exit_code {
         0 => Exit::Ok,

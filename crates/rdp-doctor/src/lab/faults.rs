@@ -277,6 +277,20 @@ impl Fault {
             expect: Expectation::first("slow-drip", Failing),
         },
         Fault {
+            name: "hostile-strings",
+            description: "like healthy, but the certificate's subject and the NTLM names hold HTML markup (a script element, an img with onerror) and a right-to-left override: reports must show them as text",
+            behaviour: Behaviour {
+                cert: Cert {
+                    only_name: Some(HOSTILE),
+                    ..Cert::LAB
+                },
+                ntlm_computer: Some(HOSTILE),
+                ..WINDOWS
+            },
+            // the name is not one the client typed (and not a valid DNS name)
+            expect: Expectation::first("cert-name-mismatch", Degraded),
+        },
+        Fault {
             name: "udp-blocked",
             description: "like healthy, but never answers on UDP",
             behaviour: Behaviour {
@@ -413,6 +427,11 @@ impl Fault {
     ];
 }
 
+/// The `hostile-strings` fault's name for itself: markup that would run or inject an element
+/// if a report put it into a page unescaped, and U+202E (RIGHT-TO-LEFT OVERRIDE), which turns
+/// the rest of a line around on screen.
+pub const HOSTILE: &str = "<script>alert(1)</script>\"><img src=x onerror=alert(2)>\u{202e}lab";
+
 /// What `check` must conclude about a fault (the demo and the tests use this).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Expectation {
@@ -492,6 +511,9 @@ pub(crate) struct Behaviour {
     pub clock_ahead_secs: i64,
     /// `session.rs`: how the CredSSP exchange ends.
     pub credssp: Credssp,
+    /// `session.rs`: the computer and domain names the NTLM CHALLENGE announces, instead of
+    /// the lab's.
+    pub ntlm_computer: Option<&'static str>,
     /// `session.rs`: the MCS Connect Initial is answered with a Disconnect Provider Ultimatum.
     pub mcs_denied: bool,
     /// `activation.rs`: the Set Error Info code that answers the Client Info PDU.
@@ -615,6 +637,7 @@ pub(crate) const WINDOWS: Behaviour = Behaviour {
     tsrequest_version: rdp_doctor_wire::credssp::VERSION_CURRENT,
     clock_ahead_secs: 0,
     credssp: Credssp::Complete,
+    ntlm_computer: None,
     mcs_denied: false,
     error_info: None,
     udp: true,
@@ -689,6 +712,8 @@ mod tests {
             "credentials-rejected-silently",
             "errinfo-denied",
             "errinfo-license",
+            // not named after a finding: it tests the reports' escaping
+            "hostile-strings",
         ];
         for f in Fault::ALL {
             assert_eq!(Fault::parse(f.name), Some(*f));

@@ -32,6 +32,21 @@ pub fn lab_names() -> TargetNames {
     }
 }
 
+/// The names of an NTLM CHALLENGE: the lab's, or `computer` for every name (the
+/// `hostile-strings` fault).
+pub fn names_for(computer: Option<&str>) -> TargetNames {
+    match computer {
+        None => lab_names(),
+        Some(c) => TargetNames {
+            nb_computer: Some(c.into()),
+            nb_domain: Some(c.into()),
+            dns_computer: Some(c.into()),
+            dns_domain: Some(c.into()),
+            dns_tree: Some(c.into()),
+        },
+    }
+}
+
 /// Windows Server 2022 in the NTLM VERSION structure.
 pub const LAB_VERSION: Version = Version {
     major: 10,
@@ -237,7 +252,7 @@ pub(crate) async fn credssp<S: AsyncRead + AsyncWrite + Unpin>(
     let chal = ntlm::server_challenge(
         &neg,
         rand::random(),
-        &lab_names(),
+        &names_for(shared.behaviour.ntlm_computer),
         Some(ntlm::unix_seconds_to_filetime(now)),
         Some(LAB_VERSION),
     );

@@ -1,9 +1,12 @@
-//! Renderers: a report to any `Write`. Human text (with colour when asked), JSON, and the
-//! Nagios/Icinga plugin line.
+//! Renderers: a report to any `Write`. Human text (with colour when asked), JSON, the
+//! Nagios/Icinga plugin line, and the self-contained HTML page (`html`; `zip` packs the
+//! support bundle).
 
 pub mod fit;
+pub mod html;
 pub mod human;
 pub mod nagios;
+pub mod zip;
 
 use crate::report::Report;
 use std::io::{self, Write};
