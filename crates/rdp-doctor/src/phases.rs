@@ -231,6 +231,10 @@ pub fn records(f: &Facts, tl: &Timeline) -> Vec<PhaseRecord> {
                 TlsOutcome::Closed => {
                     format!("closed by the server after {} bytes", t.server_bytes)
                 }
+                // Our limit: said as ours, not as the server's corrupt message.
+                TlsOutcome::Error if t.failure == Some(TlsFailure::HandshakeTooLarge) => {
+                    "refused by rdp-doctor's TLS library: a handshake message over 65535 bytes (the certificate chain)".to_string()
+                }
                 TlsOutcome::Error => {
                     format!("failed: {}", escape(t.error.as_deref().unwrap_or("?")))
                 }

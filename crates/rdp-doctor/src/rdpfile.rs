@@ -596,7 +596,7 @@ pub fn render_json(
         problems: &rdp.problems,
         findings: found,
     };
-    serde_json::to_writer_pretty(&mut *w, &doc).map_err(std::io::Error::other)?;
+    crate::sanitize::to_writer_pretty(&mut *w, &doc)?;
     writeln!(w)
 }
 

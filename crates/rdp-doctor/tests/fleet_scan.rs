@@ -331,3 +331,35 @@ fn out_of_file_descriptors_lowers_the_concurrency_and_retries() {
         "{text}"
     );
 }
+
+/// `--max-targets` counts endpoints after duplicates are dropped (issue 15, item 9): a list
+/// that names one closed port three ways is one target under `--max-targets 1`, and the error
+/// for too many gives the distinct count.
+#[test]
+fn max_targets_counts_distinct_endpoints() {
+    let closed = free_port();
+    let a = format!("127.0.0.1:{closed}");
+    let b = format!("[::ffff:127.0.0.1]:{closed}");
+    let (out, _) = scan(&[
+        "--format",
+        "jsonl",
+        "--no-progress",
+        "--timeout",
+        "2",
+        "--max-targets",
+        "1",
+        &a,
+        &a,
+        &b,
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_ne!(out.status.code(), Some(3), "accepted: {stderr}");
+    assert_eq!(stdout.lines().count(), 1, "one endpoint scanned: {stdout}");
+    let other = format!("127.0.0.2:{closed}");
+    let (out, _) = scan(&["--max-targets", "1", &a, &a, &other, &b]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("2 distinct endpoints"), "{stderr}");
+    assert!(out.stdout.is_empty());
+}

@@ -40,6 +40,11 @@ corpus_test!(
     rdp_doctor::evidence::winevent_json::fuzz_winevent_json
 );
 corpus_test!(
+    text_utf8_reader,
+    "text_utf8_reader",
+    rdp_doctor::text::fuzz_utf8_reader
+);
+corpus_test!(
     evtx_file,
     "evtx_file",
     rdp_doctor::evidence::evtx::fuzz_evtx

@@ -154,6 +154,9 @@ fault_tests! {
     x224_reset => "x224-reset",
     not_rdp => "not-rdp",
     server_denied_connection => "server-denied-connection",
+    mcs_malformed_response => "mcs-malformed-response",
+    tls_chain_too_large => "tls-chain-too-large",
+    cert_hostile_subject => "cert-hostile-subject",
     slow_drip => "slow-drip",
     hostile_strings => "hostile-strings",
     udp_blocked => "udp-blocked",
@@ -457,4 +460,42 @@ fn unauthenticated_faults_with_credentials() {
         (2, Some("credssp-failed"))
     );
     assert_eq!(v["facts"]["auth"]["ntlm_response_sent"], false);
+}
+
+/// A protocol violation by the server is its own finding, and a limit of ours is said as ours
+/// (issue 15, item 8): neither carries the fixes of the diagnosis it used to get.
+#[test]
+fn hostile_servers_are_not_blamed_for_the_wrong_thing() {
+    let lab = Lab::one("mcs-malformed-response");
+    let (v, _, _) = check_json_with(&lab, "mstsc", &[], None);
+    let ids: Vec<&str> = v["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter_map(|f| f["id"].as_str())
+        .collect();
+    assert!(!ids.contains(&"server-denied-connection"), "{ids:?}");
+    assert_eq!(v["facts"]["mcs"]["outcome"], "malformed");
+    assert_eq!(v["findings"][0]["id"], "mcs-malformed-response");
+    // The server is blamed for what it sent, and no refusal's repair is offered.
+    let fix = v["findings"][0]["fix"].to_string();
+    assert!(!fix.contains("FIPS") && !fix.contains("licens"), "{fix}");
+    let evidence = v["findings"][0]["evidence"].to_string();
+    assert!(evidence.contains("does not decode"), "{evidence}");
+
+    let lab = Lab::one("tls-chain-too-large");
+    let (v, _, _) = check_json_with(&lab, "mstsc", &[], None);
+    let ids: Vec<&str> = v["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter_map(|f| f["id"].as_str())
+        .collect();
+    assert!(!ids.contains(&"tls-handshake-failed"), "{ids:?}");
+    let f = &v["findings"][0];
+    assert_eq!(f["id"], "tls-chain-too-large");
+    let text = f.to_string();
+    assert!(!text.contains("MachineKeys"), "{text}");
+    assert!(text.contains("rdp-doctor"), "said as our limit: {text}");
+    assert!(text.contains("65535"), "the limit is named: {text}");
 }

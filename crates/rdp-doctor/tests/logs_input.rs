@@ -139,3 +139,60 @@ fn reading_no_event_is_could_not_run_not_healthy() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// One failed logon (4625) as Windows PowerShell 5.1's `Get-WinEvent | ConvertTo-Json` writes
+/// it: positional `Properties`, `/Date(...)/` time, the rendered `Message`.
+fn event_4625(i: u64) -> String {
+    format!(
+        r#"{{"Id":4625,"Version":0,"ProviderName":"Microsoft-Windows-Security-Auditing","LogName":"Security","MachineName":"fs02.offsec.lan","RecordId":{i},"TimeCreated":"\/Date({})\/","LevelDisplayName":"Information","Properties":[{{"Value":{{"BinaryLength":12,"AccountDomainSid":null,"Value":"S-1-0-0"}}}},{{"Value":"-"}},{{"Value":"-"}},{{"Value":0}},{{"Value":{{"BinaryLength":12,"AccountDomainSid":null,"Value":"S-1-0-0"}}}},{{"Value":"user{}"}},{{"Value":"OFFSEC"}},{{"Value":-1073741718}},{{"Value":"%%2313"}},{{"Value":-1073741718}},{{"Value":3}},{{"Value":"NtLmSsp "}},{{"Value":"NTLM"}},{{"Value":"WS{}"}},{{"Value":"-"}},{{"Value":"-"}},{{"Value":0}},{{"Value":0}},{{"Value":"-"}},{{"Value":"10.23.23.{}"}},{{"Value":"0"}}],"Message":"An account failed to log on.\r\n\r\nSubject:\r\n\tSecurity ID:\t\tS-1-0-0\r\n\tAccount Name:\t\t-\r\n\r\nLogon Type:\t\t\t3\r\n\r\nAccount For Which Logon Failed:\r\n\tAccount Name:\t\tuser{}\r\n\tAccount Domain:\t\tOFFSEC\r\n\r\nFailure Information:\r\n\tFailure Reason:\t\tUnknown user name or bad password.\r\n\tStatus:\t\t\t0xC000006D\r\n\tSub Status:\t\t0xC000006A"}}"#,
+        1_594_531_625_579 + i * 1000,
+        i % 50,
+        i % 7,
+        i % 200,
+        i % 50
+    )
+}
+
+/// A large generated export (about 20 MB) is read with every one of its events, as a file (an
+/// array) and through a pipe (PowerShell 5.1's `{"value": [...]}` wrapper, as `-`): the reader
+/// streams it event by event (issue 15, item 4; `bench/logs-memory.sh` measures the memory).
+#[test]
+fn a_large_export_is_read_with_all_its_events() {
+    let mut events = Vec::new();
+    let mut size = 0;
+    let mut i = 0;
+    while size < 20 * 1024 * 1024 {
+        let e = event_4625(i);
+        size += e.len() + 1;
+        events.push(e);
+        i += 1;
+    }
+    let n = events.len() as u64;
+    let array = format!("[{}]", events.join(",\n"));
+    let wrapper = format!("{{\"value\":[{}],\"Count\":{n}}}", events.join(","));
+    drop(events);
+    let dir = std::env::temp_dir().join(format!("rdp-doctor-large-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = dir.join("large.json");
+    std::fs::write(&file, array.as_bytes()).expect("write");
+    let from_file = logs(&[file.to_str().expect("utf-8")], None);
+    let from_pipe = logs(&["-"], Some(wrapper.as_bytes()));
+    let _ = std::fs::remove_dir_all(&dir);
+    for (what, (code, json, stderr)) in [("file", from_file), ("pipe", from_pipe)] {
+        assert_eq!(
+            json["totals"]["records"], n,
+            "{what}: every event\n{stderr}"
+        );
+        assert_eq!(json["files"][0]["damaged"], 0, "{what}");
+        assert!(
+            json["files"][0]["error"].is_null(),
+            "{what}: {}",
+            json["files"][0]
+        );
+        assert_eq!(
+            json["files"][0]["matched"], n,
+            "{what}: every event reached the rules"
+        );
+        assert_eq!(code, 1, "{what}: failed logons are a warning\n{stderr}");
+    }
+}

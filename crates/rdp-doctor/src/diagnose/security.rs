@@ -139,7 +139,17 @@ pub fn tls(f: &Facts, _ctx: &Context, hits: &mut Vec<Hit>) {
                         | TlsFailure::Incompatible
                 )
             );
-            if old || incompatible {
+            if t.failure == Some(TlsFailure::HandshakeTooLarge) {
+                // Our limit, not a server fault: said as ours, with no server-side repair.
+                hits.push(
+                    Hit::new("tls-chain-too-large")
+                        .evidence(format!(
+                            "{base}; after {} its handshake held a message larger than 65535 bytes, the most rustls (rdp-doctor's TLS library) takes in one handshake message: in practice the Certificate message, that is the certificate chain",
+                            ms(t.duration_ms)
+                        ))
+                        .evidence(format!("TLS error: {}", escape(&err))),
+                );
+            } else if old || incompatible {
                 let mut h = Hit::new("tls-version-mismatch");
                 if let Some(v) = &t.server_hello_version {
                     h = h.evidence(format!("{base}; its ServerHello chose {v}, which current clients no longer accept (TLS 1.2 and 1.3 offered)"));
@@ -416,6 +426,20 @@ mod tests {
                 "s"
             ),
             ["tls-version-mismatch"]
+        );
+        // A handshake message over rustls' limit is said as ours, not as a server abort.
+        let mut t = tls(TlsOutcome::Error);
+        t.error = Some("received corrupt message of type HandshakePayloadTooLarge".into());
+        t.failure = Some(TlsFailure::HandshakeTooLarge);
+        assert_eq!(
+            ids(
+                &Facts {
+                    tls: Some(t),
+                    ..Facts::default()
+                },
+                "s"
+            ),
+            ["tls-chain-too-large"]
         );
         // The typed failure decides, not the words of the message.
         let by_failure = |failure: TlsFailure, error: &str| {

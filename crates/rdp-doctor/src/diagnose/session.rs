@@ -130,7 +130,8 @@ pub fn mcs(f: &Facts, _ctx: &Context, hits: &mut Vec<Hit>) {
             "{over}, the server {} the connection instead of answering our MCS Connect Initial",
             if m.outcome == McsOutcome::Reset { "reset" } else { "closed" }
         ))),
-        McsOutcome::Malformed => hits.push(Hit::new("server-denied-connection").evidence(format!(
+        // A protocol violation by the server, not a refusal: its own finding.
+        McsOutcome::Malformed => hits.push(Hit::new("mcs-malformed-response").evidence(format!(
             "{over}, the answer to our MCS Connect Initial does not decode: {}",
             escape(m.error.as_deref().unwrap_or("?"))
         ))),
@@ -264,6 +265,10 @@ mod tests {
             ["server-denied-connection"]
         );
         assert_eq!(ids(&m(McsOutcome::Timeout), "s"), ["mcs-no-response"]);
+        assert_eq!(
+            ids(&m(McsOutcome::Malformed), "s"),
+            ["mcs-malformed-response"]
+        );
     }
 
     fn u(outcome: UdpOutcome) -> Facts {

@@ -32,7 +32,8 @@ pub const LOGS_SCHEMA: &str = "rdp-doctor/logs/v1";
 
 /// Limits against hostile or broken input.
 pub mod limits {
-    /// A `ConvertTo-Json` export larger than this is refused (it is parsed in memory).
+    /// A `ConvertTo-Json` export larger than this is refused (it is streamed, so this bounds
+    /// time, not memory), and so is an `.evtx` read from a pipe (held in memory).
     pub const MAX_JSON_BYTES: u64 = 256 * 1024 * 1024;
     /// Fields kept per event; the rest are dropped (and counted as truncation in the value).
     pub const MAX_FIELDS: usize = 128;
@@ -299,23 +300,29 @@ pub fn read_file(path: &Path, threads: usize, sink: &mut dyn FnMut(Event)) -> Fi
                     },
                     None => stats.error = Some("cannot read the file".into()),
                 },
-                "evtx" | "json" => match slurp(head, reader, limits::MAX_JSON_BYTES) {
+                // Streamed, event by event: memory stays flat in the size of the export.
+                "json" if stats.bytes > limits::MAX_JSON_BYTES => {
+                    stats.error = Some(winevent_json::too_large())
+                }
+                "json" => {
+                    let source: Arc<str> = Arc::from(path.display().to_string());
+                    let mut input = std::io::Read::chain(head, reader);
+                    let read = winevent_json::read_stream(&mut input, &source, &mut stats, sink);
+                    if !seekable {
+                        stats.bytes = read;
+                    }
+                }
+                // An .evtx file that cannot seek (a pipe) is read into memory first.
+                "evtx" => match slurp(head, reader, limits::MAX_JSON_BYTES) {
                     Ok(Some(bytes)) => {
-                        if !seekable {
-                            stats.bytes = bytes.len() as u64;
-                        }
-                        if format == "evtx" {
-                            evtx::read_seek(
-                                std::io::Cursor::new(bytes),
-                                path,
-                                threads,
-                                &mut stats,
-                                sink,
-                            );
-                        } else {
-                            let source: Arc<str> = Arc::from(path.display().to_string());
-                            winevent_json::read_bytes(&bytes, &source, &mut stats, sink);
-                        }
+                        stats.bytes = bytes.len() as u64;
+                        evtx::read_seek(
+                            std::io::Cursor::new(bytes),
+                            path,
+                            threads,
+                            &mut stats,
+                            sink,
+                        );
                     }
                     Ok(None) => stats.error = Some(winevent_json::too_large()),
                     Err(e) => stats.error = Some(format!("cannot read: {e}")),

@@ -146,6 +146,6 @@ pub fn logs_json(
         findings,
         files: &ev.files,
     };
-    serde_json::to_writer_pretty(&mut *w, &doc).map_err(io::Error::other)?;
+    crate::sanitize::to_writer_pretty(&mut *w, &doc)?;
     writeln!(w)
 }

@@ -17,14 +17,15 @@
 
 use super::evtx::scalar;
 use super::{limits, put_field, Event, FileStats};
-use serde::de::{DeserializeSeed, SeqAccess, Visitor};
+use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 use time::OffsetDateTime;
 
-/// The error for an export over the in-memory cap.
+/// The error for an export over the size cap.
 pub fn too_large() -> String {
     format!(
         "larger than {} MiB: export fewer events (-MaxEvents, StartTime) or use wevtutil epl",
@@ -32,49 +33,130 @@ pub fn too_large() -> String {
     )
 }
 
-/// Parses an export held in memory (also the fuzz entry point).
+/// What one event may keep while it is parsed, in bytes (64 per JSON value plus its text):
+/// a hostile element (a million numbers, a deep tree) costs at most this much memory; what is
+/// over it is read and dropped. A real event is a few KiB.
+const EVENT_BUDGET: usize = 8 * 1024 * 1024;
+/// Elements kept per array and entries per object, within an event. Above what any field
+/// needs: the field value is cut at [`limits::MAX_VALUE_CHARS`] characters (a byte array as hex
+/// needs half of that), the fields at [`limits::MAX_FIELDS`].
+const MAX_ITEMS: usize = 4096;
+/// Characters kept per string (one more than a field keeps, so the cut still shows).
+const MAX_STRING_CHARS: usize = limits::MAX_VALUE_CHARS + 1;
+/// Characters kept per object key.
+const MAX_KEY_CHARS: usize = 256;
+
+/// Parses an export held in memory (the fuzz entry point and the unit tests).
 pub fn read_bytes(
     bytes: &[u8],
     source: &Arc<str>,
     stats: &mut FileStats,
     sink: &mut dyn FnMut(Event),
 ) {
-    let (text, _) = super::decode_text(bytes);
-    let text = text.trim_start_matches('\u{feff}').trim_start();
-    let mut handle = |v: Value, stats: &mut FileStats| match v {
-        Value::Object(ref o) if is_wrapper(o) => {
-            if let Some(Value::Array(items)) = o.get("value") {
-                for item in items {
-                    emit(item, source, stats, sink);
+    read_stream(&mut &*bytes, source, stats, sink);
+}
+
+/// Parses an export from a stream, event by event: memory stays flat in the size of the
+/// input (one event at a time, bounded by [`EVENT_BUDGET`]), whether the events come in an
+/// array, in PowerShell 5.1's `{"value": [...]}` wrapper or one after another. At most
+/// [`limits::MAX_JSON_BYTES`] are read; beyond, the file is an error (the events before the
+/// cut were read). Returns the bytes read.
+pub fn read_stream(
+    r: &mut dyn std::io::Read,
+    source: &Arc<str>,
+    stats: &mut FileStats,
+    sink: &mut dyn FnMut(Event),
+) -> u64 {
+    let over = std::cell::Cell::new(false);
+    let read = std::cell::Cell::new(0u64);
+    let capped = Capped {
+        inner: r,
+        read: &read,
+        over: &over,
+        cap: limits::MAX_JSON_BYTES,
+    };
+    let text = match crate::text::Utf8Reader::new(capped) {
+        Ok(t) => t,
+        Err(e) => {
+            if over.get() {
+                stats.error = Some(too_large());
+            } else {
+                stats.error = Some(format!("cannot read: {e}"));
+            }
+            return read.get();
+        }
+    };
+    let mut de = serde_json::Deserializer::from_reader(text);
+    let mut cx = Cx {
+        source,
+        stats,
+        sink,
+    };
+    // One top-level value after another (JSON lines, or one array / object).
+    while de.end().is_err() {
+        if let Err(e) = (Top { cx: &mut cx }).deserialize(&mut de) {
+            if !over.get() {
+                if e.is_io() {
+                    cx.stats.error = Some(format!("cannot read: {e}"));
+                } else {
+                    // The stream cannot resynchronise after a syntax error.
+                    cx.stats
+                        .damage(&format!("JSON ends early or is malformed: {e}"));
                 }
             }
+            break;
         }
-        other => emit(&other, source, stats, sink),
-    };
-    if text.starts_with('[') {
-        let mut de = serde_json::Deserializer::from_str(text);
-        let mut got: Vec<Result<Value, String>> = Vec::new();
-        let res = serde::Deserializer::deserialize_seq(&mut de, Elements { out: &mut got });
-        for item in got {
-            match item {
-                Ok(v) => handle(v, stats),
-                Err(e) => stats.damage(&e),
-            }
-        }
-        if let Err(e) = res {
-            stats.damage(&format!("JSON ends early or is malformed: {e}"));
-        }
-        return;
     }
-    let mut stream = serde_json::Deserializer::from_str(text).into_iter::<Value>();
-    for item in stream.by_ref() {
-        match item {
-            Ok(v) => handle(v, stats),
-            Err(e) => {
-                // The stream cannot resynchronise after a syntax error.
-                stats.damage(&format!("JSON ends early or is malformed: {e}"));
-                break;
+    if over.get() {
+        cx.stats.error = Some(too_large());
+    }
+    read.get()
+}
+
+/// A reader that fails once more than `cap` bytes were read from it.
+struct Capped<'a> {
+    inner: &'a mut dyn std::io::Read,
+    read: &'a std::cell::Cell<u64>,
+    over: &'a std::cell::Cell<bool>,
+    cap: u64,
+}
+
+impl std::io::Read for Capped<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let total = self.read.get() + n as u64;
+        self.read.set(total);
+        if total > self.cap {
+            self.over.set(true);
+            return Err(std::io::Error::other(too_large()));
+        }
+        Ok(n)
+    }
+}
+
+/// Where parsed events go.
+struct Cx<'a> {
+    source: &'a Arc<str>,
+    stats: &'a mut FileStats,
+    sink: &'a mut dyn FnMut(Event),
+}
+
+impl Cx<'_> {
+    fn emit(&mut self, v: &Value) {
+        emit(v, self.source, self.stats, self.sink);
+    }
+
+    /// A value in an array, or a whole top-level value: an event, or a wrapper of events.
+    fn handle(&mut self, v: Value) {
+        match v {
+            Value::Object(ref o) if is_wrapper(o) => {
+                if let Some(Value::Array(items)) = o.get("value") {
+                    for item in items {
+                        self.emit(item);
+                    }
+                }
             }
+            other => self.emit(&other),
         }
     }
 }
@@ -83,33 +165,242 @@ fn is_wrapper(o: &Map<String, Value>) -> bool {
     o.len() <= 2 && matches!(o.get("value"), Some(Value::Array(_))) && get_ci(o, "Id").is_none()
 }
 
-/// Collects the elements of the top-level array one by one, so that a broken element or a cut
-/// at the end loses only what is broken.
-struct Elements<'a> {
-    out: &'a mut Vec<Result<Value, String>>,
+/// One top-level value: an array is read element by element, an object key by key (its
+/// `value` array, PowerShell 5.1's wrapper, element by element), anything else is one damaged
+/// element.
+struct Top<'c, 'a> {
+    cx: &'c mut Cx<'a>,
 }
 
-impl<'de> Visitor<'de> for Elements<'_> {
+impl<'de> DeserializeSeed<'de> for Top<'_, '_> {
     type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+macro_rules! damaged_scalar {
+    ($($f:ident: $t:ty => $v:expr),* $(,)?) => {
+        $(fn $f<E: serde::de::Error>(self, x: $t) -> Result<(), E> {
+            #[allow(clippy::redundant_closure_call)]
+            self.cx.emit(&($v)(x));
+            Ok(())
+        })*
+    };
+}
+
+impl<'de> Visitor<'de> for Top<'_, '_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("events")
+    }
+    damaged_scalar! {
+        visit_bool: bool => Value::Bool,
+        visit_i64: i64 => |x: i64| Value::from(x),
+        visit_u64: u64 => |x: u64| Value::from(x),
+        visit_f64: f64 => |x: f64| Value::from(x),
+        visit_str: &str => |_| Value::String(String::new()),
+    }
+    fn visit_unit<E: serde::de::Error>(self) -> Result<(), E> {
+        self.cx.emit(&Value::Null);
+        Ok(())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        // Elements before a broken one or a cut are kept.
+        loop {
+            let budget = Cell::new(EVENT_BUDGET);
+            match seq.next_element_seed(Bounded(&budget))? {
+                Some(v) => self.cx.handle(v),
+                None => return Ok(()),
+            }
+        }
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let budget = Cell::new(EVENT_BUDGET);
+        let mut o = Map::new();
+        let mut streamed = false;
+        while let Some(k) = map.next_key::<String>()? {
+            if k == "value" && !streamed && get_ci(&o, "Id").is_none() {
+                // The wrapper's array, event by event; anything else is kept as it is.
+                match map.next_value_seed(WrapperValue {
+                    cx: &mut *self.cx,
+                    budget: &budget,
+                })? {
+                    Some(v) => {
+                        o.insert(k, v);
+                    }
+                    None => streamed = true,
+                }
+            } else {
+                let v = map.next_value_seed(Bounded(&budget))?;
+                if o.len() < MAX_ITEMS && spend(&budget, 64 + k.len()) {
+                    o.insert(cut(k, MAX_KEY_CHARS), v);
+                }
+            }
+        }
+        // The wrapper's own keys (`Count`) are not an event; an object with an `Id` is one.
+        if !streamed || get_ci(&o, "Id").is_some() {
+            self.cx.handle(Value::Object(o));
+        }
+        Ok(())
+    }
+}
+
+/// The value of a top-level object's `value` key: an array is streamed into events (`None`),
+/// anything else is returned.
+struct WrapperValue<'c, 'a, 'b> {
+    cx: &'c mut Cx<'a>,
+    budget: &'b Cell<usize>,
+}
+
+impl<'de> DeserializeSeed<'de> for WrapperValue<'_, '_, '_> {
+    type Value = Option<Value>;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Option<Value>, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+macro_rules! bounded_scalar {
+    ($($f:ident: $t:ty),* $(,)?) => {
+        $(fn $f<E: serde::de::Error>(self, x: $t) -> Result<Self::Value, E> {
+            Bounded(self.budget).$f(x).map(Some)
+        })*
+    };
+}
+
+impl<'de> Visitor<'de> for WrapperValue<'_, '_, '_> {
+    type Value = Option<Value>;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("an array of events")
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+    bounded_scalar! { visit_bool: bool, visit_i64: i64, visit_u64: u64, visit_f64: f64, visit_str: &str }
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Some(Value::Null))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         loop {
-            match seq.next_element_seed(OneValue) {
-                Ok(Some(v)) => self.out.push(Ok(v)),
-                Ok(None) => return Ok(()),
-                Err(e) => return Err(e),
+            let budget = Cell::new(EVENT_BUDGET);
+            match seq.next_element_seed(Bounded(&budget))? {
+                Some(v) => self.cx.emit(&v),
+                None => return Ok(None),
             }
+        }
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        Bounded(self.budget).visit_map(map).map(Some)
+    }
+}
+
+/// Takes `n` from the budget; false when it is spent.
+fn spend(budget: &Cell<usize>, n: usize) -> bool {
+    match budget.get().checked_sub(n) {
+        Some(left) => {
+            budget.set(left);
+            true
+        }
+        None => {
+            budget.set(0);
+            false
         }
     }
 }
 
-struct OneValue;
-impl<'de> DeserializeSeed<'de> for OneValue {
+/// `s` cut to `max` characters.
+fn cut(mut s: String, max: usize) -> String {
+    if let Some((i, _)) = s.char_indices().nth(max) {
+        s.truncate(i);
+    }
+    s
+}
+
+/// A JSON value as `serde_json::Value`, kept within a budget: past [`MAX_ITEMS`] per array
+/// or object, past [`MAX_STRING_CHARS`] per string or past the event's budget the input is
+/// read and dropped (`null` for a value, nothing for an element). Depth stays bounded by
+/// serde_json's recursion limit.
+struct Bounded<'b>(&'b Cell<usize>);
+
+impl<'de> DeserializeSeed<'de> for Bounded<'_> {
     type Value = Value;
     fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        serde::Deserialize::deserialize(d)
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Bounded<'_> {
+    type Value = Value;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E: serde::de::Error>(self, x: bool) -> Result<Value, E> {
+        Ok(if spend(self.0, 64) {
+            Value::Bool(x)
+        } else {
+            Value::Null
+        })
+    }
+    fn visit_i64<E: serde::de::Error>(self, x: i64) -> Result<Value, E> {
+        Ok(if spend(self.0, 64) {
+            Value::from(x)
+        } else {
+            Value::Null
+        })
+    }
+    fn visit_u64<E: serde::de::Error>(self, x: u64) -> Result<Value, E> {
+        Ok(if spend(self.0, 64) {
+            Value::from(x)
+        } else {
+            Value::Null
+        })
+    }
+    fn visit_f64<E: serde::de::Error>(self, x: f64) -> Result<Value, E> {
+        Ok(if spend(self.0, 64) {
+            Value::from(x)
+        } else {
+            Value::Null
+        })
+    }
+    fn visit_str<E: serde::de::Error>(self, x: &str) -> Result<Value, E> {
+        let kept = match x.char_indices().nth(MAX_STRING_CHARS) {
+            Some((i, _)) => x.get(..i).unwrap_or(x),
+            None => x,
+        };
+        Ok(if spend(self.0, 64 + kept.len()) {
+            Value::String(kept.to_string())
+        } else {
+            Value::Null
+        })
+    }
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while items.len() < MAX_ITEMS && self.0.get() > 0 {
+            match seq.next_element_seed(Bounded(self.0))? {
+                Some(v) => {
+                    if spend(self.0, 64) {
+                        items.push(v);
+                    }
+                }
+                None => return Ok(Value::Array(items)),
+            }
+        }
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Value::Array(items))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut o = Map::new();
+        while let Some(k) = map.next_key::<String>()? {
+            if o.len() < MAX_ITEMS && self.0.get() > 0 {
+                let v = map.next_value_seed(Bounded(self.0))?;
+                if spend(self.0, 64 + k.len().min(MAX_KEY_CHARS * 4)) {
+                    o.insert(cut(k, MAX_KEY_CHARS), v);
+                }
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(Value::Object(o))
     }
 }
 

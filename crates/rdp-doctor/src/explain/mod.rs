@@ -1191,7 +1191,7 @@ pub fn exit_code(ex: &Explanation) -> crate::model::Exit {
 
 /// The JSON form (`--format json`), pretty-printed, newline-terminated.
 pub fn render_json(ex: &Explanation, w: &mut dyn Write) -> io::Result<()> {
-    serde_json::to_writer_pretty(&mut *w, ex).map_err(io::Error::other)?;
+    crate::sanitize::to_writer_pretty(&mut *w, ex)?;
     writeln!(w)
 }
 

@@ -251,6 +251,9 @@ named_enum! {
         Misbehaved = "misbehaved",
         /// A message that does not decode.
         InvalidMessage = "invalid-message",
+        /// A handshake message larger than the TLS library accepts (rustls: 64 KiB): a limit
+        /// of ours, in practice met by a huge certificate chain.
+        HandshakeTooLarge = "handshake-too-large",
         /// The server sent a fatal alert.
         AlertReceived = "alert-received",
         /// The server sent no certificate.

@@ -216,7 +216,7 @@ impl Summary {
 /// document of its own schema.
 pub fn jsonl(r: &TargetResult, w: &mut dyn Write) -> io::Result<()> {
     match &r.outcome {
-        Outcome::Report(rep) => serde_json::to_writer(&mut *w, rep.as_ref()),
+        Outcome::Report(rep) => crate::sanitize::to_writer(&mut *w, rep.as_ref()),
         other => {
             let (status, error) = match other {
                 Outcome::Deadline(d) => (
@@ -226,7 +226,7 @@ pub fn jsonl(r: &TargetResult, w: &mut dyn Write) -> io::Result<()> {
                 Outcome::LocalError(e) => ("local-error", e.clone()),
                 Outcome::Report(_) => ("", String::new()),
             };
-            serde_json::to_writer(
+            crate::sanitize::to_writer(
                 &mut *w,
                 &serde_json::json!({
                     "schema": "rdp-doctor/scan-error/v1",
@@ -239,8 +239,7 @@ pub fn jsonl(r: &TargetResult, w: &mut dyn Write) -> io::Result<()> {
                 }),
             )
         }
-    }
-    .map_err(io::Error::other)?;
+    }?;
     writeln!(w)
 }
 

@@ -18,6 +18,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 pub const DEFAULT_MAX_TARGETS: usize = 65_536;
 /// The largest cap `--max-targets` accepts.
 pub const HARD_MAX_TARGETS: usize = 1_048_576;
+/// The most endpoints, duplicates included, one expansion walks (twice the hard cap): bounds
+/// the time and memory of a list that repeats large ranges.
+const MAX_CANDIDATES: u128 = 2 * HARD_MAX_TARGETS as u128;
 /// Longest accepted spec and file line.
 const MAX_SPEC_LEN: usize = 300;
 /// Largest targets file read (bytes).
@@ -32,6 +35,13 @@ pub enum HostSpec {
     V4Range(Ipv4Addr, Ipv4Addr),
     /// A CIDR block (the address is the network address).
     Cidr(IpAddr, u8),
+}
+
+/// An endpoint as duplicates are recognised: an address in any spelling, or a name in any case.
+#[derive(PartialEq, Eq, Hash)]
+enum Endpoint {
+    Ip(u128, u16),
+    Name(String, u16),
 }
 
 /// One parsed spec: hosts and (when given) ports.
@@ -281,38 +291,55 @@ pub fn expand(specs: &[Located], default_ports: &[u16], max: usize) -> Result<Ve
         };
         let n = spec.hosts.count().saturating_mul(ports as u128);
         total = total.saturating_add(n);
-        if total > max as u128 {
+        // Before expanding: the work (and the set of endpoints seen) stays bounded even when
+        // a list repeats large ranges. Within this bound `max` is checked on distinct
+        // endpoints, after duplicates are dropped.
+        if total > MAX_CANDIDATES.max(max as u128) {
             return Err(format!(
-                "{}: the targets expand to more than {max} endpoints ('{}' alone is {n}); \
-                 narrow the ranges or raise --max-targets (at most {HARD_MAX_TARGETS})",
+                "{}: the targets expand to more than {} endpoints before duplicates are dropped \
+                 ('{}' alone is {n}), far more than --max-targets {max}; narrow the ranges",
                 l.origin,
+                MAX_CANDIDATES.max(max as u128),
                 escape(&l.text)
             ));
         }
-        parsed.push(spec);
+        parsed.push((l, spec));
     }
-    let mut out = Vec::with_capacity(usize::try_from(total).unwrap_or(max));
-    let mut seen: HashSet<(String, u16)> = HashSet::new();
-    for spec in &parsed {
+    let mut out = Vec::with_capacity(usize::try_from(total).unwrap_or(max).min(max));
+    let mut seen: HashSet<Endpoint> = HashSet::new();
+    // The spec at which the distinct endpoints passed `max`.
+    let mut passed_at: Option<&Located> = None;
+    for (l, spec) in &parsed {
         let ports: &[u16] = if spec.ports.is_empty() {
             default_ports
         } else {
             &spec.ports
         };
         let mut push = |host: String, kind: &str, port: u16| {
-            if seen.insert((host.to_ascii_lowercase(), port)) {
-                let input = if host.contains(':') {
-                    format!("[{host}]:{port}")
-                } else {
-                    format!("{host}:{port}")
-                };
-                out.push(Target {
-                    input,
-                    host,
-                    port,
-                    host_kind: kind.to_string(),
-                });
+            let key = match host.parse::<IpAddr>() {
+                Ok(IpAddr::V4(a)) => Endpoint::Ip(u128::from(a.to_ipv6_mapped()), port),
+                Ok(IpAddr::V6(a)) => Endpoint::Ip(u128::from(a), port),
+                Err(_) => Endpoint::Name(host.to_ascii_lowercase(), port),
+            };
+            if !seen.insert(key) {
+                return;
             }
+            if out.len() >= max {
+                // Only counted from here on, for the error.
+                passed_at.get_or_insert(l);
+                return;
+            }
+            let input = if host.contains(':') {
+                format!("[{host}]:{port}")
+            } else {
+                format!("{host}:{port}")
+            };
+            out.push(Target {
+                input,
+                host,
+                port,
+                host_kind: kind.to_string(),
+            });
         };
         match &spec.hosts {
             HostSpec::Single(h) => {
@@ -359,6 +386,15 @@ pub fn expand(specs: &[Located], default_ports: &[u16], max: usize) -> Result<Ve
                 }
             }
         }
+    }
+    if let Some(l) = passed_at {
+        return Err(format!(
+            "{}: the targets expand to {} distinct endpoints (duplicates dropped), more than {max} \
+             from '{}' on; narrow the ranges or raise --max-targets (at most {HARD_MAX_TARGETS})",
+            l.origin,
+            seen.len(),
+            escape(&l.text)
+        ));
     }
     if out.is_empty() {
         return Err("no targets: give them as arguments or with -i FILE".into());
@@ -486,7 +522,7 @@ mod tests {
         assert!(e.contains("--max-targets"), "{e}");
         // an IPv6 /64 must fail fast, not allocate
         let e = expand(&loc(&["[2001:db8::/64]"]), &[3389], 65_536).expect_err("too many");
-        assert!(e.contains("more than 65536"), "{e}");
+        assert!(e.contains("--max-targets 65536"), "{e}");
         // the ports multiply
         assert!(expand(&loc(&["10.0.0.0/24:1-300"]), &[3389], 65_536).is_err());
         assert_eq!(
@@ -498,6 +534,7 @@ mod tests {
         // the cap counts across specs, and names the spec that passed it
         let e = expand(&loc(&["10.0.0.0/25", "10.0.1.0/25"]), &[3389], 200).expect_err("cap");
         assert!(e.contains("10.0.1.0/25"), "{e}");
+        assert!(e.contains("252 distinct endpoints"), "{e}");
     }
 
     #[test]
@@ -545,5 +582,36 @@ mod tests {
         );
         assert_eq!(parse_spec("::/0").expect("ok").hosts.count(), u128::MAX);
         assert_eq!(parse_ports("1-3,2,5").expect("ok"), vec![1, 2, 3, 5]);
+    }
+
+    /// `--max-targets` counts endpoints once: duplicates (in any spelling) do not count, and
+    /// the error names the distinct count.
+    #[test]
+    fn the_cap_counts_distinct_endpoints() {
+        let list = [
+            "10.0.0.0/29",
+            "10.0.0.1-6",
+            "10.0.0.3",
+            "srv",
+            "SRV:3389",
+            "::ffff:10.0.0.2",
+        ];
+        let got = expand(&loc(&list), &[3389], 7).expect("7 distinct endpoints fit a cap of 7");
+        assert_eq!(got.len(), 7);
+        let e = expand(&loc(&list), &[3389], 6).expect_err("7 > 6");
+        assert!(e.contains("7 distinct endpoints"), "{e}");
+        assert!(e.contains("more than 6"), "{e}");
+        // A list that repeats a range many times stays under the cap.
+        let many: Vec<&str> = std::iter::repeat_n("10.0.0.0/24", 500).collect();
+        assert_eq!(
+            expand(&loc(&many), &[3389], 254)
+                .expect("254 distinct")
+                .len(),
+            254
+        );
+        // The work bound is on candidates: a huge repeated range is refused before expanding.
+        let huge: Vec<&str> = std::iter::repeat_n("10.0.0.0/12", 3).collect();
+        let e = expand(&loc(&huge), &[3389], 2_000_000).expect_err("work bound");
+        assert!(e.contains("before duplicates are dropped"), "{e}");
     }
 }

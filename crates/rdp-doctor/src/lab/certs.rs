@@ -20,10 +20,10 @@ pub struct LabCa {
     issuer: Issuer<'static, KeyPair>,
 }
 
-fn dn(cn: &str) -> DistinguishedName {
+fn dn(cn: &str, organization: &str) -> DistinguishedName {
     let mut d = DistinguishedName::new();
     d.push(DnType::CommonName, cn);
-    d.push(DnType::OrganizationName, "rdp-doctor lab");
+    d.push(DnType::OrganizationName, organization);
     d
 }
 
@@ -35,7 +35,7 @@ impl LabCa {
     pub fn generate() -> Result<LabCa, String> {
         let key = KeyPair::generate().map_err(err)?;
         let mut p = CertificateParams::default();
-        p.distinguished_name = dn("rdp-doctor lab CA");
+        p.distinguished_name = dn("rdp-doctor lab CA", Cert::LAB.organization);
         p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
         let now = OffsetDateTime::now_utc();
@@ -61,7 +61,7 @@ pub fn leaf_for(cert: &Cert, ca: &LabCa, names: &[String]) -> Result<Arc<Certifi
             names.to_vec(),
         ),
     };
-    p.distinguished_name = dn(&cn);
+    p.distinguished_name = dn(&cn, cert.organization);
     p.subject_alt_names = sans
         .iter()
         .filter_map(|n| match n.parse::<IpAddr>() {
@@ -97,6 +97,9 @@ pub fn leaf_for(cert: &Cert, ca: &LabCa, names: &[String]) -> Result<Arc<Certifi
     };
     let mut chain = vec![leaf.der().clone()];
     if cert.issued_by == IssuedBy::LabCa {
+        chain.push(ca.der.clone());
+    }
+    while chain.iter().map(|c| c.len()).sum::<usize>() < cert.chain_bytes {
         chain.push(ca.der.clone());
     }
     let der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));

@@ -262,10 +262,45 @@ impl Fault {
             description: "TLS without NLA; answers the MCS Connect Initial with a Disconnect Provider Ultimatum",
             behaviour: Behaviour {
                 nego: Nego::TlsRequired,
-                mcs_denied: true,
+                mcs: Mcs::Denied,
                 ..WINDOWS
             },
             expect: Expectation::first("server-denied-connection", Failing),
+        },
+        Fault {
+            name: "mcs-malformed-response",
+            description: "TLS without NLA; answers the MCS Connect Initial with an X.224 Data TPDU that holds no MCS PDU",
+            behaviour: Behaviour {
+                nego: Nego::TlsRequired,
+                mcs: Mcs::Garbage,
+                ..WINDOWS
+            },
+            expect: Expectation::first("mcs-malformed-response", Failing),
+        },
+        Fault {
+            name: "tls-chain-too-large",
+            description: "like healthy, with a certificate chain of about 76 KB (the leaf and the lab CA padded with copies of it): more than rustls takes in one handshake message",
+            behaviour: Behaviour {
+                cert: Cert {
+                    chain_bytes: 76 * 1024,
+                    ..Cert::LAB
+                },
+                ..WINDOWS
+            },
+            expect: Expectation::first("tls-chain-too-large", Failing),
+        },
+        Fault {
+            name: "cert-hostile-subject",
+            description: "like cert-self-signed, with C1 and bidi controls in the subject (O=\"lab\\u{9b}31m\\u{202e}gnp.exe\"): every output shows them escaped",
+            behaviour: Behaviour {
+                cert: Cert {
+                    issued_by: IssuedBy::Itself,
+                    organization: HOSTILE_ORGANIZATION,
+                    ..Cert::LAB
+                },
+                ..WINDOWS
+            },
+            expect: Expectation::first("cert-self-signed", Degraded),
         },
         Fault {
             name: "slow-drip",
@@ -432,6 +467,10 @@ impl Fault {
 /// the rest of a line around on screen.
 pub const HOSTILE: &str = "<script>alert(1)</script>\"><img src=x onerror=alert(2)>\u{202e}lab";
 
+/// The subject organization of the `cert-hostile-subject` fault: a C1 CSI (U+009B, `ESC [` to
+/// some terminals) and a right-to-left override (U+202E).
+pub const HOSTILE_ORGANIZATION: &str = "lab\u{9b}31m\u{202e}gnp.exe";
+
 /// What `check` must conclude about a fault (the demo and the tests use this).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Expectation {
@@ -514,8 +553,8 @@ pub(crate) struct Behaviour {
     /// `session.rs`: the computer and domain names the NTLM CHALLENGE announces, instead of
     /// the lab's.
     pub ntlm_computer: Option<&'static str>,
-    /// `session.rs`: the MCS Connect Initial is answered with a Disconnect Provider Ultimatum.
-    pub mcs_denied: bool,
+    /// `session.rs`: the answer to the MCS Connect Initial.
+    pub mcs: Mcs,
     /// `activation.rs`: the Set Error Info code that answers the Client Info PDU.
     pub error_info: Option<u32>,
     /// `udp.rs`: the RDP-UDP SYN is answered with a SYN+ACK.
@@ -585,6 +624,17 @@ pub(crate) enum Credssp {
     AccessDenied,
 }
 
+/// The answer to the MCS Connect Initial.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mcs {
+    /// A Connect Response with result rt-successful.
+    Complete,
+    /// A Disconnect Provider Ultimatum.
+    Denied,
+    /// An X.224 Data TPDU whose payload is not an MCS PDU (BER garbage).
+    Garbage,
+}
+
 /// The certificate an endpoint presents. Endpoints with [`Cert::LAB`] share one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Cert {
@@ -595,6 +645,11 @@ pub(crate) struct Cert {
     pub issued_by: IssuedBy,
     pub key: Key,
     pub eku: Eku,
+    /// The subject's organization (O).
+    pub organization: &'static str,
+    /// The chain sent is padded with copies of the lab CA to at least this many bytes (0: the
+    /// leaf and the CA only).
+    pub chain_bytes: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -624,6 +679,8 @@ impl Cert {
         issued_by: IssuedBy::LabCa,
         key: Key::EcdsaP256,
         eku: Eku::ServerAuth,
+        organization: "rdp-doctor lab",
+        chain_bytes: 0,
     };
 }
 
@@ -638,7 +695,7 @@ pub(crate) const WINDOWS: Behaviour = Behaviour {
     clock_ahead_secs: 0,
     credssp: Credssp::Complete,
     ntlm_computer: None,
-    mcs_denied: false,
+    mcs: Mcs::Complete,
     error_info: None,
     udp: true,
 };
@@ -714,6 +771,8 @@ mod tests {
             "errinfo-license",
             // not named after a finding: it tests the reports' escaping
             "hostile-strings",
+            // named after what it carries (a hostile subject), not a finding
+            "cert-hostile-subject",
         ];
         for f in Fault::ALL {
             assert_eq!(Fault::parse(f.name), Some(*f));

@@ -17,7 +17,7 @@ pub mod session;
 mod udp;
 mod weakkey;
 
-pub use faults::{write_list, Expectation, Fault};
+pub use faults::{write_list, Expectation, Fault, HOSTILE_ORGANIZATION};
 use faults::{Behaviour, Cert};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;

@@ -1,7 +1,7 @@
 //! The lab's CredSSP and MCS answers (after the X.224/TLS steps in `conn`).
 
 use super::conn::{hold, log};
-use super::faults::Credssp;
+use super::faults::{Credssp, Mcs};
 use super::Shared;
 use crate::probe::net::{self, ReadEnd};
 use rdp_doctor_wire::credssp::{self, EarlyUserAuthResult, TsCredentials, TsRequest};
@@ -139,19 +139,34 @@ async fn answer_mcs<S: AsyncRead + AsyncWrite + Unpin>(
             return;
         }
     };
-    if shared.behaviour.mcs_denied {
-        log(
-            shared,
-            peer,
-            "MCS: denying the connection (Disconnect Provider Ultimatum)",
-        );
-        if let Ok(p) =
-            mcs::encode_disconnect_provider_ultimatum(DisconnectReason::PROVIDER_INITIATED)
-        {
-            let _ = super::conn::send_mcs(&mut s, &p).await;
+    match shared.behaviour.mcs {
+        Mcs::Complete => {}
+        Mcs::Denied => {
+            log(
+                shared,
+                peer,
+                "MCS: denying the connection (Disconnect Provider Ultimatum)",
+            );
+            if let Ok(p) =
+                mcs::encode_disconnect_provider_ultimatum(DisconnectReason::PROVIDER_INITIATED)
+            {
+                let _ = super::conn::send_mcs(&mut s, &p).await;
+            }
+            let _ = s.shutdown().await;
+            return;
         }
-        let _ = s.shutdown().await;
-        return;
+        Mcs::Garbage => {
+            log(
+                shared,
+                peer,
+                "MCS: answering with an X.224 Data TPDU that holds no MCS PDU",
+            );
+            // 0x7f 0x66 is a Connect Response's BER tag; the length 0x84 promises four length
+            // bytes that are not there.
+            let _ = super::conn::send_mcs(&mut s, &[0x7f, 0x66, 0x84, 0xff, 0xde, 0xad]).await;
+            let _ = s.shutdown().await;
+            return;
+        }
     }
     let channels = ci
         .gcc

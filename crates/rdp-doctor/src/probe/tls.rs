@@ -361,6 +361,11 @@ pub fn failure_of(e: &rustls::Error) -> TlsFailure {
         Error::InvalidMessage(InvalidMessage::UnknownProtocolVersion) => {
             TlsFailure::VersionMismatch
         }
+        // rustls refuses a handshake message over 0xFFFF bytes (MAX_HANDSHAKE_SIZE): our limit,
+        // not the server's fault (TLS allows 2^24 - 1).
+        Error::InvalidMessage(InvalidMessage::HandshakePayloadTooLarge) => {
+            TlsFailure::HandshakeTooLarge
+        }
         Error::InvalidMessage(_) => TlsFailure::InvalidMessage,
         Error::PeerMisbehaved(_)
         | Error::InappropriateMessage { .. }
@@ -415,6 +420,10 @@ mod tests {
             (
                 Error::InvalidMessage(InvalidMessage::MessageTooShort),
                 TlsFailure::InvalidMessage,
+            ),
+            (
+                Error::InvalidMessage(InvalidMessage::HandshakePayloadTooLarge),
+                TlsFailure::HandshakeTooLarge,
             ),
             (
                 Error::AlertReceived(AlertDescription::HandshakeFailure),

@@ -54,7 +54,7 @@ impl Style {
 }
 
 pub fn json(report: &Report, w: &mut dyn Write) -> io::Result<()> {
-    serde_json::to_writer_pretty(&mut *w, report).map_err(io::Error::other)?;
+    crate::sanitize::to_writer_pretty(&mut *w, report)?;
     writeln!(w)
 }
 
