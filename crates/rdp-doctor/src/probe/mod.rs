@@ -7,6 +7,7 @@ pub mod auth;
 pub mod credssp;
 pub mod dns;
 pub mod gateway;
+pub mod identify;
 pub mod kdc;
 pub mod mcs;
 pub mod net;
@@ -229,6 +230,21 @@ pub async fn run(opts: &CheckOptions) -> ProbeRun {
     for (phase, s, d) in m.timeline.entries {
         tl.add(phase, s, d);
     }
+    // Silence, no TPKT frame (a trickling or undecodable TPKT frame is RDP-ish and is not
+    // probed), or a drop without a byte (a TLS-first server drops a request
+    // that is not TLS; so does x11vnc one that is not RFB): find out what listens instead.
+    if m.negotiation.as_ref().is_some_and(|n| {
+        matches!(
+            n.response,
+            X224Outcome::NoResponse { .. }
+                | X224Outcome::NotRdp { .. }
+                | X224Outcome::Reset { bytes_before: 0 }
+                | X224Outcome::Closed { bytes_before: 0 }
+        )
+    }) {
+        let answer = (m.x224_answer, m.negotiation.as_ref().map(|n| n.duration_ms));
+        facts.identify = Some(identify::run(addr, &opts.target.host, opts.timeout, answer).await);
+    }
     facts.negotiation = m.negotiation;
     facts.tls = m.tls;
     facts.certificate = m.certificate;
@@ -304,6 +320,8 @@ struct MainChain {
     mss_retry: Option<MssRetry>,
     retransmits: Option<u32>,
     timeline: Timeline,
+    /// What the server sent back to the X.224 request (bounded), for `identify`.
+    x224_answer: Vec<u8>,
 }
 
 /// X.224 with the client's request, then TLS and what follows on the same connection.
@@ -338,6 +356,7 @@ where
         response: neg.outcome,
         confirm_hex: neg.confirm_hex,
     };
+    out.x224_answer = neg.answer;
     let selected = nf.selected();
     let _ = confirmed.send(matches!(
         nf.response,

@@ -68,6 +68,12 @@ pub fn classify_connect_error(e: &io::Error, elapsed: Duration) -> TcpOutcome {
     let duration_ms = ms(elapsed);
     match e.kind() {
         io::ErrorKind::ConnectionRefused => TcpOutcome::Refused { duration_ms },
+        // ECONNRESET from connect(): the SYN+ACK arrived and the handshake completed, then an
+        // RST (a RST to the SYN itself is ECONNREFUSED). Whether the reset lands before or
+        // after connect() returns is a race; either way it is the peer refusing the session.
+        io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted => {
+            TcpOutcome::Reset { duration_ms }
+        }
         io::ErrorKind::HostUnreachable => TcpOutcome::Unreachable {
             duration_ms,
             kind: UnreachableKind::Host,
