@@ -179,7 +179,7 @@ pub fn path(f: &Facts, ctx: &Context, hits: &mut Vec<Hit>) {
         }
         if p.failed_connects > 0 {
             h = h.evidence(format!(
-                "{} of {} TCP connects to the address that had just worked got no answer at all within the time-out (every SYN lost)",
+                "{} of {} TCP connects got no answer while other connects to the same port were answered: their SYN or SYN+ACK was lost (loss, not a firewall)",
                 p.failed_connects, total
             ));
         }

@@ -171,8 +171,12 @@ pub async fn run(opts: &CheckOptions) -> ProbeRun {
     for (i, a) in addrs.iter().copied().enumerate() {
         let to = opts.timeout;
         set.spawn(async move {
-            let (o, s) = net::connect(a, to, net::ConnectOpts::default()).await;
-            (i, a, o, s)
+            let w = net::connect_witnessed(
+                move |t| net::connect(a, t, net::ConnectOpts::default()),
+                to,
+            )
+            .await;
+            (i, a, w.outcome, w.stream, w.main_lost)
         });
     }
     let mut conns = Vec::new();
@@ -183,7 +187,12 @@ pub async fn run(opts: &CheckOptions) -> ProbeRun {
     }
     conns.sort_by_key(|(i, ..)| *i);
     let mut primary: Option<(SocketAddr, tokio::net::TcpStream)> = None;
-    for (_, a, o, s) in conns {
+    // Main connects that got no answer at all while a witness to the same port connected.
+    let mut failed_connects = 0u32;
+    for (_, a, o, s, main_lost) in conns {
+        if main_lost {
+            failed_connects += 1;
+        }
         if let Some(c) = ConnectSample::of(&o) {
             rtts.push(c);
         }
@@ -269,7 +278,6 @@ pub async fn run(opts: &CheckOptions) -> ProbeRun {
     }
     // Extra samples of the light phases, one after another. A sample connect that gets no
     // answer at all, to an address that just worked, lost every SYN it sent: loss too.
-    let mut failed_connects = 0u32;
     for _ in 1..opts.samples.max(1) {
         let (o, s) = net::connect(addr, opts.timeout, net::ConnectOpts::default()).await;
         if matches!(o, TcpOutcome::Filtered { .. }) {
