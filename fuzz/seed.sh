@@ -19,6 +19,13 @@ w x224_request legacy '\x06\xe0\x00\x00\x00\x00\x00'
 w tls_flight alert-protocol-version '\x15\x03\x03\x00\x02\x02\x46'
 w tls_flight server-hello-tls13 '\x16\x03\x03\x00\x32\x02\x00\x00\x2e\x03\x03AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\x00\x13\x02\x00\x00\x06\x00\x2b\x00\x02\x03\x04'
 w tls_flight truncated-record '\x16\x03\x03\x05\x62\x02\x00'
+# What a listener that is not RDP answers (identification probes)
+w sniff openssh-9.2 'SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n'
+w sniff rfb-3.8 'RFB 003.008\n'
+w sniff postfix-220 '220 mail.example ESMTP Postfix (Debian/GNU)\r\n'
+w sniff python-http-501 'HTTP/1.0 501 Unsupported method\r\nServer: SimpleHTTP/0.6 Python/3.11.2\r\nDate: Sun, 06 Dec 2026 05:00:00 GMT\r\n\r\n'
+w sniff tls-alert-70 '\x15\x03\x01\x00\x02\x02\x46'
+w sniff tls12-server-hello-head '\x16\x03\x03\x00\x4a\x02\x00\x00\x46\x03\x03'
 # RDP-UDP datagrams
 w rdpeudp_datagram windows-syn-ack '\x64\x7a\x02\xbc\x00\x40\x10\x05\x61\xf7\xb6\xe3\x04\xd0\x04\xd0\x00\x01\x01\x01'
 w rdpeudp_datagram mstsc-syn-prefix '\xff\xff\xff\xff\x00\x40\x18\x01\x70\x14\xc0\xfb\x04\xd0\x04\xd0AAAAAAAAAAAAAAAA\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01\x01\x01'

@@ -111,6 +111,7 @@ pub fn records(f: &Facts, tl: &Timeline) -> Vec<PhaseRecord> {
                         format!("connected ({duration_ms:.1} ms)")
                     }
                     TcpOutcome::Refused { .. } => "refused".into(),
+                    TcpOutcome::Reset { .. } => "reset right after the handshake".into(),
                     TcpOutcome::Filtered { .. } => "no answer (filtered)".into(),
                     TcpOutcome::Unreachable { kind, .. } => format!("{kind} unreachable"),
                     TcpOutcome::Error { error, .. } => escape(error),
@@ -143,7 +144,17 @@ pub fn records(f: &Facts, tl: &Timeline) -> Vec<PhaseRecord> {
                 }
                 _ => String::new(),
             };
-            let summary = format!("asked {} -> {}{flags}", n.requested, n.response.describe());
+            let what = f
+                .identify
+                .as_ref()
+                .and_then(|i| i.speaks.as_ref())
+                .map(|s| format!("; the listener speaks {}", s.short()))
+                .unwrap_or_default();
+            let summary = format!(
+                "asked {} -> {}{flags}{what}",
+                n.requested,
+                n.response.describe()
+            );
             out.push(rec(Phase::X224, status, tl, summary, json(n)));
         }
         None => out.push(skipped(Phase::X224, "not reached")),

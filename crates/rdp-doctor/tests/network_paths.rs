@@ -276,7 +276,9 @@ fn packet_loss_every_first_syn_lost() {
     let mut lab = lab();
     big_xrdp(&mut lab, 3389, None);
     // The router drops SYNs 0, 2, 4, ...: a connect started on its own always loses its first
-    // SYN and gets through with the retransmission 1 s later. Deterministic.
+    // SYN and gets through with the retransmission 1 s later. Deterministic. The main connect
+    // (SYN 0) gets no answer; of its three witnesses 250 ms later, SYN 1 passes and connects:
+    // the main connect counts as lost (failed_connects), never as a firewall.
     lab.lose_every_nth_syn(2).unwrap();
     let r = check(
         &lab,
@@ -286,9 +288,12 @@ fn packet_loss_every_first_syn_lost() {
     assert!(!r.has("high-latency"), "{}", r.describe());
     let p = path(&r);
     let lossy = f64s(&p["lossy_connects_ms"]);
-    // The first connect, and the sequential samples (at most the first one after the
+    let failed = p["failed_connects"].as_u64().unwrap_or(0) as usize;
+    assert!(failed >= 1, "the main connect lost: {}", r.describe());
+    assert!(!r.has("tcp-filtered"), "{}", r.describe());
+    // The main connect, and the sequential samples (at most the first one after the
     // concurrent phases can find the counter odd and pass).
-    assert!(lossy.len() >= 3, "{}", r.describe());
+    assert!(lossy.len() + failed >= 3, "{}", r.describe());
     for ms in &lossy {
         assert!(
             (1000.0..1900.0).contains(ms),
@@ -296,9 +301,10 @@ fn packet_loss_every_first_syn_lost() {
             r.describe()
         );
     }
+    // The witness that connected lost nothing.
     assert_eq!(
         r.facts()["addresses"][0]["tcp"]["syn_retransmits"],
-        1,
+        0,
         "{}",
         r.describe()
     );
@@ -306,14 +312,14 @@ fn packet_loss_every_first_syn_lost() {
     if let Some(median) = p["rtt_median_ms"].as_f64() {
         assert!(median < 50.0, "{}", r.describe());
     }
-    let total = f64s(&p["rtt_samples_ms"]).len() + lossy.len();
+    let total = f64s(&p["rtt_samples_ms"]).len() + lossy.len() + failed;
     let ev = r.evidence("packet-loss");
     assert!(
         ev[0].starts_with(&format!("{} of {total} TCP connects lost", lossy.len())),
         "{}",
         r.describe()
     );
-    let expected = if lossy.len() * 2 >= total {
+    let expected = if (lossy.len() + failed) * 2 >= total {
         "error"
     } else {
         "warning"
@@ -333,11 +339,11 @@ fn packet_loss_random_thirty_percent() {
     let mut lab = lab();
     big_xrdp(&mut lab, 3389, None);
     lab.loss(0.3).unwrap();
-    // Random loss is random: the check may lose every SYN of its first connect (3 in 5 s:
-    // 13 %) and then rightly report tcp-filtered. Try up to 4 times for a run whose first
-    // connect got through (all 4 failing: 0.03 %); every run must be internally consistent.
+    // The main connect may lose every SYN it sends (3 in 5 s: 13 %); its three witnesses,
+    // started 250 ms later, then answer for the port: tcp-filtered only when all four lose
+    // every SYN (0.51^12: 0.03 %). Never a firewall from loss (issue 16 §1).
     let mut measured = None;
-    for _ in 0..4 {
+    for _ in 0..1 {
         let r = check(
             &lab,
             &[
@@ -356,9 +362,9 @@ fn packet_loss_random_thirty_percent() {
             measured = Some(r);
             break;
         }
-        assert_eq!(first(&r), "tcp-filtered", "{}", r.describe());
+        assert_ne!(first(&r), "tcp-filtered", "{}", r.describe());
     }
-    let r = measured.expect("one of 4 checks got its first connection through");
+    let r = measured.expect("the check connected through 30 % loss");
     // 10 sequential connects at 30 % loss per packet and direction: each loses its SYN or
     // SYN+ACK with probability 0.51; none of them doing so: 0.49^10 < 0.1 %.
     assert!(r.has("packet-loss"), "{}", r.describe());
@@ -376,6 +382,35 @@ fn packet_loss_random_thirty_percent() {
             r.describe()
         );
     }
+}
+
+/// Issue 16 §1: at 30 % loss both ways, 20 checks; none may blame a firewall (`tcp-filtered`
+/// needs every SYN of the main connect and of its three witnesses lost: 0.51^12 per check).
+#[test]
+fn thirty_percent_loss_is_never_tcp_filtered() {
+    let mut lab = lab();
+    big_xrdp(&mut lab, 3389, None);
+    lab.loss(0.3).unwrap();
+    let runs: Vec<Vec<&str>> = (0..20)
+        .map(|_| vec!["10.231.2.2", "--no-udp", "--no-enumerate", "--timeout", "5"])
+        .collect();
+    // Four at a time: xrdp's small accept queue is not what this test measures.
+    let got: Vec<CheckRun> = runs.chunks(4).flat_map(|c| check_all(&lab, c)).collect();
+    let (mut loss, mut witnessed) = (0, 0);
+    for r in &got {
+        assert!(!r.has("tcp-filtered"), "{}", r.describe());
+        assert_eq!(
+            r.facts()["addresses"][0]["tcp"]["outcome"],
+            "connected",
+            "{}",
+            r.describe()
+        );
+        loss += usize::from(r.has("packet-loss"));
+        witnessed += usize::from(path(r)["failed_connects"].as_u64().unwrap_or(0) > 0);
+    }
+    eprintln!(
+        "30 % loss: 20 of 20 checks connected, 0 tcp-filtered; packet-loss in {loss}, a lost main connect answered for by a witness in {witnessed}"
+    );
 }
 
 #[test]

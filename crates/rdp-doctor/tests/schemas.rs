@@ -914,3 +914,74 @@ fn validation_rejects_documents_that_drift_from_the_schema() {
         assert!(errs.is_none(), "{name} is valid: {errs:#?}");
     }
 }
+
+/// Listeners that reset or are not RDP (in-test servers on loopback): the `reset` TCP outcome
+/// and the identification probes' fact (`identify`), answered, silent and recognised.
+#[test]
+fn check_reports_about_other_listeners_match_the_schema() {
+    use std::io::Read;
+    use std::net::{SocketAddr, TcpListener, TcpStream};
+    fn serve(f: fn(TcpStream)) -> SocketAddr {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        std::thread::spawn(move || {
+            for s in l.incoming().flatten() {
+                std::thread::spawn(move || f(s));
+            }
+        });
+        addr
+    }
+    fn drain(mut s: TcpStream) {
+        let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(3)));
+        let mut b = [0u8; 512];
+        while matches!(s.read(&mut b), Ok(n) if n > 0) {}
+    }
+    let servers = [
+        (
+            "reset on accept",
+            serve(|s| {
+                let _ = socket2::SockRef::from(&s).set_linger(Some(std::time::Duration::ZERO));
+            }),
+        ),
+        (
+            "VNC-style banner",
+            serve(|mut s| {
+                let _ = s.write_all(b"RFB 003.008\n");
+                drain(s);
+            }),
+        ),
+        (
+            "HTTP to a request line, silent otherwise",
+            serve(|mut s| {
+                let mut b = [0u8; 512];
+                let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(3)));
+                if let Ok(n) = s.read(&mut b) {
+                    if b[..n].starts_with(b"GET ") {
+                        let _ = s.write_all(
+                            b"HTTP/1.1 404 Not Found\r\nServer: test/1.0\r\nContent-Length: 0\r\n\r\n",
+                        );
+                    }
+                }
+                drain(s);
+            }),
+        ),
+        ("silent", serve(drain)),
+    ];
+    let mut cases = Vec::new();
+    for (name, addr) in servers {
+        let (v, _) = run_json(
+            &[
+                "check",
+                &addr.to_string(),
+                "--format",
+                "json",
+                "--timeout",
+                "1",
+                "--no-udp",
+            ],
+            None,
+        );
+        cases.push(case(name, "check.schema.json", v));
+    }
+    assert_valid(&cases);
+}

@@ -24,6 +24,7 @@ pub mod nego;
 pub mod ntlm;
 pub mod oracles;
 pub mod rdpeudp;
+pub mod sniff;
 pub mod tls;
 pub mod tpkt;
 pub mod x224;

@@ -47,6 +47,30 @@ pub fn tls_flight(data: &[u8]) {
     assert!(f.records.len() <= tls::MAX_RECORDS);
 }
 
+/// The answer of a listener that is not RDP (banner, HTTP, TLS identification probes).
+pub fn sniff(data: &[u8]) {
+    use crate::sniff;
+    for text in [
+        match sniff::banner(data) {
+            Some(
+                sniff::Banner::Ssh { line }
+                | sniff::Banner::Greeting220 { line }
+                | sniff::Banner::MailOk { line },
+            ) => Some(line),
+            Some(sniff::Banner::Vnc { version }) => Some(version),
+            None => None,
+        },
+        sniff::http_answer(data).map(|a| a.status_line),
+        sniff::http_answer(data).and_then(|a| a.server),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        assert!(text.chars().count() <= sniff::MAX_TEXT);
+    }
+    let _ = sniff::tls_answer(data);
+}
+
 /// An RDP-UDP datagram.
 pub fn rdpeudp_datagram(data: &[u8]) {
     if let Ok(s) = rdpeudp::Syn::decode(data) {

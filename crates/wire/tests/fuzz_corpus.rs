@@ -51,6 +51,7 @@ corpus_test!(
     "tls_flight",
     rdp_doctor_wire::oracles::tls_flight
 );
+corpus_test!(sniff, "sniff", rdp_doctor_wire::oracles::sniff);
 corpus_test!(
     rdpeudp_datagram,
     "rdpeudp_datagram",

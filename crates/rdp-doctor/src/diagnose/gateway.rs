@@ -37,6 +37,11 @@ pub fn rules(f: &Facts, ctx: &Context, hits: &mut Vec<Hit>) {
             let (id, what) = match &a.tcp {
                 TcpOutcome::Refused { .. } => ("gateway-tcp-refused", "refused"),
                 TcpOutcome::Filtered { .. } => ("gateway-tcp-filtered", "no answer"),
+                // Accepted, then reset before TLS began: the gateway's listener refusing.
+                TcpOutcome::Reset { .. } => (
+                    "gateway-tls-failed",
+                    "accepted, then reset (RST) before the TLS handshake began",
+                ),
                 _ => ("gateway-tcp-unreachable", "unreachable"),
             };
             hits.push(vars(Hit::new(id).evidence(format!(

@@ -1,10 +1,64 @@
 //! Rules for the X.224 negotiation (the client's own request) and the protocol enumeration.
 
 use super::{ms, Context};
-use crate::facts::{Allowance, Facts, SecurityProtocol, Support, X224Outcome};
+use crate::facts::{
+    Allowance, Facts, IdentifyProbeKind, SecurityProtocol, Speaks, Support, X224Outcome,
+};
 use crate::kb::Hit;
 use crate::sanitize::escape;
 use rdp_doctor_wire::nego::Protocols;
+
+/// What the identification probes found, as one evidence line, and whether it is a TLS-first
+/// service (an RD Gateway among them).
+fn identified(s: &Speaks) -> String {
+    match s {
+        Speaks::Http {
+            status_line,
+            server,
+            ..
+        } => format!(
+            "answers HTTP: '{}'{}: a web server or an HTTP proxy listens on this port",
+            escape(status_line),
+            server
+                .as_deref()
+                .map(|v| format!(", Server: '{}'", escape(v)))
+                .unwrap_or_default()
+        ),
+        Speaks::Tls { version, alert } => format!(
+            "speaks TLS first: it answered a TLS ClientHello with {}, before any X.224: an HTTPS server or an RD Gateway (try --gateway)",
+            match (version, alert) {
+                (Some(v), _) => format!("a ServerHello ({})", escape(v)),
+                (None, Some(a)) => format!("TLS alert {}", escape(a)),
+                (None, None) => "a TLS record".into(),
+            }
+        ),
+        Speaks::Ssh { banner } => format!(
+            "SSH banner '{}': an SSH server listens on this port",
+            escape(banner)
+        ),
+        Speaks::Vnc { version } => format!(
+            "VNC banner 'RFB {}': a VNC server listens on this port",
+            escape(version)
+        ),
+        Speaks::Greeting220 { banner } => format!(
+            "greets with '{}': an SMTP or FTP server listens on this port",
+            escape(banner)
+        ),
+        Speaks::MailOk { banner } => format!(
+            "greets with '{}': a POP3 or IMAP server listens on this port",
+            escape(banner)
+        ),
+    }
+}
+
+fn probe_name(k: IdentifyProbeKind) -> &'static str {
+    match k {
+        IdentifyProbeKind::Banner => "connecting without sending anything",
+        IdentifyProbeKind::Tls => "a TLS ClientHello",
+        IdentifyProbeKind::Http => "an HTTP request line (GET / HTTP/1.0)",
+        IdentifyProbeKind::X224 => "the X.224 Connection Request",
+    }
+}
 
 pub fn x224(f: &Facts, _ctx: &Context, hits: &mut Vec<Hit>) {
     let Some(n) = &f.negotiation else { return };
@@ -12,6 +66,41 @@ pub fn x224(f: &Facts, _ctx: &Context, hits: &mut Vec<Hit>) {
         "asked for {} ({} client profile)",
         n.requested, f.client.name
     );
+    // Silence or no TPKT frame, and an identification probe recognised the service: it is
+    // not RDP, whatever the X.224 step saw.
+    if let Some((speaks, by)) = f
+        .identify
+        .as_ref()
+        .and_then(|i| i.speaks.as_ref().zip(i.by))
+    {
+        let x = match &n.response {
+            X224Outcome::NoResponse { timeout_ms } => {
+                format!("nothing came back within {}", ms(*timeout_ms))
+            }
+            X224Outcome::NotRdp { preview, .. } => {
+                format!("the answer is not a TPKT frame: \"{}\"", escape(preview))
+            }
+            X224Outcome::Reset { .. } => {
+                "the server reset the connection (RST) without a byte".into()
+            }
+            X224Outcome::Closed { .. } => {
+                "the server closed the connection (FIN) without a byte".into()
+            }
+            _ => "the answer does not decode".into(),
+        };
+        let mut h = Hit::new("not-rdp").evidence(format!("TCP connected; {asked}; {x}"));
+        if let X224Outcome::NotRdp {
+            first_bytes_hex, ..
+        } = &n.response
+        {
+            h = h.evidence(format!("first bytes: {first_bytes_hex}"));
+        }
+        hits.push(
+            h.evidence(identified(speaks))
+                .evidence(format!("recognised from the answer to {}", probe_name(by))),
+        );
+        return;
+    }
     let h = match &n.response {
         X224Outcome::Selected { protocol, protocol_name, .. } => {
             if *protocol == Protocols::RDP && n.requested_protocols != Protocols::RDP {
@@ -201,6 +290,80 @@ mod tests {
         );
         assert!(ids(&neg(0, sel(0)), "s").is_empty());
         assert!(ids(&neg(0x0B, sel(2)), "s").is_empty());
+    }
+
+    fn identified(response: X224Outcome, by: IdentifyProbeKind, speaks: Speaks) -> Facts {
+        let mut f = neg(0x0B, response);
+        f.identify = Some(IdentifyFact {
+            duration_ms: 300.0,
+            probes: vec![IdentifyProbe {
+                probe: by,
+                duration_ms: 3.0,
+                answer: IdentifyAnswer::Answered {
+                    bytes: 40,
+                    first_bytes_hex: String::new(),
+                    preview: String::new(),
+                    speaks: Some(speaks.clone()),
+                },
+            }],
+            speaks: Some(speaks),
+            by: Some(by),
+        });
+        f
+    }
+
+    #[test]
+    fn an_identified_listener_is_not_rdp_whatever_x224_saw() {
+        let silent = X224Outcome::NoResponse { timeout_ms: 2000.0 };
+        let ctx = super::super::testutil::ctx("s");
+        let web = identified(
+            silent.clone(),
+            IdentifyProbeKind::Http,
+            Speaks::Http {
+                status: 501,
+                status_line: "HTTP/1.0 501 Unsupported method ('\x1b[2J')".into(),
+                server: Some("SimpleHTTP/0.6 Python/3.11.2".into()),
+            },
+        );
+        let d = super::super::diagnose(&web, &ctx);
+        assert_eq!(d[0].id, "not-rdp");
+        let ev = d[0].evidence.join("\n");
+        assert!(ev.contains("answers HTTP: 'HTTP/1.0 501"), "{ev}");
+        assert!(ev.contains("Server: 'SimpleHTTP/0.6"), "{ev}");
+        assert!(!ev.contains('\x1b'), "escaped: {ev}");
+        let tls = identified(
+            silent.clone(),
+            IdentifyProbeKind::Tls,
+            Speaks::Tls {
+                version: Some("TLSv1.3".into()),
+                alert: None,
+            },
+        );
+        let d = super::super::diagnose(&tls, &ctx);
+        assert_eq!(d[0].id, "not-rdp");
+        assert!(d[0].evidence.iter().any(|e| e.contains("try --gateway")));
+        let ssh = identified(
+            X224Outcome::NotRdp {
+                first_bytes_hex: "5353482d".into(),
+                preview: "SSH-2.0-OpenSSH_9.2p1".into(),
+            },
+            IdentifyProbeKind::Banner,
+            Speaks::Ssh {
+                banner: "SSH-2.0-OpenSSH_9.2p1".into(),
+            },
+        );
+        let d = super::super::diagnose(&ssh, &ctx);
+        assert_eq!(d[0].id, "not-rdp");
+        assert!(d[0].evidence.iter().any(|e| e.contains("SSH banner")));
+        // Probes that recognised nothing: the X.224 outcome decides.
+        let mut quiet = neg(0x0B, silent);
+        quiet.identify = Some(IdentifyFact {
+            duration_ms: 2000.0,
+            probes: vec![],
+            speaks: None,
+            by: None,
+        });
+        assert_eq!(ids(&quiet, "s"), ["x224-no-response"]);
     }
 
     #[test]

@@ -47,6 +47,10 @@ fn describe(o: &TcpOutcome) -> String {
             )
         }
         TcpOutcome::Filtered { timeout_ms } => format!("no answer within {}", ms(*timeout_ms)),
+        TcpOutcome::Reset { duration_ms } => format!(
+            "the server completed the handshake and reset the connection (RST) before any data was sent, {} after the SYN",
+            ms(*duration_ms)
+        ),
         TcpOutcome::Unreachable {
             duration_ms,
             kind: UnreachableKind::AdminProhibited,
@@ -117,6 +121,9 @@ pub fn tcp(f: &Facts, ctx: &Context, hits: &mut Vec<Hit>) {
         Some(TcpOutcome::Refused { .. }) => "tcp-refused",
         Some(TcpOutcome::Filtered { .. }) => "tcp-filtered",
         Some(TcpOutcome::Unreachable { .. }) => "tcp-unreachable",
+        // The listener accepted and reset at once: the same refusal as a reset of the X.224
+        // request, which it is whenever the RST arrives a moment after connect() returned.
+        Some(TcpOutcome::Reset { .. }) => "x224-reset",
         // A local socket error: report as unreachable with the error as evidence.
         _ => "tcp-unreachable",
     };
@@ -172,7 +179,7 @@ pub fn path(f: &Facts, ctx: &Context, hits: &mut Vec<Hit>) {
         }
         if p.failed_connects > 0 {
             h = h.evidence(format!(
-                "{} of {} TCP connects to the address that had just worked got no answer at all within the time-out (every SYN lost)",
+                "{} of {} TCP connects got no answer while other connects to the same port were answered: their SYN or SYN+ACK was lost (loss, not a firewall)",
                 p.failed_connects, total
             ));
         }
@@ -248,6 +255,15 @@ mod tests {
             },
         )]);
         assert_eq!(ids(&unreach, "srv"), ["tcp-unreachable"]);
+        // Accepted, then reset before connect() returned: the listener refusing the session,
+        // the same finding as a reset of the X.224 request (never an ICMP error).
+        let reset = with_tcp(vec![("10.0.0.1", TcpOutcome::Reset { duration_ms: 0.2 })]);
+        assert_eq!(ids(&reset, "srv"), ["x224-reset"]);
+        let e = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+        assert_eq!(
+            crate::probe::net::classify_connect_error(&e, std::time::Duration::from_millis(1)),
+            TcpOutcome::Reset { duration_ms: 1.0 }
+        );
     }
 
     #[test]

@@ -284,6 +284,10 @@ pub struct Facts {
     pub address_used: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub negotiation: Option<NegotiationFact>,
+    /// What the listener is, when the X.224 request got silence or no TPKT frame: the
+    /// identification probes' answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identify: Option<IdentifyFact>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub protocols: Option<ProtocolsFact>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -399,6 +403,14 @@ pub enum TcpOutcome {
     Filtered {
         timeout_ms: f64,
     },
+    /// The server completed the handshake, then reset the connection (RST) before connect()
+    /// returned: the listener accepted and at once refused the session (an IPS, a firewall that
+    /// kills unwanted sources after the handshake, a service at its connection limit). The
+    /// same reset a moment later lands on the X.224 step instead (`X224Outcome::Reset`); the
+    /// rules read both as one cause.
+    Reset {
+        duration_ms: f64,
+    },
     /// ICMP host/network unreachable or administratively prohibited.
     Unreachable {
         duration_ms: f64,
@@ -420,6 +432,115 @@ impl TcpOutcome {
     pub fn is_connected(&self) -> bool {
         matches!(self, TcpOutcome::Connected { .. })
     }
+}
+
+/// The identification probes the runner makes, each on a connection of its own, when the X.224
+/// request got silence or an answer that is not a TPKT frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum IdentifyProbeKind {
+    /// Connect and send nothing: does the server speak first (SSH, VNC, SMTP, FTP)?
+    Banner,
+    /// Send a TLS ClientHello: an HTTPS server or an RD Gateway answers with a ServerHello.
+    Tls,
+    /// Send `GET / HTTP/1.0`: a web server answers with a status line.
+    Http,
+    /// Not a probe of its own: the answer the X.224 Connection Request got (a web server that
+    /// answers 400 to it, say).
+    X224,
+}
+
+/// What a listener turned out to speak.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "protocol", rename_all = "kebab-case")]
+pub enum Speaks {
+    /// An HTTP status line (and the `Server` field when it came).
+    Http {
+        status: u16,
+        status_line: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        server: Option<String>,
+    },
+    /// A TLS record to a ClientHello: a ServerHello (`version` set) or an alert.
+    Tls {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        version: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        alert: Option<String>,
+    },
+    /// An SSH identification line.
+    Ssh { banner: String },
+    /// A VNC (RFB) protocol version.
+    Vnc { version: String },
+    /// A `220` greeting: SMTP or FTP.
+    Greeting220 { banner: String },
+    /// `+OK` (POP3) or `* OK` (IMAP).
+    MailOk { banner: String },
+}
+
+impl Speaks {
+    /// The protocol in a word or two, for the phase summary.
+    pub fn short(&self) -> &'static str {
+        match self {
+            Speaks::Http { .. } => "HTTP",
+            Speaks::Tls { .. } => "TLS first (HTTPS or an RD Gateway)",
+            Speaks::Ssh { .. } => "SSH",
+            Speaks::Vnc { .. } => "VNC (RFB)",
+            Speaks::Greeting220 { .. } => "SMTP or FTP",
+            Speaks::MailOk { .. } => "POP3 or IMAP",
+        }
+    }
+}
+
+/// How one identification probe ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "kebab-case")]
+pub enum IdentifyAnswer {
+    /// The probe's connection did not connect.
+    NotConnected {
+        tcp: TcpOutcome,
+    },
+    /// Nothing arrived within the wait.
+    Silent {
+        wait_ms: f64,
+    },
+    /// Closed (FIN) without a byte.
+    Closed,
+    /// Reset (RST) without a byte.
+    Reset,
+    /// Bytes arrived; `speaks` when they were recognised.
+    Answered {
+        bytes: usize,
+        first_bytes_hex: String,
+        /// Printable preview (escaped before display).
+        preview: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        speaks: Option<Speaks>,
+    },
+    Error {
+        error: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IdentifyProbe {
+    pub probe: IdentifyProbeKind,
+    pub duration_ms: f64,
+    pub answer: IdentifyAnswer,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IdentifyFact {
+    pub duration_ms: f64,
+    pub probes: Vec<IdentifyProbe>,
+    /// The first recognised answer, in the order banner, TLS, HTTP, X.224 (a server that speaks
+    /// first says so before any request; a TLS server may answer an HTTP request with an
+    /// alert, and a web server a ClientHello with 400).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speaks: Option<Speaks>,
+    /// Which probe recognised it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<IdentifyProbeKind>,
 }
 
 /// How the server answered one X.224 Connection Request.

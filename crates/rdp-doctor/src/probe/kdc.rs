@@ -280,6 +280,16 @@ async fn tcp_exchange(
                 None,
             )
         }
+        // Accepted and reset before the request: closed with nothing read.
+        TcpOutcome::Reset { duration_ms } => {
+            return (
+                KdcReach::Closed {
+                    duration_ms: *duration_ms,
+                    bytes: 0,
+                },
+                None,
+            )
+        }
         TcpOutcome::NotTried => return (KdcReach::NotTried, None),
     };
     let Some(mut s) = stream else {

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod credssp;
 pub mod dns;
 pub mod gateway;
+pub mod identify;
 pub mod kdc;
 pub mod mcs;
 pub mod net;
@@ -170,8 +171,12 @@ pub async fn run(opts: &CheckOptions) -> ProbeRun {
     for (i, a) in addrs.iter().copied().enumerate() {
         let to = opts.timeout;
         set.spawn(async move {
-            let (o, s) = net::connect(a, to, net::ConnectOpts::default()).await;
-            (i, a, o, s)
+            let w = net::connect_witnessed(
+                move |t| net::connect(a, t, net::ConnectOpts::default()),
+                to,
+            )
+            .await;
+            (i, a, w.outcome, w.stream, w.main_lost)
         });
     }
     let mut conns = Vec::new();
@@ -182,7 +187,12 @@ pub async fn run(opts: &CheckOptions) -> ProbeRun {
     }
     conns.sort_by_key(|(i, ..)| *i);
     let mut primary: Option<(SocketAddr, tokio::net::TcpStream)> = None;
-    for (_, a, o, s) in conns {
+    // Main connects that got no answer at all while a witness to the same port connected.
+    let mut failed_connects = 0u32;
+    for (_, a, o, s, main_lost) in conns {
+        if main_lost {
+            failed_connects += 1;
+        }
         if let Some(c) = ConnectSample::of(&o) {
             rtts.push(c);
         }
@@ -229,6 +239,21 @@ pub async fn run(opts: &CheckOptions) -> ProbeRun {
     for (phase, s, d) in m.timeline.entries {
         tl.add(phase, s, d);
     }
+    // Silence, no TPKT frame (a trickling or undecodable TPKT frame is RDP-ish and is not
+    // probed), or a drop without a byte (a TLS-first server drops a request
+    // that is not TLS; so does x11vnc one that is not RFB): find out what listens instead.
+    if m.negotiation.as_ref().is_some_and(|n| {
+        matches!(
+            n.response,
+            X224Outcome::NoResponse { .. }
+                | X224Outcome::NotRdp { .. }
+                | X224Outcome::Reset { bytes_before: 0 }
+                | X224Outcome::Closed { bytes_before: 0 }
+        )
+    }) {
+        let answer = (m.x224_answer, m.negotiation.as_ref().map(|n| n.duration_ms));
+        facts.identify = Some(identify::run(addr, &opts.target.host, opts.timeout, answer).await);
+    }
     facts.negotiation = m.negotiation;
     facts.tls = m.tls;
     facts.certificate = m.certificate;
@@ -253,7 +278,6 @@ pub async fn run(opts: &CheckOptions) -> ProbeRun {
     }
     // Extra samples of the light phases, one after another. A sample connect that gets no
     // answer at all, to an address that just worked, lost every SYN it sent: loss too.
-    let mut failed_connects = 0u32;
     for _ in 1..opts.samples.max(1) {
         let (o, s) = net::connect(addr, opts.timeout, net::ConnectOpts::default()).await;
         if matches!(o, TcpOutcome::Filtered { .. }) {
@@ -304,6 +328,8 @@ struct MainChain {
     mss_retry: Option<MssRetry>,
     retransmits: Option<u32>,
     timeline: Timeline,
+    /// What the server sent back to the X.224 request (bounded), for `identify`.
+    x224_answer: Vec<u8>,
 }
 
 /// X.224 with the client's request, then TLS and what follows on the same connection.
@@ -338,6 +364,7 @@ where
         response: neg.outcome,
         confirm_hex: neg.confirm_hex,
     };
+    out.x224_answer = neg.answer;
     let selected = nf.selected();
     let _ = confirmed.send(matches!(
         nf.response,

@@ -64,10 +64,114 @@ pub async fn connect(
     }
 }
 
+/// How long the main connect may wait for its SYN+ACK before witnesses join it.
+pub const WITNESS_DELAY: Duration = Duration::from_millis(250);
+/// How many witness connects join a main connect that has no answer yet.
+pub const WITNESSES: usize = 3;
+
+/// A connect whose answer may come from a witness.
+pub struct Witnessed<S> {
+    pub outcome: TcpOutcome,
+    pub stream: Option<S>,
+    /// The main connect's SYN or SYN+ACK was lost while a witness to the same port connected
+    /// (see [`connect_witnessed`]): loss, not a firewall.
+    pub main_lost: bool,
+}
+
+/// Connects with witnesses: when the main connect (`connect(timeout)`) has no answer after
+/// [`WITNESS_DELAY`], [`WITNESSES`] more connects to the same port start, ending at the same
+/// deadline. The first to connect wins. A refusal, reset or ICMP error of the main connect
+/// ends it at once; "no answer" (`Filtered`) is returned only when no SYN to the port was
+/// answered at all, so a lost SYN among answered ones reads as loss, never as a firewall.
+pub async fn connect_witnessed<S, F, Fut>(connect: F, timeout: Duration) -> Witnessed<S>
+where
+    S: Send + 'static,
+    F: Fn(Duration) -> Fut,
+    Fut: std::future::Future<Output = (TcpOutcome, Option<S>)> + Send + 'static,
+{
+    let mut set = tokio::task::JoinSet::new();
+    let main = connect(timeout);
+    set.spawn(async move { (true, main.await) });
+    // The main connect alone first.
+    let early = tokio::time::timeout(WITNESS_DELAY.min(timeout), set.join_next()).await;
+    match early {
+        Ok(Some(Ok((_, (outcome, stream))))) => {
+            return Witnessed {
+                outcome,
+                stream,
+                main_lost: false,
+            }
+        }
+        Ok(_) => {
+            return Witnessed {
+                outcome: TcpOutcome::NotTried,
+                stream: None,
+                main_lost: false,
+            }
+        }
+        Err(_) => {}
+    }
+    let rest = timeout.saturating_sub(WITNESS_DELAY);
+    for _ in 0..WITNESSES {
+        let f = connect(rest);
+        set.spawn(async move { (false, f.await) });
+    }
+    let mut main_outcome: Option<TcpOutcome> = None;
+    while let Some(r) = set.join_next().await {
+        let Ok((is_main, (outcome, stream))) = r else {
+            continue;
+        };
+        if outcome.is_connected() {
+            // The main connect's SYN (or SYN+ACK) was lost when it timed out, or when it is
+            // still unanswered although a witness, started WITNESS_DELAY later, did its whole
+            // handshake in less than WITNESS_DELAY: the main connect then waited more than
+            // twice a full round trip (the kernel retransmits a SYN only after 1 s).
+            let witness_fast = matches!(
+                outcome,
+                TcpOutcome::Connected { duration_ms, .. } if duration_ms < ms(WITNESS_DELAY)
+            );
+            let main_lost = match &main_outcome {
+                Some(TcpOutcome::Filtered { .. }) => true,
+                Some(_) => false,
+                None => !is_main && witness_fast,
+            };
+            set.abort_all();
+            return Witnessed {
+                outcome,
+                stream,
+                main_lost,
+            };
+        }
+        if is_main {
+            if !matches!(outcome, TcpOutcome::Filtered { .. }) {
+                // Refused, reset, unreachable: the network answered; that is the outcome.
+                set.abort_all();
+                return Witnessed {
+                    outcome,
+                    stream,
+                    main_lost: false,
+                };
+            }
+            main_outcome = Some(outcome);
+        }
+    }
+    Witnessed {
+        outcome: main_outcome.unwrap_or(TcpOutcome::NotTried),
+        stream: None,
+        main_lost: false,
+    }
+}
+
 pub fn classify_connect_error(e: &io::Error, elapsed: Duration) -> TcpOutcome {
     let duration_ms = ms(elapsed);
     match e.kind() {
         io::ErrorKind::ConnectionRefused => TcpOutcome::Refused { duration_ms },
+        // ECONNRESET from connect(): the SYN+ACK arrived and the handshake completed, then an
+        // RST (a RST to the SYN itself is ECONNREFUSED). Whether the reset lands before or
+        // after connect() returns is a race; either way it is the peer refusing the session.
+        io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted => {
+            TcpOutcome::Reset { duration_ms }
+        }
         io::ErrorKind::HostUnreachable => TcpOutcome::Unreachable {
             duration_ms,
             kind: UnreachableKind::Host,
@@ -176,5 +280,96 @@ pub fn tpkt_progress(buf: &[u8]) -> FrameProgress {
         FrameStatus::Complete { len } => FrameProgress::Complete(len),
         FrameStatus::Incomplete { .. } => FrameProgress::NeedMore,
         FrameStatus::NotTpkt { .. } | FrameStatus::BadLength { .. } => FrameProgress::Invalid,
+    }
+}
+
+#[cfg(test)]
+mod witness_tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    type Fake =
+        std::pin::Pin<Box<dyn std::future::Future<Output = (TcpOutcome, Option<()>)> + Send>>;
+
+    /// A connector whose first call (the main connect) behaves as `main`, the others as
+    /// `witness`: `Some(ms)` connects after that many ms, `None` never answers.
+    fn fake(
+        main: Result<Option<u64>, TcpOutcome>,
+        witness: Option<u64>,
+        calls: Arc<AtomicUsize>,
+    ) -> impl Fn(Duration) -> Fake {
+        move |t| {
+            let n = calls.fetch_add(1, Ordering::SeqCst);
+            let how = if n == 0 { main.clone() } else { Ok(witness) };
+            Box::pin(async move {
+                match how {
+                    Err(o) => (o, None),
+                    Ok(Some(after)) if Duration::from_millis(after) < t => {
+                        tokio::time::sleep(Duration::from_millis(after)).await;
+                        (
+                            TcpOutcome::Connected {
+                                duration_ms: after as f64,
+                                syn_retransmits: None,
+                            },
+                            Some(()),
+                        )
+                    }
+                    Ok(_) => {
+                        tokio::time::sleep(t).await;
+                        (TcpOutcome::Filtered { timeout_ms: ms(t) }, None)
+                    }
+                }
+            })
+        }
+    }
+
+    const T: Duration = Duration::from_secs(5);
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lost_main_syn_among_answered_ones_is_loss_not_filtered() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let w = connect_witnessed(fake(Ok(None), Some(2), calls.clone()), T).await;
+        assert!(w.outcome.is_connected(), "{:?}", w.outcome);
+        assert!(w.stream.is_some());
+        assert!(w.main_lost);
+        assert_eq!(calls.load(Ordering::SeqCst), 1 + WITNESSES);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn filtered_only_when_no_syn_was_answered() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let w = connect_witnessed(fake(Ok(None), None, calls.clone()), T).await;
+        assert!(
+            matches!(w.outcome, TcpOutcome::Filtered { .. }),
+            "{:?}",
+            w.outcome
+        );
+        assert!(!w.main_lost);
+        assert_eq!(calls.load(Ordering::SeqCst), 1 + WITNESSES);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_prompt_answer_needs_no_witness() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let w = connect_witnessed(fake(Ok(Some(3)), Some(1), calls.clone()), T).await;
+        assert!(w.outcome.is_connected());
+        assert!(!w.main_lost);
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        let calls = Arc::new(AtomicUsize::new(0));
+        let refused = TcpOutcome::Refused { duration_ms: 0.1 };
+        let w = connect_witnessed(fake(Err(refused.clone()), Some(1), calls.clone()), T).await;
+        assert_eq!(w.outcome, refused);
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_slow_path_is_not_loss() {
+        // Round trip 400 ms: the main connect answers before the witnesses, no loss.
+        let calls = Arc::new(AtomicUsize::new(0));
+        let w = connect_witnessed(fake(Ok(Some(400)), Some(400), calls.clone()), T).await;
+        assert!(w.outcome.is_connected());
+        assert!(!w.main_lost);
     }
 }

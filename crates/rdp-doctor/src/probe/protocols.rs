@@ -111,6 +111,7 @@ pub async fn run(
 fn describe_tcp(t: &TcpOutcome) -> String {
     match t {
         TcpOutcome::Refused { .. } => "refused".into(),
+        TcpOutcome::Reset { .. } => "reset right after the handshake".into(),
         TcpOutcome::Filtered { .. } => "no answer".into(),
         TcpOutcome::Unreachable { error, .. } | TcpOutcome::Error { error, .. } => error.clone(),
         TcpOutcome::Connected { .. } => "connected".into(),

@@ -164,6 +164,33 @@ pub fn server_name(host: &str) -> ServerName<'static> {
     }
 }
 
+/// The bytes of the ClientHello this check's TLS handshake starts with (the identification
+/// probe sends it to a listener that did not answer X.224). `None` only if rustls cannot be
+/// configured.
+pub fn client_hello(host: &str) -> Option<Vec<u8>> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = Arc::new(RecordingVerifier {
+        provider: provider.clone(),
+        chain: Mutex::new(None),
+        signature_ok: Mutex::new(None),
+    });
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .ok()?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth();
+    config.enable_sni = host.parse::<IpAddr>().is_err();
+    let mut conn = rustls::ClientConnection::new(Arc::new(config), server_name(host)).ok()?;
+    let mut out = Vec::new();
+    while conn.wants_write() {
+        if conn.write_tls(&mut out).ok()? == 0 {
+            break;
+        }
+    }
+    Some(out)
+}
+
 /// Runs the TLS handshake over an already negotiated X.224 connection.
 pub async fn handshake(stream: TcpStream, host: &str, timeout: Duration) -> TlsResult {
     handshake_with(stream, host, timeout, None).await

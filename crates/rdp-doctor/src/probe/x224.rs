@@ -16,6 +16,9 @@ pub struct NegotiationResult {
     pub outcome: X224Outcome,
     pub duration_ms: f64,
     pub confirm_hex: Option<String>,
+    /// The bytes that came back (at most 4 KiB), for the identification of a listener that
+    /// is not RDP.
+    pub answer: Vec<u8>,
 }
 
 /// Builds the request bytes (TPKT included).
@@ -65,6 +68,7 @@ pub async fn negotiate<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
             outcome,
             duration_ms: net::ms(start.elapsed()),
             confirm_hex: None,
+            answer: Vec::new(),
         };
     }
     let mut buf = Vec::new();
@@ -75,6 +79,7 @@ pub async fn negotiate<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
         outcome,
         duration_ms,
         confirm_hex,
+        answer: buf,
     }
 }
 
