@@ -63,8 +63,6 @@ pub fn logs(
     } else if exit == Exit::Unknown {
         // Nothing was read: the errors above are the whole answer, not "no events found".
         Ok(())
-    } else if opts.json {
-        crate::evidence::render::logs_json(ev, &findings, exit, w)
     } else {
         crate::evidence::render::logs_human(ev, &findings, &opts, w, color)
     };

@@ -340,6 +340,24 @@ pub(crate) async fn send_mcs<S: AsyncWrite + Unpin>(s: &mut S, mcs: &[u8]) -> st
     s.flush().await
 }
 
+/// The lab's X.224 answer in the log, in words: what a reader compares with the check's
+/// x224 phase, not a Rust debug structure.
+fn describe_answer(answer: &NegOutcome) -> String {
+    match answer {
+        NegOutcome::Response { flags, selected } => {
+            if *flags == 0 {
+                format!("RDP_NEG_RSP selecting {selected}")
+            } else {
+                format!("RDP_NEG_RSP selecting {selected}, flags 0x{flags:02x}")
+            }
+        }
+        NegOutcome::Failure { code } => format!("RDP_NEG_FAILURE, code {code}"),
+        NegOutcome::Absent => {
+            "a Connection Confirm without negotiation (Standard RDP Security)".to_string()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -414,23 +432,5 @@ mod tests {
             policy(nego("standard-rdp-security-only"), None),
             NegOutcome::Absent
         );
-    }
-}
-
-/// The lab's X.224 answer in the log, in words: what a reader compares with the check's
-/// x224 phase, not a Rust debug structure.
-fn describe_answer(answer: &NegOutcome) -> String {
-    match answer {
-        NegOutcome::Response { flags, selected } => {
-            if *flags == 0 {
-                format!("RDP_NEG_RSP selecting {selected}")
-            } else {
-                format!("RDP_NEG_RSP selecting {selected}, flags 0x{flags:02x}")
-            }
-        }
-        NegOutcome::Failure { code } => format!("RDP_NEG_FAILURE, code {code}"),
-        NegOutcome::Absent => {
-            "a Connection Confirm without negotiation (Standard RDP Security)".to_string()
-        }
     }
 }
