@@ -355,6 +355,14 @@ fn live_view_in_a_real_terminal() {
     tmux.wait_for(20, "3 back", |s| s.contains("timeline (UTC), 3 back"));
     tmux.keys("Down");
     tmux.wait_for(20, "2 back", |s| s.contains("timeline (UTC), 2 back"));
+    // A resize redraws at the new size: the boxes end at the new right edge, at 80x24.
+    tmux.cmd(&["resize-window", "-t", "w", "-x", "80", "-y", "24"]);
+    let small = tmux.wait_for(20, "the view redrawn at 80x24", |s| {
+        s.lines()
+            .any(|l| l.starts_with("┌ timeline") && l.ends_with('┐') && l.chars().count() == 80)
+    });
+    assert!(small.contains("q quit"), "{small}");
+    assert!(small.lines().count() <= 24, "{small}");
     // p resumes sampling.
     tmux.keys("p");
     tmux.wait_for(20, "sampling again", |s| {

@@ -17,9 +17,13 @@ fn time(started_unix_ms: i64, at_ms: u64) -> String {
     }
 }
 
+/// The `schema` of every line (schemas/watch.schema.json).
+pub const SCHEMA: &str = "rdp-doctor/watch/v1";
+
 /// `{"type":"sample", ...}`: one cheap sample.
 pub fn sample_json(started_unix_ms: i64, s: &Sample) -> Value {
     let mut v = json!({
+        "schema": SCHEMA,
         "type": "sample",
         "time": time(started_unix_ms, s.at_ms),
         "elapsed_ms": s.at_ms,
@@ -37,6 +41,7 @@ pub fn sample_json(started_unix_ms: i64, s: &Sample) -> Value {
 /// `{"type":"change", ...}`: a state change that began.
 pub fn change_json(started_unix_ms: i64, c: &Change) -> Value {
     json!({
+        "schema": SCHEMA,
         "type": "change",
         "time": time(started_unix_ms, c.at_ms),
         "elapsed_ms": c.at_ms,
@@ -53,6 +58,7 @@ pub fn full_json(started_unix_ms: i64, f: &FullSummary) -> Value {
         .as_ref()
         .map(|(id, title)| json!({"id": id, "title": title}));
     json!({
+        "schema": SCHEMA,
         "type": "full",
         "time": time(started_unix_ms, f.at_ms),
         "elapsed_ms": f.at_ms,
