@@ -392,3 +392,71 @@ fn live_view_in_a_real_terminal() {
     let cursor = tmux.cmd(&["display-message", "-p", "-t", "w", "#{cursor_flag}"]);
     assert_eq!(cursor.trim(), "1", "the cursor is hidden");
 }
+
+#[test]
+fn sigterm_restores_the_terminal() {
+    let lab = FlappingLab::start("healthy:60s");
+    let tmux = Tmux::new();
+    let script = format!(
+        "{BIN} watch --interval 0.5 --ca {} {}; echo WATCH-EXIT=$?; \
+         stty -a | tr ' ;' '\\n\\n' | grep -x -e icanon -e -icanon; sleep 600",
+        lab.ca(),
+        lab.target()
+    );
+    tmux.cmd(&[
+        "new-session",
+        "-d",
+        "-s",
+        "w",
+        "-x",
+        "80",
+        "-y",
+        "24",
+        "sh",
+        "-c",
+        &script,
+    ]);
+    tmux.wait_for(60, "the live view", |s| s.contains("listener up"));
+    // The shell of the pane is ours; its one child is watch.
+    let sh = tmux.cmd(&["display-message", "-p", "-t", "w", "#{pane_pid}"]);
+    let pid = child_of(sh.trim()).expect("watch runs in the pane");
+    // (the shell's kill: /bin/kill is not in every image)
+    let killed = Command::new("sh")
+        .args(["-c", &format!("kill -TERM {pid}")])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let after = tmux.wait_for(30, "watch to exit", |s| {
+        s.lines().any(|l| l.trim().ends_with("icanon"))
+    });
+    assert!(
+        after.contains("WATCH-EXIT=0"),
+        "healthy all along:\n{after}"
+    );
+    assert!(
+        after.lines().any(|l| l.trim() == "icanon"),
+        "raw mode left on:\n{after}"
+    );
+    let alt = tmux.cmd(&["display-message", "-p", "-t", "w", "#{alternate_on}"]);
+    assert_eq!(alt.trim(), "0", "still on the alternate screen");
+}
+
+/// A child process of `parent`, from /proc (`pgrep` is not in every image).
+fn child_of(parent: &str) -> Option<u32> {
+    for e in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // pid (comm) state ppid ...: the comm may hold spaces, so split after its ')'.
+        let ppid = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1));
+        if ppid == Some(parent) {
+            return Some(pid);
+        }
+    }
+    None
+}

@@ -368,6 +368,26 @@ pub fn run(rt: &tokio::runtime::Runtime, plan: Plan, style: TextStyle) -> io::Re
             break;
         }
     });
+    // SIGTERM and SIGHUP (the terminal closed) end the view like q, so the terminal is
+    // restored; in raw mode Ctrl-C is a key, not a signal.
+    #[cfg(unix)]
+    {
+        let stop = tx.clone();
+        rt.spawn(async move {
+            use tokio::signal::unix::{signal, SignalKind};
+            let (Ok(mut term), Ok(mut hup)) = (
+                signal(SignalKind::terminate()),
+                signal(SignalKind::hangup()),
+            ) else {
+                return;
+            };
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = hup.recv() => {}
+            }
+            let _ = stop.send(Msg::Interrupt).await;
+        });
+    }
     let view = View {
         color: style.color,
         interval_s: plan.interval.as_secs_f64(),
