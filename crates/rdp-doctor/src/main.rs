@@ -56,6 +56,10 @@ enum Command {
     Scan(rdp_doctor::fleet::ScanArgs),
     /// Serve a Prometheus exporter (blackbox_exporter style /probe?target=&module=).
     Serve(rdp_doctor::fleet::ServeArgs),
+    /// Watch one endpoint over time: cheap probes (TCP, X.224, TLS + certificate) every
+    /// second and a full check now and then; a live view, or a summary / JSON Lines off a
+    /// terminal. Exits with the worst state seen.
+    Watch(rdp_doctor::watch::WatchArgs),
 }
 
 #[derive(Args)]
@@ -136,6 +140,11 @@ struct LabArgs {
     /// A user the gateway's CAP admits (default: every lab user).
     #[arg(long, value_name = "USER")]
     gateway_cap: Vec<String>,
+    /// Change the fault while running, in a loop: NAME:DURATION,... where NAME is a fault
+    /// (see --list) or `refused` (the listening socket is closed: connections are refused),
+    /// e.g. 'healthy:5s,refused:3s,cert-expired:4s'. One --listen address.
+    #[arg(long, value_name = "SCHEDULE", conflicts_with_all = ["fault", "gateway"])]
+    schedule: Option<String>,
 }
 
 #[derive(Args)]
@@ -336,6 +345,7 @@ fn main() -> ExitCode {
         Command::Rdpfile(a) => run_rdpfile(a, style.color),
         Command::Scan(a) => rdp_doctor::fleet::run_scan(a, style),
         Command::Serve(a) => rdp_doctor::fleet::run_serve(a),
+        Command::Watch(a) => rdp_doctor::watch::run(a, style),
     };
     ExitCode::from(code)
 }
@@ -685,6 +695,9 @@ fn run_lab(a: LabArgs) -> Exit {
         let written = lab::write_list(&mut out).and_then(|_| out.flush());
         return finish(Exit::Ok, written);
     }
+    if let Some(spec) = &a.schedule {
+        return run_lab_schedule(&a, spec);
+    }
     let mut gateways = Vec::new();
     if a.gateway_fault.len() > a.gateway.len().max(1) {
         return fail("give one --gateway-fault per --gateway");
@@ -818,6 +831,59 @@ fn run_lab(a: LabArgs) -> Exit {
                 f.name, f.describe
             );
         }
+        eprintln!("press Ctrl-C to stop");
+        let _ = tokio::signal::ctrl_c().await;
+        Exit::Ok
+    })
+}
+
+/// `lab --schedule`: one endpoint whose fault changes while it runs.
+fn run_lab_schedule(a: &LabArgs, spec: &str) -> Exit {
+    use rdp_doctor::lab::{self, schedule};
+    let steps = match schedule::parse(spec) {
+        Ok(s) => s,
+        Err(e) => return fail(&e),
+    };
+    let listen = match a.listen.as_slice() {
+        [] => "127.0.0.1:33389",
+        [one] => one.as_str(),
+        _ => return fail("--schedule serves one --listen address"),
+    };
+    let addr = match lab::parse_listen(listen).map(|v| (v.len(), v.first().copied())) {
+        Ok((1, Some(a))) => a,
+        Ok(_) => return fail("--schedule serves one --listen address (no ranges)"),
+        Err(e) => return fail(&e),
+    };
+    if !addr.ip().is_loopback() && !a.allow_remote {
+        return fail(&format!(
+            "{addr} is not a loopback address; the lab is a deliberately broken server, pass --allow-remote to expose it"
+        ));
+    }
+    let rt = match runtime() {
+        Ok(r) => r,
+        Err(e) => return fail(&e),
+    };
+    rt.block_on(async {
+        let described = schedule::describe(&steps);
+        let lab = match schedule::start(addr, steps, a.name.clone(), !a.quiet).await {
+            Ok(l) => l,
+            Err(e) => return fail(&e),
+        };
+        if let Some(p) = &a.ca_out {
+            if let Err(e) = std::fs::write(p, &lab.ca_pem) {
+                return fail(&format!("cannot write {}: {e}", p.display()));
+            }
+            eprintln!("lab CA certificate written to {}", p.display());
+        }
+        let where_ = if lab.addr.ip().is_loopback() {
+            "loopback only"
+        } else {
+            "REACHABLE FROM THE NETWORK"
+        };
+        eprintln!(
+            "lab listening on {} (tcp+udp, {where_}): schedule - {described}, in a loop",
+            lab.addr
+        );
         eprintln!("press Ctrl-C to stop");
         let _ = tokio::signal::ctrl_c().await;
         Exit::Ok

@@ -27,7 +27,14 @@ const LAYERS: &[(&str, &[&str])] = &[
     // typed observations of every source, and pure analyses of them
     (
         "facts",
-        &["facts", "cert", "target", "credentials", "phases"],
+        &[
+            "facts",
+            "cert",
+            "target",
+            "credentials",
+            "phases",
+            "history",
+        ],
     ),
     // sources: the runner (sockets, clock), the file readers, the Windows collector, the lab
     ("sources", &["probe", "evidence", "rdpfile", "local", "lab"]),
@@ -40,7 +47,9 @@ const LAYERS: &[(&str, &[&str])] = &[
     // commands: the pipeline and the subcommands
     (
         "commands",
-        &["bundle", "check", "commands", "demo", "explain", "fleet"],
+        &[
+            "bundle", "check", "commands", "demo", "explain", "fleet", "watch",
+        ],
     ),
 ];
 

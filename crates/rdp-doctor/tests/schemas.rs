@@ -196,6 +196,7 @@ fn the_schemas_are_draft_2020_12_and_share_one_finding() {
             "logs.schema.json",
             "rdpfile.schema.json",
             "scan.schema.json",
+            "watch.schema.json",
         ]
     );
     // Every document with findings takes them from the one shared definition.
@@ -491,6 +492,62 @@ fn scan_lines_match_the_schema() {
             assert!(errors >= 1, "the stuck target gets a scan-error line");
         }
     }
+    assert_valid(&cases);
+}
+
+/// `watch --format jsonl`: samples that complete, time out (x224-no-response), fail (a closed
+/// port) and see an expired certificate; the changes they make; full checks.
+#[test]
+fn watch_lines_match_the_schema() {
+    let faults = ["healthy", "cert-expired", "x224-no-response"];
+    let lab = Lab::start_with(&faults, true);
+    let ca = lab.ca();
+    let ca = ca.to_str().expect("utf-8");
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    let mut targets: Vec<String> = faults.iter().map(|f| lab.target(f)).collect();
+    targets.push(format!("127.0.0.1:{closed}"));
+    let mut cases = Vec::new();
+    let mut types = std::collections::BTreeSet::new();
+    let mut outcomes = std::collections::BTreeSet::new();
+    for t in &targets {
+        let out = Command::new(BIN)
+            .args([
+                "watch",
+                "--format",
+                "jsonl",
+                "--cycles",
+                "3",
+                "--interval",
+                "0.2",
+            ])
+            .args(["--full-every", "0", "--timeout", "1", "--ca", ca, t])
+            .stdin(Stdio::null())
+            .output()
+            .expect("watch runs");
+        let stdout = String::from_utf8(out.stdout).expect("utf-8");
+        for (i, line) in stdout.lines().enumerate() {
+            let v: Value = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("{t} line {i} is not one JSON document: {e}"));
+            types.insert(v["type"].as_str().unwrap_or("").to_string());
+            for p in ["tcp", "x224", "tls"] {
+                if let Some(o) = v[p]["outcome"].as_str() {
+                    outcomes.insert(o.to_string());
+                }
+            }
+            cases.push(case(format!("watch {t} line {i}"), "watch.schema.json", v));
+        }
+    }
+    assert_eq!(
+        types.into_iter().collect::<Vec<_>>(),
+        ["change", "full", "sample"]
+    );
+    assert_eq!(
+        outcomes.into_iter().collect::<Vec<_>>(),
+        ["failed", "lost", "ok", "skipped"]
+    );
     assert_valid(&cases);
 }
 

@@ -13,6 +13,7 @@ mod certs;
 mod conn;
 mod faults;
 pub mod gateway;
+pub mod schedule;
 pub mod session;
 mod udp;
 mod weakkey;

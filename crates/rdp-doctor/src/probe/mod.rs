@@ -301,6 +301,26 @@ pub async fn run(opts: &CheckOptions) -> ProbeRun {
     finish(facts, tl, t0)
 }
 
+/// `watch`'s cheap sample: resolve, TCP, X.224 with the client's request, and the TLS
+/// handshake with the certificate, on one connection; nothing after TLS, no protocol
+/// enumeration, no RDP-UDP, no KDC, no path-MTU retry, no credentials. The certificate is
+/// judged at the time of the sample.
+pub async fn sample(opts: &CheckOptions) -> ProbeRun {
+    let cheap = CheckOptions {
+        enumerate_protocols: false,
+        udp: false,
+        samples: 1,
+        mss_retry: false,
+        auth: None,
+        stop_after_tls: true,
+        kdc_probe: false,
+        gateway: None,
+        now_unix: crate::clock::now_unix(),
+        ..opts.clone()
+    };
+    run(&cheap).await
+}
+
 fn add_retrans(total: &mut Option<u32>, more: Option<u32>) {
     if let Some(m) = more {
         *total = Some(total.unwrap_or(0) + m);
