@@ -741,7 +741,16 @@ fn compare_one(case: &Case) -> String {
         .lines()
         .rev()
         .find(|l| l.contains("ERRCONNECT") || l.contains("ERRINFO") || l.contains("error"))
-        .map(|l| l.split("] - ").last().unwrap_or(l).trim().to_owned())
+        .map(|l| {
+            // "[time] [pid:tid] [ERROR][com.freerdp.core] - [fn]: fn ERRCONNECT_... [0x...]":
+            // from the error's name on (the function names before it vary between builds)
+            let l = l.split("] - ").last().unwrap_or(l);
+            let at = l
+                .find("ERRCONNECT")
+                .or_else(|| l.find("ERRINFO"))
+                .unwrap_or(0);
+            l.get(at..).unwrap_or(l).trim().to_owned()
+        })
         .unwrap_or_default();
     let xfreerdp = if xf.timed_out {
         format!("hangs (killed after {:.0} s)", xf.elapsed.as_secs_f64())
@@ -781,11 +790,13 @@ fn compare_one(case: &Case) -> String {
     format!("| {} | {doctor} | {xfreerdp} | {nmap} |", case.name)
 }
 
-/// Measures rdp-doctor, xfreerdp and nmap on each fault and prints a Markdown table (the one
-/// in docs/network-paths.md). A measurement, not a check of third-party tools, hence ignored:
-/// `cargo test -p rdp-doctor --test network_paths -- --ignored --nocapture reference_tools`.
+/// Measures rdp-doctor, xfreerdp and nmap on each fault, prints the Markdown table of
+/// docs/network-paths.md and checks the table there still says what the tools say: the
+/// findings and exit codes, xfreerdp's exit code and error, nmap's port state and script
+/// result (times are measurements and may differ; the random-loss row is printed, not
+/// compared: its outcome is random by construction).
+/// `cargo test -p rdp-doctor --test network_paths -- --nocapture reference_tools` prints it.
 #[test]
-#[ignore]
 fn reference_tools_on_each_fault() {
     let cases = [
         Case {
@@ -855,9 +866,10 @@ fn reference_tools_on_each_fault() {
             target: "10.231.2.2:3389",
         },
     ];
-    // Three at a time: enough to finish in about a minute, few enough to keep the timings.
+    // Six at a time: about a minute (the slowest cases wait on nmap's and xfreerdp's own
+    // time-outs, not on the CPU).
     let mut rows = Vec::new();
-    for chunk in cases.chunks(3) {
+    for chunk in cases.chunks(6) {
         let got: Vec<String> = std::thread::scope(|s| {
             let hs: Vec<_> = chunk.iter().map(|c| s.spawn(|| compare_one(c))).collect();
             hs.into_iter().map(|h| h.join().unwrap()).collect()
@@ -866,7 +878,90 @@ fn reference_tools_on_each_fault() {
     }
     println!("| fault (router) | rdp-doctor check (path findings, exit, time) | xfreerdp 2.11 +auth-only | nmap 7.93 rdp-enum-encryption |");
     println!("|---|---|---|---|");
-    for r in rows {
+    for r in &rows {
         println!("{r}");
     }
+    let doc = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/network-paths.md"),
+    )
+    .expect("docs/network-paths.md");
+    let documented: std::collections::HashMap<String, String> = doc
+        .lines()
+        .skip_while(|l| !l.starts_with("| fault (router) |"))
+        .skip(2)
+        .take_while(|l| l.starts_with("| "))
+        .filter_map(|l| {
+            let name = l.trim_start_matches("| ").split(" | ").next()?.to_string();
+            Some((name, table_shape(l)))
+        })
+        .collect();
+    let mut wrong = Vec::new();
+    for r in &rows {
+        let name = r.trim_start_matches("| ").split(" | ").next().unwrap_or("");
+        if name == "30 % random loss" {
+            continue;
+        }
+        match documented.get(name) {
+            Some(d) if *d == table_shape(r) => {}
+            Some(d) => wrong.push(format!(
+                "{name}:\n  docs:     {d}\n  measured: {}",
+                table_shape(r)
+            )),
+            None => wrong.push(format!("{name}: no row in docs/network-paths.md")),
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "docs/network-paths.md's reference table is stale (paste the table above):\n{}",
+        wrong.join("\n")
+    );
+}
+
+/// A table row without what varies between runs: times (`1.5 s`), how long a hung client
+/// was given, notes on earlier runs, emphasis.
+fn table_shape(row: &str) -> String {
+    let mut s = row.replace("**", "");
+    // "(earlier run: ...)" and "(killed after 20 s, ...)" notes
+    for open in ["(earlier run", "(killed after"] {
+        while let Some(i) = s.find(open) {
+            let end = s[i..].find(')').map_or(s.len(), |e| i + e + 1);
+            s.replace_range(i..end, "");
+        }
+    }
+    // "1.5 s" -> "T"
+    let words: Vec<&str> = s.split_whitespace().collect();
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < words.len() {
+        let w = words[i];
+        let num = w.trim_end_matches([',', ':']);
+        if num.parse::<f64>().is_ok()
+            && words
+                .get(i + 1)
+                .is_some_and(|n| n.trim_end_matches([',', ':', ')']) == "s")
+        {
+            out.push("T".into());
+            i += 2;
+            continue;
+        }
+        out.push(w.to_string());
+        i += 1;
+    }
+    out.join(" ")
+}
+
+#[test]
+fn table_shape_drops_what_varies() {
+    assert_eq!(
+        table_shape("| x | `a` (info); exit 1, 0.1 s | exit 131, 11.6 s: ERR [0x1] (earlier run: hung past 20 s) | open, 2.0 s |"),
+        table_shape("| x | `a` (info); exit 1, 4.7 s | exit 131, 0.2 s: ERR [0x1] | open, 7.3 s |")
+    );
+    assert_eq!(
+        table_shape("| y | **hangs** (killed after 20 s, no error line) | z |"),
+        table_shape("| y | hangs (killed after 21 s) | z |")
+    );
+    assert_ne!(
+        table_shape("| x | `tcp-filtered` (error); exit 2, 5.0 s | z |"),
+        table_shape("| x | `tcp-refused` (error); exit 2, 5.0 s | z |")
+    );
 }
