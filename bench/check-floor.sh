@@ -11,6 +11,8 @@
 # Needs: xrdp, freerdp2-shadow-x11, winpr-utils, xvfb, x11-xserver-utils, nmap, hyperfine,
 # python3, openssl, bc (see .ci/run).
 # Usage: bench/check-floor.sh [RUNS]   (default 20; nmap gets max(5, RUNS/4))
+# Ports: XRDP_PORT, SHADOW_PORT, DISPLAY_NUM; the shadow server cannot bind a port that still has
+# connections in TIME_WAIT from a run a moment ago (pick another).
 set -euo pipefail
 RUNS=${1:-20}
 NMAP_RUNS=$(( RUNS / 4 > 5 ? RUNS / 4 : 5 ))
@@ -70,9 +72,9 @@ cp "$WORK/key.pem" "$WORK/home/.config/freerdp/shadow/shadow.key"
 winpr-hash -u labuser -p 'LabPass1!' -f sam > "$WORK/SAM"
 for _ in $(seq 50); do DISPLAY=":$DISPLAY_NUM" xset q >/dev/null 2>&1 && break; sleep 0.1; done
 HOME="$WORK/home" DISPLAY=":$DISPLAY_NUM" setsid freerdp-shadow-cli /bind-address:127.0.0.1 \
-  "/port:$SHADOW_PORT" "/sam-file:$WORK/SAM" /sec:nla >/dev/null 2>&1 & PIDS+=($!)
+  "/port:$SHADOW_PORT" "/sam-file:$WORK/SAM" /sec:nla >"$WORK/shadow.log" 2>&1 & PIDS+=($!)
 
-wait_port() { for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 never opened" >&2; exit 1; }
+wait_port() { for _ in $(seq 300); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 never opened" >&2; tail -5 "$WORK/shadow.log" >&2; exit 1; }
 wait_port "$XRDP_PORT"; wait_port "$SHADOW_PORT"
 
 NMAP="nmap -Pn -n --script +rdp-enum-encryption,+rdp-ntlm-info,+ssl-cert"
