@@ -340,6 +340,12 @@ fn normalize_object(o: &mut Map<String, Value>, run: &Run, tls_varies: bool) {
     {
         o.insert("attempts".into(), Value::String("«attempts»".into()));
     }
+    // An enumeration probe's connect retries: a SYN the server's accept queue dropped under
+    // the burst (xrdp's backlog of 2) is retried, how many depends on the scheduling of the
+    // moment.
+    if o.contains_key("protocol") && o.contains_key("requested") && o.contains_key("retries") {
+        o.insert("retries".into(), Value::String("«retries»".into()));
+    }
     // days_left of a certificate with a constant date changes every calendar day.
     if let (Some(Value::String(na)), Some(Value::Number(_))) =
         (o.get("not_after"), o.get("days_left"))

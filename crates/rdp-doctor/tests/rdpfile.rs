@@ -388,6 +388,8 @@ pub fn protocols(nla: Support, tls: Support, accepted: &[SecurityProtocol]) -> P
                 code: 5,
                 name: Some("HYBRID_REQUIRED_BY_SERVER".into()),
             },
+            from_main: false,
+            retries: 0,
         }],
         accepted: accepted.to_vec(),
         nla,

@@ -426,6 +426,8 @@ mod tests {
             status,
             duration_ms: 1.0,
             response,
+            from_main: false,
+            retries: 0,
         }
     }
 

@@ -629,6 +629,16 @@ pub struct ProtocolProbe {
     pub status: ProbeStatus,
     pub duration_ms: f64,
     pub response: X224Outcome,
+    /// No connection of its own: the main connection's negotiation already answered for this
+    /// protocol (it selected it, or requested exactly it); `response` and `duration_ms` are
+    /// the main connection's.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub from_main: bool,
+    /// Connects abandoned and started again because the server did not answer the SYN in
+    /// time (a full accept queue drops SYNs, as xrdp's backlog of 2 does under a burst). The
+    /// server's backlog, not the path: these count in no path statistic.
+    #[serde(default)]
+    pub retries: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -1283,6 +1293,8 @@ mod tests {
                 flags: 0,
                 flag_names: vec![],
             },
+            from_main: false,
+            retries: 0,
         };
         let v = serde_json::to_value(&probe).unwrap();
         assert_eq!(v["protocol"], "hybrid_ex");

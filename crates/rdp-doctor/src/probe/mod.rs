@@ -129,7 +129,7 @@ pub async fn run(opts: &CheckOptions) -> ProbeRun {
     if let Some(gw) = &opts.gateway {
         let (mut gf, opened) = gateway::client::open(opts, gw, t0, &mut tl).await;
         if let Some((stream, closed)) = opened {
-            let (confirm_tx, _confirm_rx) = tokio::sync::oneshot::channel::<bool>();
+            let (confirm_tx, _confirm_rx) = tokio::sync::oneshot::channel();
             let m = main_chain(stream, None, None, opts, t0, confirm_tx).await;
             for (phase, s, d) in m.timeline.entries {
                 tl.add(phase, s, d);
@@ -214,14 +214,30 @@ pub async fn run(opts: &CheckOptions) -> ProbeRun {
     facts.address_used = Some(addr.ip().to_string());
 
     // 3-8. the main connection's chain, the protocol enumeration and UDP, concurrently
-    // The enumeration starts once the main connection got a Connection Confirm: against a
-    // server that does not speak X.224 at all it would only wait for the same time-outs again.
-    let (confirm_tx, confirm_rx) = tokio::sync::oneshot::channel::<bool>();
+    // The enumeration starts with the main connection; the probes the main request may answer
+    // wait for its answer, and all of it is dropped when no Connection Confirm came: against
+    // a server that does not speak X.224 at all it would only wait for the same time-outs.
+    let (confirm_tx, confirm_rx) = tokio::sync::oneshot::channel();
     let stats = tls::StatsHandle::of(&stream);
+    let main_rtt = facts
+        .addresses
+        .iter()
+        .find(|a| a.address == addr.ip().to_string())
+        .and_then(|a| ConnectSample::of(&a.tcp))
+        .map(|c| c.ms);
     let main = main_chain(stream, Some(addr), stats, opts, t0, confirm_tx);
     let protos = async {
-        if opts.enumerate_protocols && confirm_rx.await.unwrap_or(false) {
-            Some(protocols::run(addr, opts.timeout, opts.timeout, t0).await)
+        if opts.enumerate_protocols {
+            protocols::run(
+                addr,
+                opts.timeout,
+                opts.timeout,
+                t0,
+                main_rtt,
+                opts.client.requested_protocols,
+                confirm_rx,
+            )
+            .await
         } else {
             None
         }
@@ -361,7 +377,7 @@ async fn main_chain<S>(
     stats: Option<tls::StatsHandle>,
     opts: &CheckOptions,
     t0: Instant,
-    confirmed: tokio::sync::oneshot::Sender<bool>,
+    confirmed: tokio::sync::oneshot::Sender<protocols::MainAnswer>,
 ) -> MainChain
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send,
@@ -386,10 +402,13 @@ where
     };
     out.x224_answer = neg.answer;
     let selected = nf.selected();
-    let _ = confirmed.send(matches!(
-        nf.response,
-        X224Outcome::Selected { .. } | X224Outcome::Failure { .. } | X224Outcome::Legacy
-    ));
+    let _ = confirmed.send(
+        matches!(
+            nf.response,
+            X224Outcome::Selected { .. } | X224Outcome::Failure { .. } | X224Outcome::Legacy
+        )
+        .then(|| (nf.response.clone(), nf.duration_ms)),
+    );
     out.negotiation = Some(nf);
     let Some(selected) = selected else {
         return out;

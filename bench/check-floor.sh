@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# Benchmark: how close `rdp-doctor check` runs to its floor, and how much faster than nmap's RDP
+# scripts, side by side in one run against xrdp (TLS, no NLA, listen backlog 2) and FreeRDP's
+# shadow server (NLA, partly serialised answers), started as tests/support/ starts them.
+#   floor : the server's own time to answer every X.224 negotiation the check makes (its main
+#           request, each enumeration probe that needed a connection, the side connection of the
+#           MCS phase), all sent at once, plus TLS on the first (bench/floor_probe.py, median)
+#   check : `rdp-doctor check` (release build), hyperfine median
+#   nmap  : nmap -p PORT --script rdp-enum-encryption,rdp-ntlm-info,ssl-cert, hyperfine median
+# Target: check/floor <= 1.2 and nmap/check >= 20 on both servers.
+# Needs: xrdp, freerdp2-shadow-x11, winpr-utils, xvfb, x11-xserver-utils, nmap, hyperfine,
+# python3, openssl, bc (see .ci/run).
+# Usage: bench/check-floor.sh [RUNS]   (default 20; nmap gets max(5, RUNS/4))
+# Ports: XRDP_PORT, SHADOW_PORT, DISPLAY_NUM; the shadow server cannot bind a port that still has
+# connections in TIME_WAIT from a run a moment ago (pick another).
+set -euo pipefail
+RUNS=${1:-20}
+NMAP_RUNS=$(( RUNS / 4 > 5 ? RUNS / 4 : 5 ))
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+WORK=$(mktemp -d /tmp/rdp-doctor-floor.XXXXXX)
+XRDP_PORT=${XRDP_PORT:-46391}
+SHADOW_PORT=${SHADOW_PORT:-46392}
+DISPLAY_NUM=${DISPLAY_NUM:-47}
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill -TERM -- "-$p" 2>/dev/null || true; done
+  sleep 0.3
+  for p in "${PIDS[@]}"; do kill -KILL -- "-$p" 2>/dev/null || true; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+cd "$ROOT"
+cargo build --release -q -p rdp-doctor
+BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/rdp-doctor"
+
+# certificate for both servers
+openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost \
+  -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" -days 30 \
+  -keyout "$WORK/key.pem" -out "$WORK/cert.pem" 2>/dev/null
+[ -s /etc/xrdp/rsakeys.ini ] || xrdp-keygen xrdp /etc/xrdp/rsakeys.ini >/dev/null
+
+# xrdp, security_layer=negotiate, one process (fork=false), as tests/support/xrdp.rs
+mkdir -p "$WORK/xrdp"
+cat > "$WORK/xrdp/xrdp.ini" <<INI
+[Globals]
+fork=false
+port=tcp://127.0.0.1:$XRDP_PORT
+security_layer=negotiate
+crypt_level=high
+certificate=$WORK/cert.pem
+key_file=$WORK/key.pem
+[Logging]
+LogFile=$WORK/xrdp/xrdp.log
+LogLevel=INFO
+EnableSyslog=false
+[Xvnc]
+name=Xvnc
+lib=libvnc.so
+username=ask
+password=ask
+ip=127.0.0.1
+port=-1
+INI
+setsid xrdp -n -c "$WORK/xrdp/xrdp.ini" >/dev/null 2>&1 & PIDS+=($!)
+
+# FreeRDP shadow server with NLA under Xvfb, as tests/support/shadow.rs
+setsid Xvfb ":$DISPLAY_NUM" -screen 0 1024x768x24 -nolisten tcp >/dev/null 2>&1 & PIDS+=($!)
+mkdir -p "$WORK/home/.config/freerdp/shadow"
+cp "$WORK/cert.pem" "$WORK/home/.config/freerdp/shadow/shadow.crt"
+cp "$WORK/key.pem" "$WORK/home/.config/freerdp/shadow/shadow.key"
+winpr-hash -u labuser -p 'LabPass1!' -f sam > "$WORK/SAM"
+for _ in $(seq 50); do DISPLAY=":$DISPLAY_NUM" xset q >/dev/null 2>&1 && break; sleep 0.1; done
+HOME="$WORK/home" DISPLAY=":$DISPLAY_NUM" setsid freerdp-shadow-cli /bind-address:127.0.0.1 \
+  "/port:$SHADOW_PORT" "/sam-file:$WORK/SAM" /sec:nla >"$WORK/shadow.log" 2>&1 & PIDS+=($!)
+
+wait_port() { for _ in $(seq 300); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 never opened" >&2; tail -5 "$WORK/shadow.log" >&2; exit 1; }
+wait_port "$XRDP_PORT"; wait_port "$SHADOW_PORT"
+
+NMAP="nmap -Pn -n --script +rdp-enum-encryption,+rdp-ntlm-info,+ssl-cert"
+echo "rdp-doctor $("$BIN" --version | cut -d' ' -f2) vs $(nmap --version | head -1); $RUNS runs (nmap $NMAP_RUNS), medians"
+echo
+printf '%-20s %5s %10s %10s %10s %11s %10s\n' server negs floor check nmap check/floor nmap/check
+for srv in "xrdp-negotiate:$XRDP_PORT" "freerdp-shadow-nla:$SHADOW_PORT"; do
+  name=${srv%%:*}; port=${srv##*:}
+  # the negotiations this check makes: main request first, then each probe with a connection
+  "$BIN" check "127.0.0.1:$port" --format json --color never > "$WORK/$name.json" || true
+  read -r -a REQS < <(python3 - "$WORK/$name.json" <<'PY'
+import json, sys
+f = json.load(open(sys.argv[1]))["facts"]
+neg = f["negotiation"]
+reqs = [neg["requested_protocols"]]
+reqs += [p["requested"] for p in (f.get("protocols") or {}).get("probes", []) if not p.get("from_main")]
+sel = (neg.get("response") or {}).get("protocol")
+if f.get("mcs") and sel in (2, 8):  # CredSSP selected: MCS runs on a side connection asking for TLS
+    reqs.append(1)
+print(" ".join(map(str, reqs)))
+PY
+)
+  floor=$(python3 "$ROOT/bench/floor_probe.py" 127.0.0.1 "$port" "$RUNS" "${REQS[@]}" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["median_ms"])')
+  hyperfine -N -i -w 2 -r "$RUNS" --export-json "$WORK/c.json" \
+    "$BIN check 127.0.0.1:$port --format json --color never" >/dev/null 2>&1
+  hyperfine -N -i -w 1 -r "$NMAP_RUNS" --export-json "$WORK/n.json" \
+    "$NMAP -p $port 127.0.0.1" >/dev/null 2>&1
+  check=$(python3 -c "import json;print(json.load(open('$WORK/c.json'))['results'][0]['median']*1000)")
+  nmapm=$(python3 -c "import json;print(json.load(open('$WORK/n.json'))['results'][0]['median']*1000)")
+  printf '%-20s %5s %8.1fms %8.1fms %8.1fms %10.2fx %9.1fx\n' "$name" "${#REQS[@]}" "$floor" "$check" "$nmapm" \
+    "$(echo "$check/$floor" | bc -l)" "$(echo "$nmapm/$check" | bc -l)"
+  python3 - "$WORK/$name.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+p = (r["facts"].get("protocols") or {}).get("probes", [])
+print("    verdict %s; probes: %s" % (r["verdict"], ", ".join(
+    "%s=%s%s%s" % (x["protocol"], x["status"], " (main)" if x.get("from_main") else "",
+                   " retries %d" % x["retries"] if x.get("retries") else "") for x in p)))
+print("    phases: " + ", ".join("%s %.0f-%.0fms" % (ph["phase"], ph.get("start_ms", 0), ph.get("start_ms", 0) + ph.get("duration_ms", 0))
+                              for ph in r.get("phases", []) if "duration_ms" in ph))
+PY
+done
