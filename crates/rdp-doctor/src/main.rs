@@ -947,18 +947,32 @@ fn run_logs(a: LogsArgs, color: bool) -> Exit {
         json,
         threads: 0,
     };
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    let (exit, written) = rdp_doctor::commands::logs(&a.files, opts, &mut out, color && !json);
-    finish(exit, written.and_then(|_| out.flush()))
+    // JSON as it is; the human report wrapped to the terminal (80 columns off one), like
+    // check's and explain's.
+    let (exit, written) = if json {
+        let mut out = std::io::stdout().lock();
+        let (exit, written) = rdp_doctor::commands::logs(&a.files, opts, &mut out, false);
+        (exit, written.and_then(|_| out.flush()))
+    } else {
+        let mut out = wrapped_stdout();
+        let (exit, written) = rdp_doctor::commands::logs(&a.files, opts, &mut out, color);
+        (exit, written.and_then(|_| out.flush()))
+    };
+    finish(exit, written)
 }
 
 fn run_rdpfile(a: RdpfileArgs, color: bool) -> Exit {
     let json = matches!(a.format, ExplainFormat::Json);
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    let (exit, written) = rdp_doctor::commands::rdpfile(&a.file, json, &mut out, color && !json);
-    finish(exit, written.and_then(|_| out.flush()))
+    let (exit, written) = if json {
+        let mut out = std::io::stdout().lock();
+        let (exit, written) = rdp_doctor::commands::rdpfile(&a.file, true, &mut out, false);
+        (exit, written.and_then(|_| out.flush()))
+    } else {
+        let mut out = wrapped_stdout();
+        let (exit, written) = rdp_doctor::commands::rdpfile(&a.file, false, &mut out, color);
+        (exit, written.and_then(|_| out.flush()))
+    };
+    finish(exit, written)
 }
 
 /// The exit status after writing the result: a closed pipe (`| head`) is not an error; any

@@ -142,6 +142,23 @@ fn every_human_output_fits_80_columns() {
         &run(&["explain", "0x904", "0x7"], true),
     );
     assert_fits("lab --list", &run(&["lab", "--list"], false));
+    // logs: event summaries and example records are long lines; they wrap, with every word kept.
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/evidence/json/");
+    for f in ["server-schannel.json", "gateway-operational.json"] {
+        let path = format!("{fixtures}{f}");
+        for color in [false, true] {
+            let out = run(&["logs", &path], color);
+            assert_fits(&format!("logs {f} color={color}"), &out);
+        }
+    }
+    let rdp = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/evidence/rdp-files/freerdp/test1.rdp"
+    );
+    assert_fits("rdpfile", &run(&["rdpfile", rdp], false));
+    let out = run(&["logs", &format!("{fixtures}server-schannel.json")], false);
+    let joined: String = out.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(joined.contains("ErrorCode=0x8009030D"), "{out}");
     let scan = run(
         &[
             "scan",
