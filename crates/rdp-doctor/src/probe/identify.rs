@@ -16,8 +16,14 @@ use tokio::io::AsyncWriteExt;
 pub const MAX_ANSWER: usize = 2048;
 /// How long the banner probe waits for a server that speaks first: SSH, VNC, SMTP and FTP
 /// servers send their banner as soon as the connection is accepted; x11vnc 0.9.16 first
-/// waits about 200 ms for an HTTP request on the same port (measured here).
-pub const BANNER_WAIT: Duration = Duration::from_millis(500);
+/// waits about 200 ms for an HTTP request on the same port (measured here), and it takes its
+/// new connections one at a time, so behind the other probes' connections the banner came
+/// after 500 ms on a loaded machine. The TLS and HTTP probes wait the whole time-out for a
+/// silent listener anyway, so a longer banner wait costs no time there.
+pub const BANNER_WAIT: Duration = Duration::from_millis(1500);
+/// The TLS and HTTP probes connect this much after the banner probe, so a server that accepts
+/// one connection at a time greets the banner probe first.
+const AFTER_BANNER: Duration = Duration::from_millis(100);
 
 /// Runs the three probes against `addr` at once. `x224` is what the X.224 request itself got
 /// back (and how long it took): recognised last, when no probe names the service.
@@ -38,8 +44,14 @@ pub async fn run(
             BANNER_WAIT.min(timeout),
             timeout
         ),
-        probe(addr, IdentifyProbeKind::Tls, &hello, timeout, timeout),
-        probe(addr, IdentifyProbeKind::Http, &http, timeout, timeout),
+        async {
+            tokio::time::sleep(AFTER_BANNER).await;
+            probe(addr, IdentifyProbeKind::Tls, &hello, timeout, timeout).await
+        },
+        async {
+            tokio::time::sleep(AFTER_BANNER).await;
+            probe(addr, IdentifyProbeKind::Http, &http, timeout, timeout).await
+        },
     );
     let mut probes = vec![b, t, h];
     if !x224.0.is_empty() {
