@@ -47,6 +47,8 @@ impl Depth {
             mss_retry: self == Depth::Full,
             // One AS-REQ per server would fill the domain controllers' audit log.
             kdc_probe: false,
+            // Quick is one connection a target (its file descriptors and --rate charge).
+            identify: self != Depth::Quick,
             ..opts
         }
     }
@@ -65,7 +67,7 @@ impl Depth {
     pub fn fds_per_target(self) -> usize {
         match self {
             Depth::Quick => 2,
-            // main + dup, 3 enumeration connections at a time
+            // main + dup, 3 enumeration (or identification) connections at a time
             Depth::Standard => 5,
             // + a UDP socket and the MSS retry's connection + dup
             Depth::Full => 8,

@@ -64,6 +64,9 @@ pub struct CheckOptions {
     /// discovery, reachability, the KDC's clock. Off for fleet scans, where one AS-REQ per
     /// server would fill the domain controllers' audit log.
     pub kdc_probe: bool,
+    /// When the X.224 request gets no RDP answer, name what listens instead (three more
+    /// connections, `identify`). Off at scan/exporter quick depth: one connection a target.
+    pub identify: bool,
 }
 
 /// Default probe settings, in one place: the CLI's `--timeout`/`--udp-timeout`, `demo`,
@@ -97,6 +100,7 @@ impl CheckOptions {
             gateway: None,
             kdc: kdc::KdcOptions::default(),
             kdc_probe: true,
+            identify: true,
         }
     }
 }
@@ -258,15 +262,17 @@ pub async fn run(opts: &CheckOptions) -> ProbeRun {
     // Silence, no TPKT frame (a trickling or undecodable TPKT frame is RDP-ish and is not
     // probed), or a drop without a byte (a TLS-first server drops a request
     // that is not TLS; so does x11vnc one that is not RFB): find out what listens instead.
-    if m.negotiation.as_ref().is_some_and(|n| {
-        matches!(
-            n.response,
-            X224Outcome::NoResponse { .. }
-                | X224Outcome::NotRdp { .. }
-                | X224Outcome::Reset { bytes_before: 0 }
-                | X224Outcome::Closed { bytes_before: 0 }
-        )
-    }) {
+    if opts.identify
+        && m.negotiation.as_ref().is_some_and(|n| {
+            matches!(
+                n.response,
+                X224Outcome::NoResponse { .. }
+                    | X224Outcome::NotRdp { .. }
+                    | X224Outcome::Reset { bytes_before: 0 }
+                    | X224Outcome::Closed { bytes_before: 0 }
+            )
+        })
+    {
         let answer = (m.x224_answer, m.negotiation.as_ref().map(|n| n.duration_ms));
         facts.identify = Some(identify::run(addr, &opts.target.host, opts.timeout, answer).await);
     }
