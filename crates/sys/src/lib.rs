@@ -18,6 +18,9 @@ pub struct TcpStats {
     pub spurious_retransmits: u32,
     /// The MSS the connection sends with.
     pub send_mss: u32,
+    /// Data segments sent, retransmissions included (Linux `tcpi_data_segs_out`, kernel 4.6+;
+    /// `None` where the OS does not count segments: Windows' TCP_INFO_v0 counts bytes).
+    pub data_segments_sent: Option<u32>,
 }
 
 #[cfg(target_os = "linux")]
@@ -48,6 +51,7 @@ mod imp {
             total_retransmits: info.tcpi_total_retrans,
             spurious_retransmits: dsack_dups(&info),
             send_mss: info.tcpi_snd_mss,
+            data_segments_sent: data_segs_out(&info),
         })
     }
 
@@ -59,6 +63,17 @@ mod imp {
     #[cfg(not(any(target_env = "gnu", target_env = "musl")))]
     fn dsack_dups(_info: &libc::tcp_info) -> u32 {
         0
+    }
+
+    /// 0 from a kernel older than 4.6 (the field is zeroed): no count, not "nothing sent".
+    #[cfg(any(target_env = "gnu", target_env = "musl"))]
+    fn data_segs_out(info: &libc::tcp_info) -> Option<u32> {
+        Some(info.tcpi_data_segs_out).filter(|n| *n > 0)
+    }
+
+    #[cfg(not(any(target_env = "gnu", target_env = "musl")))]
+    fn data_segs_out(_info: &libc::tcp_info) -> Option<u32> {
+        None
     }
 
     fn unsafe_zeroed() -> libc::tcp_info {
@@ -112,6 +127,7 @@ mod imp {
             // TCP_INFO_v0 has no D-SACK count.
             spurious_retransmits: 0,
             send_mss: info.Mss,
+            data_segments_sent: None,
         })
     }
 }
