@@ -1,7 +1,7 @@
 //! Rules for name resolution, TCP reachability and the network path.
 
 use super::{ms, Context};
-use crate::facts::{Facts, ResolveOutcome, TcpOutcome, UnreachableKind};
+use crate::facts::{Facts, LossMethod, ResolveOutcome, TcpOutcome, UnreachableKind};
 use crate::kb::Hit;
 use crate::sanitize::escape;
 
@@ -164,8 +164,8 @@ pub fn path(f: &Facts, ctx: &Context, hits: &mut Vec<Hit>) {
             hits.push(h);
         }
     }
-    let retrans = p.retransmits.unwrap_or(0);
-    if p.lossy_connects() > 0 || retrans > 0 {
+    let lost = p.loss.as_ref().map_or(0, |l| l.total().lost);
+    if p.lossy_connects() > 0 || lost > 0 {
         let total = p.connects().max(1);
         let mut h = Hit::new("packet-loss");
         if p.slow_connects > 0 {
@@ -183,14 +183,39 @@ pub fn path(f: &Facts, ctx: &Context, hits: &mut Vec<Hit>) {
                 p.failed_connects, total
             ));
         }
-        if retrans > 0 {
+        if let Some(l) = &p.loss {
             h = h.evidence(format!(
-                "the kernel retransmitted {retrans} segments that the server never received (SYNs included; TCP_INFO, without the retransmissions the server reported as duplicates) on the main connection and the --samples connections"
+                "{}: SYNs {} of {}, data segments {} of {} on {} connection{} ({})",
+                l.summary(),
+                l.syns.lost,
+                l.syns.sent,
+                l.segments.lost,
+                l.segments.sent,
+                l.connections,
+                if l.connections == 1 { "" } else { "s" },
+                match l.method {
+                    LossMethod::KernelCounters => "the kernel's TCP counters: each lost one was sent again after its retransmission time-out; duplicates the server reported not counted",
+                    LossMethod::ConnectTimes => "from connect times: the OS gives no counters, so only SYNs are counted",
+                }
             ));
+            if l.segments.lost == 0 && l.syns.lost > 0 && l.segments.sent > 0 {
+                h = h.evidence(format!(
+                    "only SYNs were lost, none of the {} data segments: a listener whose accept queue is full (a busy server, many connections at once) drops SYNs too, which looks the same from here",
+                    l.segments.sent
+                ));
+            }
+            if l.total().sent < 100 {
+                h = h.evidence(format!(
+                    "how sure: the loss itself is certain (the kernel had to send again), its rate is known only within {} from {} transmissions; --samples 20 measures it more closely",
+                    l.interval(),
+                    l.total().sent
+                ));
+            }
         }
-        // Half or more of the connects losing their SYN means a connection attempt is likely
-        // to stall past client time-outs.
-        if p.lossy_connects() * 2 >= total && total >= 2 {
+        // Half or more of the connects losing their SYN, or a loss rate surely above 10 %,
+        // means connection attempts are likely to stall past client time-outs.
+        let heavy = p.loss.as_ref().is_some_and(|l| l.rate_low >= 0.10);
+        if heavy || p.lossy_connects() * 2 >= total && total >= 2 {
             h = h
                 .severity(crate::model::Severity::Error)
                 .evidence("loss this heavy makes connection attempts stall or fail".to_string());
@@ -364,5 +389,62 @@ mod tests {
             "{:?}",
             d[0].evidence
         );
+    }
+
+    fn with_loss(syns: (u32, u32), segments: (u32, u32)) -> Facts {
+        use crate::probe::loss::Counter;
+        use crate::probe::ConnectSample;
+        let mut c = Counter::default();
+        for i in 0..syns.0 {
+            c.connect(&ConnectSample {
+                ms: 0.2,
+                syn_retransmits: Some(u32::from(i < syns.1)),
+            });
+        }
+        let st = rdp_doctor_sys::TcpStats {
+            total_retransmits: segments.1,
+            data_segments_sent: Some(segments.0),
+            ..Default::default()
+        };
+        c.connection(Some(&st), Some(0));
+        Facts {
+            path: Some(crate::facts::PathFact {
+                loss: c.fact(),
+                ..crate::probe::path_fact(&[0.2])
+            }),
+            ..Facts::default()
+        }
+    }
+
+    #[test]
+    fn the_loss_rate_is_evidence_with_its_interval() {
+        let ctx = super::super::testutil::ctx("srv");
+        // No loss in 40 transmissions: no finding.
+        assert!(super::super::diagnose(&with_loss((10, 0), (30, 0)), &ctx).is_empty());
+        // 3 of 40 lost: a warning that says how sure it is.
+        let d = super::super::diagnose(&with_loss((10, 1), (30, 2)), &ctx);
+        assert_eq!(d[0].id, "packet-loss");
+        assert_eq!(d[0].severity, crate::model::Severity::Warning);
+        let ev = d[0].evidence.join("\n");
+        assert!(
+            ev.contains("3 of 41 transmissions lost: 7.3 % (95 % confidence 2.5-19 %)"),
+            "{ev}"
+        );
+        assert!(
+            ev.contains("SYNs 1 of 11, data segments 2 of 30 on 1 connection ("),
+            "{ev}"
+        );
+        assert!(ev.contains("known only within 2.5-19 % from 41"), "{ev}");
+        assert!(ev.contains("how sure:"), "{ev}");
+        assert!(!ev.contains("only SYNs"), "{ev}");
+        // 12 of 40 lost: surely above 10 %, an error.
+        let d = super::super::diagnose(&with_loss((10, 2), (30, 10)), &ctx);
+        assert_eq!(d[0].severity, crate::model::Severity::Error);
+        // Only SYNs lost: the finding says a full accept queue looks the same.
+        let d = super::super::diagnose(&with_loss((10, 1), (30, 0)), &ctx);
+        assert!(d[0].evidence.join(" ").contains("only SYNs were lost"));
+        // Many transmissions: no "how sure" advice.
+        let d = super::super::diagnose(&with_loss((100, 5), (400, 10)), &ctx);
+        assert!(!d[0].evidence.join(" ").contains("how sure"));
     }
 }

@@ -977,12 +977,16 @@ pub struct PathFact {
     /// just accepted a connection (every SYN lost).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub failed_connects: u32,
-    /// Retransmitted segments reported by the kernel (Linux TCP_INFO), summed over the main
-    /// connection and the `--samples` connections, SYNs included, minus those the server
-    /// reported as duplicates (D-SACK): a retransmission of data the server already had was
-    /// a late ACK, not a loss.
+    /// Retransmissions counted as loss (`loss.syns.lost + loss.segments.lost`): SYNs and data
+    /// segments the kernel sent again (Linux TCP_INFO), minus those the server reported as
+    /// duplicates (D-SACK): a retransmission of data the server already had was a late ACK,
+    /// not a loss. `None` where the OS does not count.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retransmits: Option<u32>,
+    /// The loss rate measured from the client's own transmissions, with its confidence
+    /// interval; `None` when nothing was counted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loss: Option<LossFact>,
     /// The path-MTU retry after a TLS stall.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mss_retry: Option<MssRetry>,
@@ -997,6 +1001,109 @@ impl PathFact {
     /// Connects that lost a SYN, including those that never got an answer.
     pub fn lossy_connects(&self) -> usize {
         self.lossy_connects_ms.len() + self.failed_connects as usize
+    }
+}
+
+/// Transmissions that needed an answer and how many got none: `lost` of them were sent again
+/// after a retransmission time-out (or never answered). A retransmission is itself a
+/// transmission, so `sent` counts it too and `lost / sent` estimates the chance that one
+/// transmission, or its answer, is lost.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tally {
+    pub sent: u32,
+    pub lost: u32,
+}
+
+impl Tally {
+    pub fn add(&mut self, other: Tally) {
+        self.sent = self.sent.saturating_add(other.sent);
+        self.lost = self.lost.saturating_add(other.lost);
+    }
+}
+
+named_enum! {
+    /// Where the loss counts came from.
+    pub enum LossMethod {
+        /// The kernel's per-connection counters (Linux TCP_INFO): SYNs and data segments
+        /// sent and retransmitted, duplicates the server reported (D-SACK) not counted.
+        KernelCounters = "kernel-counters",
+        /// No counters from the OS: a connect that took 1 s or more (the initial
+        /// retransmission time-out, RFC 6298 2.1) lost its SYN; data segments are not counted.
+        ConnectTimes = "connect-times",
+    }
+}
+
+/// Loss measured from the client's own transmissions: each SYN and data segment either got
+/// its answer (a SYN+ACK, an ACK) before the retransmission time-out or was sent again. A
+/// lost answer counts like a lost transmission, so on a path that loses a fraction `p` each
+/// way a SYN is lost with probability `1 - (1 - p)^2`. Counted: the SYNs of the main connect
+/// (and its witnesses') and of the `--samples` connects, the data segments of every
+/// established connection. Not counted: the SYNs of the protocol enumeration's burst (an
+/// accept queue that overflows drops those too, and that is the server, not the path).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LossFact {
+    pub syns: Tally,
+    pub segments: Tally,
+    /// Established connections whose data segments were counted.
+    pub connections: u32,
+    /// `lost / sent` over SYNs and data segments together.
+    pub rate: f64,
+    /// The 95 % confidence interval of `rate` (Wilson score interval): with `n` transmissions
+    /// and no loss the upper bound is about `3.8 / n`, so `--samples` narrows it.
+    pub rate_low: f64,
+    pub rate_high: f64,
+    pub method: LossMethod,
+}
+
+impl LossFact {
+    pub fn total(&self) -> Tally {
+        let mut t = self.syns;
+        t.add(self.segments);
+        t
+    }
+
+    /// One line for reports: "9 of 37 transmissions lost: 24 % (95 % confidence 13-40 %)",
+    /// or, without loss, how low the rate is known to be.
+    pub fn summary(&self) -> String {
+        let t = self.total();
+        if t.lost == 0 {
+            format!(
+                "none of {} transmissions lost (95 % confidence: below {})",
+                t.sent,
+                percent(self.rate_high)
+            )
+        } else {
+            format!(
+                "{} of {} transmissions lost: {} (95 % confidence {})",
+                t.lost,
+                t.sent,
+                percent(self.rate),
+                self.interval()
+            )
+        }
+    }
+
+    /// The confidence interval as text: "2.5-19 %".
+    pub fn interval(&self) -> String {
+        format!(
+            "{}-{}",
+            percent_number(self.rate_low),
+            percent(self.rate_high)
+        )
+    }
+}
+
+/// A proportion as a percentage: one decimal below 10 %, whole numbers above.
+pub fn percent(v: f64) -> String {
+    format!("{} %", percent_number(v))
+}
+
+fn percent_number(v: f64) -> String {
+    let p = v * 100.0;
+    if p > 0.0 && p < 10.0 {
+        format!("{p:.1}")
+    } else {
+        format!("{p:.0}")
     }
 }
 

@@ -9,6 +9,7 @@ pub mod dns;
 pub mod gateway;
 pub mod identify;
 pub mod kdc;
+pub mod loss;
 pub mod mcs;
 pub mod net;
 pub mod protocols;
@@ -125,7 +126,7 @@ pub async fn run(opts: &CheckOptions) -> ProbeRun {
     };
     let mut tl = Timeline::default();
     let mut rtts: Vec<ConnectSample> = Vec::new();
-    let mut retransmits: Option<u32> = None;
+    let mut loss = loss::Counter::default();
 
     // Through an RD Gateway: its phases, then the target's inside the tunnel. The target's
     // resolve and TCP are the gateway's (CHANNEL_CREATE); the protocol enumeration, RDP-UDP
@@ -134,7 +135,7 @@ pub async fn run(opts: &CheckOptions) -> ProbeRun {
         let (mut gf, opened) = gateway::client::open(opts, gw, t0, &mut tl).await;
         if let Some((stream, closed)) = opened {
             let (confirm_tx, _confirm_rx) = tokio::sync::oneshot::channel();
-            let m = main_chain(stream, None, None, opts, t0, confirm_tx).await;
+            let m = main_chain(stream, None, opts, t0, confirm_tx).await;
             for (phase, s, d) in m.timeline.entries {
                 tl.add(phase, s, d);
             }
@@ -180,7 +181,7 @@ pub async fn run(opts: &CheckOptions) -> ProbeRun {
                 to,
             )
             .await;
-            (i, a, w.outcome, w.stream, w.main_lost)
+            (i, a, w.outcome, w.stream, w.main_lost_after)
         });
     }
     let mut conns = Vec::new();
@@ -193,12 +194,14 @@ pub async fn run(opts: &CheckOptions) -> ProbeRun {
     let mut primary: Option<(SocketAddr, tokio::net::TcpStream)> = None;
     // Main connects that got no answer at all while a witness to the same port connected.
     let mut failed_connects = 0u32;
-    for (_, a, o, s, main_lost) in conns {
-        if main_lost {
+    for (_, a, o, s, main_lost_after) in conns {
+        if let Some(waited) = main_lost_after {
             failed_connects += 1;
+            loss.unanswered(waited);
         }
         if let Some(c) = ConnectSample::of(&o) {
             rtts.push(c);
+            loss.connect(&c);
         }
         facts.addresses.push(AddressFact {
             address: a.ip().to_string(),
@@ -212,7 +215,7 @@ pub async fn run(opts: &CheckOptions) -> ProbeRun {
     }
     tl.add(Phase::Tcp, tcp_start, net::ms(t0.elapsed()) - tcp_start);
     let Some((addr, stream)) = primary else {
-        facts.path = Some(path_fact_from(&rtts));
+        facts.path = Some(measured_path(&rtts, &loss));
         return finish(facts, tl, t0);
     };
     facts.address_used = Some(addr.ip().to_string());
@@ -222,14 +225,15 @@ pub async fn run(opts: &CheckOptions) -> ProbeRun {
     // wait for its answer, and all of it is dropped when no Connection Confirm came: against
     // a server that does not speak X.224 at all it would only wait for the same time-outs.
     let (confirm_tx, confirm_rx) = tokio::sync::oneshot::channel();
-    let stats = tls::StatsHandle::of(&stream);
-    let main_rtt = facts
+    // A second handle on the main socket: its counters are read when the chain is done.
+    let stats = net::StatsHandle::of(&stream);
+    let main_connect = facts
         .addresses
         .iter()
         .find(|a| a.address == addr.ip().to_string())
-        .and_then(|a| ConnectSample::of(&a.tcp))
-        .map(|c| c.ms);
-    let main = main_chain(stream, Some(addr), stats, opts, t0, confirm_tx);
+        .and_then(|a| ConnectSample::of(&a.tcp));
+    let main_rtt = main_connect.map(|c| c.ms);
+    let main = main_chain(stream, Some(addr), opts, t0, confirm_tx);
     let protos = async {
         if opts.enumerate_protocols {
             protocols::run(
@@ -284,14 +288,18 @@ pub async fn run(opts: &CheckOptions) -> ProbeRun {
     facts.auth = m.auth;
     facts.mcs = m.mcs;
     facts.activation = m.activation;
-    add_retrans(&mut retransmits, m.retransmits);
+    loss.connection(
+        stats.and_then(|h| h.read()).as_ref(),
+        main_connect.and_then(|c| c.syn_retransmits),
+    );
     if let Some(p) = p {
         tl.add(Phase::Protocols, p.start_ms, p.duration_ms);
         // The enumeration is a burst of connections: a small accept queue can drop one of its
         // SYNs (a 1 s retransmission that is the server's backlog, not the path). Its lossy
-        // connects and retransmissions therefore count neither as loss nor as round trips;
-        // the main connection and `--samples` measure the path.
+        // connects therefore count neither as loss nor as round trips; once established, its
+        // connections' data segments measure the path like any other.
         rtts.extend(p.connects.iter().filter(|c| !c.lost_syn()).copied());
+        loss.merge(&p.loss);
         facts.protocols = Some(p.fact);
     }
     if let Some((s, f)) = u {
@@ -304,20 +312,18 @@ pub async fn run(opts: &CheckOptions) -> ProbeRun {
         let (o, s) = net::connect(addr, opts.timeout, net::ConnectOpts::default()).await;
         if matches!(o, TcpOutcome::Filtered { .. }) {
             failed_connects += 1;
+            loss.unanswered(opts.timeout);
         }
         if let (Some(c), Some(mut s)) = (ConnectSample::of(&o), s) {
             rtts.push(c);
+            loss.connect(&c);
             let _ =
                 x224::negotiate(&mut s, opts.client.requested_protocols, None, opts.timeout).await;
-            add_retrans(
-                &mut retransmits,
-                rdp_doctor_sys::tcp_stats(&s).map(|st| st.lost_retransmits()),
-            );
+            loss.connection(rdp_doctor_sys::tcp_stats(&s).as_ref(), c.syn_retransmits);
         }
     }
-    let mut path = path_fact_from(&rtts);
+    let mut path = measured_path(&rtts, &loss);
     path.failed_connects = failed_connects;
-    path.retransmits = retransmits;
     path.mss_retry = m.mss_retry;
     facts.path = Some(path);
     finish(facts, tl, t0)
@@ -343,12 +349,6 @@ pub async fn sample(opts: &CheckOptions) -> ProbeRun {
     run(&cheap).await
 }
 
-fn add_retrans(total: &mut Option<u32>, more: Option<u32>) {
-    if let Some(m) = more {
-        *total = Some(total.unwrap_or(0) + m);
-    }
-}
-
 fn finish(facts: Facts, timeline: Timeline, t0: Instant) -> ProbeRun {
     ProbeRun {
         facts,
@@ -368,7 +368,6 @@ struct MainChain {
     mcs: Option<McsFact>,
     activation: Option<ActivationFact>,
     mss_retry: Option<MssRetry>,
-    retransmits: Option<u32>,
     timeline: Timeline,
     /// What the server sent back to the X.224 request (bounded), for `identify`.
     x224_answer: Vec<u8>,
@@ -380,7 +379,6 @@ struct MainChain {
 async fn main_chain<S>(
     mut stream: S,
     addr: Option<SocketAddr>,
-    stats: Option<tls::StatsHandle>,
     opts: &CheckOptions,
     t0: Instant,
     confirmed: tokio::sync::oneshot::Sender<protocols::MainAnswer>,
@@ -457,20 +455,7 @@ where
     };
     // TLS (SSL, HYBRID, HYBRID_EX, RDSTLS and RDSAAD all start with a TLS handshake)
     let t_start = net::ms(t0.elapsed());
-    // u32::MAX: the OS did not report a count (not "no retransmissions").
-    let retrans = std::sync::atomic::AtomicU32::new(u32::MAX);
-    let tr = tls::handshake_over(
-        stream,
-        &opts.target.host,
-        opts.timeout,
-        stats,
-        Some(&retrans),
-    )
-    .await;
-    out.retransmits = match retrans.load(std::sync::atomic::Ordering::Relaxed) {
-        u32::MAX => None,
-        n => Some(n),
-    };
+    let tr = tls::handshake_over(stream, &opts.target.host, opts.timeout).await;
     out.timeline.add(Phase::Tls, t_start, tr.fact.duration_ms);
     if let Some(addr) = addr.filter(|_| tr.fact.outcome == TlsOutcome::Stalled && opts.mss_retry) {
         if crate::sys::CAN_SET_MSS {
@@ -844,6 +829,15 @@ impl ConnectSample {
     }
 }
 
+/// The path fact of a run: round trips from the clean connects, loss from the counter.
+fn measured_path(rtts: &[ConnectSample], loss: &loss::Counter) -> PathFact {
+    PathFact {
+        retransmits: loss.lost(),
+        loss: loss.fact(),
+        ..path_fact_from(rtts)
+    }
+}
+
 /// RTT statistics from connect times alone (the OS did not say which connects retransmitted).
 pub fn path_fact(samples: &[f64]) -> PathFact {
     let s: Vec<ConnectSample> = samples
@@ -904,6 +898,7 @@ pub fn path_fact_from(samples: &[ConnectSample]) -> PathFact {
         lossy_connects_ms: lossy,
         failed_connects: 0,
         retransmits: None,
+        loss: None,
         mss_retry: None,
     }
 }

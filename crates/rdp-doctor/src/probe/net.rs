@@ -64,6 +64,19 @@ pub async fn connect(
     }
 }
 
+/// A second handle on a connected socket, to read the kernel's counters of the connection
+/// after its stream has moved on (into TLS, a task) or been dropped.
+pub struct StatsHandle(socket2::Socket);
+
+impl StatsHandle {
+    pub fn of(s: &TcpStream) -> Option<StatsHandle> {
+        socket2::SockRef::from(s).try_clone().ok().map(StatsHandle)
+    }
+    pub fn read(&self) -> Option<rdp_doctor_sys::TcpStats> {
+        rdp_doctor_sys::tcp_stats(&self.0)
+    }
+}
+
 /// How long the main connect may wait for its SYN+ACK before witnesses join it.
 pub const WITNESS_DELAY: Duration = Duration::from_millis(250);
 /// How many witness connects join a main connect that has no answer yet.
@@ -74,8 +87,9 @@ pub struct Witnessed<S> {
     pub outcome: TcpOutcome,
     pub stream: Option<S>,
     /// The main connect's SYN or SYN+ACK was lost while a witness to the same port connected
-    /// (see [`connect_witnessed`]): loss, not a firewall.
-    pub main_lost: bool,
+    /// (see [`connect_witnessed`]): loss, not a firewall. How long the main connect had
+    /// waited by then (how many SYNs it had sent).
+    pub main_lost_after: Option<Duration>,
 }
 
 /// Connects with witnesses: when the main connect (`connect(timeout)`) has no answer after
@@ -89,6 +103,7 @@ where
     F: Fn(Duration) -> Fut,
     Fut: std::future::Future<Output = (TcpOutcome, Option<S>)> + Send + 'static,
 {
+    let started = Instant::now();
     let mut set = tokio::task::JoinSet::new();
     let main = connect(timeout);
     set.spawn(async move { (true, main.await) });
@@ -99,14 +114,14 @@ where
             return Witnessed {
                 outcome,
                 stream,
-                main_lost: false,
+                main_lost_after: None,
             }
         }
         Ok(_) => {
             return Witnessed {
                 outcome: TcpOutcome::NotTried,
                 stream: None,
-                main_lost: false,
+                main_lost_after: None,
             }
         }
         Err(_) => {}
@@ -139,7 +154,7 @@ where
             return Witnessed {
                 outcome,
                 stream,
-                main_lost,
+                main_lost_after: main_lost.then(|| started.elapsed()),
             };
         }
         if is_main {
@@ -149,7 +164,7 @@ where
                 return Witnessed {
                     outcome,
                     stream,
-                    main_lost: false,
+                    main_lost_after: None,
                 };
             }
             main_outcome = Some(outcome);
@@ -158,7 +173,7 @@ where
     Witnessed {
         outcome: main_outcome.unwrap_or(TcpOutcome::NotTried),
         stream: None,
-        main_lost: false,
+        main_lost_after: None,
     }
 }
 
@@ -333,7 +348,7 @@ mod witness_tests {
         let w = connect_witnessed(fake(Ok(None), Some(2), calls.clone()), T).await;
         assert!(w.outcome.is_connected(), "{:?}", w.outcome);
         assert!(w.stream.is_some());
-        assert!(w.main_lost);
+        assert!(w.main_lost_after.is_some());
         assert_eq!(calls.load(Ordering::SeqCst), 1 + WITNESSES);
     }
 
@@ -346,7 +361,7 @@ mod witness_tests {
             "{:?}",
             w.outcome
         );
-        assert!(!w.main_lost);
+        assert!(w.main_lost_after.is_none());
         assert_eq!(calls.load(Ordering::SeqCst), 1 + WITNESSES);
     }
 
@@ -355,7 +370,7 @@ mod witness_tests {
         let calls = Arc::new(AtomicUsize::new(0));
         let w = connect_witnessed(fake(Ok(Some(3)), Some(1), calls.clone()), T).await;
         assert!(w.outcome.is_connected());
-        assert!(!w.main_lost);
+        assert!(w.main_lost_after.is_none());
         assert_eq!(calls.load(Ordering::SeqCst), 1);
         let calls = Arc::new(AtomicUsize::new(0));
         let refused = TcpOutcome::Refused { duration_ms: 0.1 };
@@ -370,6 +385,6 @@ mod witness_tests {
         let calls = Arc::new(AtomicUsize::new(0));
         let w = connect_witnessed(fake(Ok(Some(400)), Some(400), calls.clone()), T).await;
         assert!(w.outcome.is_connected());
-        assert!(!w.main_lost);
+        assert!(w.main_lost_after.is_none());
     }
 }

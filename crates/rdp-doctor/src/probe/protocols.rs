@@ -14,8 +14,9 @@ pub struct ProtocolsRun {
     pub fact: ProtocolsFact,
     /// The TCP connects, for the path statistics.
     pub connects: Vec<super::ConnectSample>,
-    /// Retransmitted segments over all enumeration connections (where the OS reports it).
-    pub retransmits: Option<u32>,
+    /// The data segments of the enumeration's connections (their SYNs are not counted: see
+    /// [`crate::facts::LossFact`]).
+    pub loss: super::loss::Counter,
     pub start_ms: f64,
     pub duration_ms: f64,
 }
@@ -86,7 +87,7 @@ enum Attempt {
     Done(
         Box<ProtocolProbe>,
         Option<super::ConnectSample>,
-        Option<u32>,
+        Option<rdp_doctor_sys::TcpStats>,
     ),
     /// No SYN+ACK within the quick wait: start again (fewer at once).
     Again,
@@ -133,7 +134,7 @@ pub async fn run(
         usize,
         ProtocolProbe,
         Option<super::ConnectSample>,
-        Option<u32>,
+        Option<rdp_doctor_sys::TcpStats>,
     )> = Vec::new();
     loop {
         while in_flight < window {
@@ -197,16 +198,16 @@ pub async fn run(
     }
     done.sort_by_key(|(i, ..)| *i);
     let connects = done.iter().filter_map(|(_, _, c, _)| *c).collect();
-    let retransmits = done
-        .iter()
-        .filter_map(|(.., r)| *r)
-        .fold(None, |acc: Option<u32>, r| Some(acc.unwrap_or(0) + r));
+    let mut loss = super::loss::Counter::default();
+    for (_, _, c, st) in &done {
+        loss.connection(st.as_ref(), c.and_then(|c| c.syn_retransmits));
+    }
     let probes: Vec<ProtocolProbe> = done.into_iter().map(|(_, p, ..)| p).collect();
     let fact = summarize(probes);
     Some(ProtocolsRun {
         fact,
         connects,
-        retransmits,
+        loss,
         start_ms,
         duration_ms: net::ms(t0.elapsed()) - start_ms,
     })
@@ -227,13 +228,13 @@ async fn attempt(
         return Attempt::Again;
     }
     let connect = super::ConnectSample::of(&tcp);
-    let mut retrans = None;
+    let mut stats = None;
     let response = match stream {
         Some(mut s) => {
             let o = x224::negotiate(&mut s, p.bits(), None, timeout)
                 .await
                 .outcome;
-            retrans = rdp_doctor_sys::tcp_stats(&s).map(|st| st.lost_retransmits());
+            stats = rdp_doctor_sys::tcp_stats(&s);
             o
         }
         None => X224Outcome::Error {
@@ -252,7 +253,7 @@ async fn attempt(
             retries: 0,
         }),
         connect,
-        retrans,
+        stats,
     )
 }
 

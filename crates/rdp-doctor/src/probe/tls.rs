@@ -193,31 +193,14 @@ pub fn client_hello(host: &str) -> Option<Vec<u8>> {
 
 /// Runs the TLS handshake over an already negotiated X.224 connection.
 pub async fn handshake(stream: TcpStream, host: &str, timeout: Duration) -> TlsResult {
-    handshake_with(stream, host, timeout, None).await
+    handshake_over(stream, host, timeout).await
 }
 
-/// Like [`handshake`]; `retrans` receives the kernel's retransmission count of the connection
-/// when the handshake ends (stalled connections included). It is left untouched where the OS
-/// does not report the count (Windows before 10 1703, Wine), so the caller can tell "0
-/// retransmissions" from "unknown" by its initial value.
-pub async fn handshake_with(
-    stream: TcpStream,
-    host: &str,
-    timeout: Duration,
-    retrans: Option<&std::sync::atomic::AtomicU32>,
-) -> TlsResult {
-    let stats = StatsHandle::of(&stream);
-    handshake_over(stream, host, timeout, stats, retrans).await
-}
-
-/// The handshake over any byte stream (a gateway's tunnel); `stats`, when the stream is a
-/// socket, gives the retransmission count to `retrans`.
+/// The handshake over any byte stream (a socket, or a gateway's tunnel).
 pub async fn handshake_over<S: AsyncRead + AsyncWrite + Unpin>(
     stream: S,
     host: &str,
     timeout: Duration,
-    stats: Option<StatsHandle>,
-    retrans: Option<&std::sync::atomic::AtomicU32>,
 ) -> TlsResult<S> {
     let start = Instant::now();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -253,9 +236,6 @@ pub async fn handshake_over<S: AsyncRead + AsyncWrite + Unpin>(
     };
     let result =
         tokio::time::timeout(timeout, connector.connect(server_name(host), counting)).await;
-    if let (Some(r), Some(st)) = (retrans, stats.and_then(|h| h.read())) {
-        r.store(st.lost_retransmits(), std::sync::atomic::Ordering::Relaxed);
-    }
     let duration_ms = net::ms(start.elapsed());
     let (bytes, total) = capture
         .lock()
@@ -405,17 +385,6 @@ pub fn failure_of(e: &rustls::Error) -> TlsFailure {
 
 /// A duplicate handle on a socket, so its kernel statistics can be read after the stream was
 /// moved into a TLS connector (and even after that future was dropped on a time-out).
-pub struct StatsHandle(socket2::Socket);
-
-impl StatsHandle {
-    pub fn of(s: &TcpStream) -> Option<StatsHandle> {
-        socket2::SockRef::from(s).try_clone().ok().map(StatsHandle)
-    }
-    fn read(&self) -> Option<rdp_doctor_sys::TcpStats> {
-        rdp_doctor_sys::tcp_stats(&self.0)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -723,6 +723,9 @@ fn server_names(o: &mut String, r: &Report) {
                 )),
             ));
         }
+        if let Some(l) = &p.loss {
+            rows.push(("loss", text(&l.summary())));
+        }
     }
     if let Some(u) = &f.udp {
         rows.push(("RDP over UDP", text(&name(&u.outcome))));

@@ -271,6 +271,9 @@ fn facts(r: &Report, s: Style, w: &mut dyn Write) -> io::Result<()> {
                 ),
             ));
         }
+        if let Some(l) = &p.loss {
+            lines.push(("Loss".into(), l.summary()));
+        }
     }
     if lines.is_empty() {
         return Ok(());
