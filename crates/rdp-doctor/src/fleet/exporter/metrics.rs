@@ -234,6 +234,27 @@ pub fn probe(report: Option<&Report>, duration_s: f64) -> String {
             );
         }
     }
+    if let Some(l) = f.path.as_ref().and_then(|p| p.loss.as_ref()) {
+        e.family(
+            "probe_rdp_transmissions",
+            "gauge",
+            "SYNs and data segments the probe sent that needed an answer (retransmissions included), and how many were lost (sent again or never answered).",
+        );
+        for (kind, t) in [("syn", l.syns), ("segment", l.segments)] {
+            for (outcome, v) in [("sent", t.sent), ("lost", t.lost)] {
+                e.sample(
+                    "probe_rdp_transmissions",
+                    &[("kind", kind), ("outcome", outcome)],
+                    f64::from(v),
+                );
+            }
+        }
+        e.gauge(
+            "probe_rdp_loss_ratio",
+            "Lost / sent over the probe's SYNs and data segments (see probe_rdp_transmissions).",
+            l.rate,
+        );
+    }
     if let Some(v) = f.credssp.as_ref().and_then(|c| c.server_version) {
         e.gauge(
             "probe_rdp_credssp_version",
@@ -442,6 +463,15 @@ mod tests {
             error: None,
             server_bytes: 10,
         });
+        let mut loss = crate::probe::loss::Counter::default();
+        loss.connect(&crate::probe::ConnectSample {
+            ms: 1001.0,
+            syn_retransmits: Some(1),
+        });
+        f.path = Some(crate::facts::PathFact {
+            loss: loss.fact(),
+            ..Default::default()
+        });
         let r = report_with(
             f,
             vec![
@@ -475,6 +505,10 @@ mod tests {
         assert!(text.contains("probe_ssl_earliest_cert_expiry 1795996800\n"));
         assert!(text.contains("probe_rdp_cert_not_after_timestamp_seconds 1796083200\n"));
         assert!(text.contains("probe_rdp_credssp_version 6\n"));
+        assert!(text.contains("probe_rdp_transmissions{kind=\"syn\",outcome=\"sent\"} 2\n"));
+        assert!(text.contains("probe_rdp_transmissions{kind=\"syn\",outcome=\"lost\"} 1\n"));
+        assert!(text.contains("probe_rdp_transmissions{kind=\"segment\",outcome=\"sent\"} 0\n"));
+        assert!(text.contains("probe_rdp_loss_ratio 0.5\n"));
         // the certificate subject (with a quote and a newline) never becomes a label
         assert!(!text.contains("evil"));
     }
