@@ -219,26 +219,24 @@ pub fn prepare(a: &ScanArgs) -> Result<(Vec<crate::model::Target>, ScanConfig), 
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
-    let concurrency = match a.concurrency {
-        Some(c) => c as usize,
-        None => scan::default_concurrency(depth, scan::open_file_limit(), cores),
+    let mut cfg = ScanConfig {
+        depth,
+        concurrency: 1,
+        rate,
+        deadline,
+        step_timeout,
+        udp_wait,
+        client: a.sec.profile(),
+        trust: Arc::new(trust),
+        expiry_warning_days: a.expiry_warning_days,
+        now_unix: crate::clock::now_unix(),
+        gateway,
     };
-    Ok((
-        list,
-        ScanConfig {
-            depth,
-            concurrency,
-            rate,
-            deadline,
-            step_timeout,
-            udp_wait,
-            client: a.sec.profile(),
-            trust: Arc::new(trust),
-            expiry_warning_days: a.expiry_warning_days,
-            now_unix: crate::clock::now_unix(),
-            gateway,
-        },
-    ))
+    cfg.concurrency = match a.concurrency {
+        Some(c) => c as usize,
+        None => scan::default_concurrency(cfg.budget().sockets, scan::open_file_limit(), cores),
+    };
+    Ok((list, cfg))
 }
 
 /// `rdp-doctor scan`: returns the merged exit code (the highest of the targets': 0 healthy,

@@ -53,27 +53,6 @@ impl Depth {
         }
     }
 
-    /// TCP connections a target opens at this depth (what `--rate` charges per target).
-    pub fn connections(self) -> u32 {
-        match self {
-            Depth::Quick => 1,
-            // the main connection and the six protocol probes
-            Depth::Standard | Depth::Full => 7,
-        }
-    }
-
-    /// File descriptors a target holds at once at this depth (its sockets and the duplicate
-    /// the TLS step keeps for kernel statistics), for sizing the default concurrency.
-    pub fn fds_per_target(self) -> usize {
-        match self {
-            Depth::Quick => 2,
-            // main + dup, 3 enumeration (or identification) connections at a time
-            Depth::Standard => 5,
-            // + a UDP socket and the MSS retry's connection + dup
-            Depth::Full => 8,
-        }
-    }
-
     /// The worst case of a check's time-outs in sequence at this depth (resolve, connect,
     /// X.224, TLS, and for deeper checks the enumeration and what follows TLS).
     pub fn steps(self) -> u32 {
@@ -115,6 +94,18 @@ impl ScanConfig {
             gateway: self.gateway.clone(),
             ..CheckOptions::new(target.clone(), self.trust.clone())
         })
+    }
+
+    /// What one target's check uses at most at this configuration (the target itself does
+    /// not change it).
+    pub fn budget(&self) -> crate::probe::Budget {
+        let any = Target {
+            input: String::new(),
+            host: String::new(),
+            port: 3389,
+            host_kind: "dns".into(),
+        };
+        self.check_options(&any).budget()
     }
 
     pub fn context(&self, target: &Target) -> Context {
@@ -188,6 +179,7 @@ pub async fn run(
     let sem = Arc::new(tokio::sync::Semaphore::new(concurrency));
     let limit = Arc::new(AtomicUsize::new(concurrency));
     let limiter = cfg.rate.map(|r| Arc::new(RateLimiter::new(r)));
+    let per_target = cfg.budget().connections;
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Event>(concurrency.min(1024));
     let cfg2 = cfg.clone();
     let stop2 = stop.clone();
@@ -201,7 +193,7 @@ pub async fn run(
                 break;
             };
             if let Some(l) = &limiter {
-                l.acquire(cfg2.depth.connections()).await;
+                l.acquire(per_target).await;
             }
             if stop2.load(Ordering::Relaxed) {
                 break;
@@ -334,9 +326,13 @@ pub fn open_file_limit() -> Option<u64> {
 
 /// The default concurrency: what the open-file limit allows at this depth (keeping 64
 /// descriptors for everything else), and at most 128 per core.
-pub fn default_concurrency(depth: Depth, fd_limit: Option<u64>, cores: usize) -> usize {
+pub fn default_concurrency(
+    sockets_per_target: usize,
+    fd_limit: Option<u64>,
+    cores: usize,
+) -> usize {
     let fds = fd_limit.unwrap_or(1024).min(1 << 20) as usize;
-    let by_fds = fds.saturating_sub(64) / depth.fds_per_target();
+    let by_fds = fds.saturating_sub(64) / sockets_per_target.max(1);
     by_fds.clamp(1, (cores.max(1) * 128).max(16))
 }
 
@@ -347,12 +343,40 @@ mod tests {
 
     #[test]
     fn default_concurrency_follows_descriptors_and_cores() {
-        assert_eq!(default_concurrency(Depth::Quick, Some(20_000), 2), 256);
-        assert_eq!(default_concurrency(Depth::Quick, Some(1024), 2), 256);
-        assert_eq!(default_concurrency(Depth::Full, Some(1024), 2), 120);
-        assert_eq!(default_concurrency(Depth::Full, Some(100), 8), 4);
-        assert_eq!(default_concurrency(Depth::Full, Some(10), 8), 1);
-        assert_eq!(default_concurrency(Depth::Quick, None, 1), 128);
+        assert_eq!(default_concurrency(4, Some(20_000), 2), 256);
+        assert_eq!(default_concurrency(4, Some(1024), 2), 240);
+        assert_eq!(default_concurrency(12, Some(1024), 2), 80);
+        assert_eq!(default_concurrency(12, Some(100), 8), 3);
+        assert_eq!(default_concurrency(12, Some(10), 8), 1);
+        assert_eq!(default_concurrency(4, None, 1), 128);
+    }
+
+    #[test]
+    fn the_budget_follows_what_the_depth_runs() {
+        let cfg = |depth| ScanConfig {
+            depth,
+            concurrency: 1,
+            rate: None,
+            deadline: Duration::from_secs(1),
+            step_timeout: Duration::from_secs(1),
+            udp_wait: Duration::from_secs(1),
+            client: crate::facts::ClientProfile::mstsc(),
+            trust: Arc::new(crate::cert::TrustStore::system()),
+            expiry_warning_days: 30,
+            now_unix: 0,
+            gateway: None,
+        };
+        let b = |d| {
+            let x = cfg(d).budget();
+            (x.connections, x.sockets)
+        };
+        // Quick: one connection (the main connect's witnesses only join a lost SYN).
+        assert_eq!(b(Depth::Quick), (1, 4));
+        // + six protocol probes at once, the MCS phase's second connection, and the samples
+        // that settle an unanswered SYN of the burst.
+        assert_eq!(b(Depth::Standard), (11, 9));
+        // + the MSS retry and its control, the RDP-UDP socket.
+        assert_eq!(b(Depth::Full), (13, 12));
     }
 
     #[test]

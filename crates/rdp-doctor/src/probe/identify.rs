@@ -14,6 +14,9 @@ use tokio::io::AsyncWriteExt;
 
 /// The most bytes read from one probe's answer.
 pub const MAX_ANSWER: usize = 2048;
+
+/// The probes run at once, one connection each: banner, TLS ClientHello, HTTP request.
+pub const CONNECTIONS: usize = 3;
 /// How long the banner probe waits for a server that speaks first: SSH, VNC, SMTP and FTP
 /// servers send their banner as soon as the connection is accepted; x11vnc 0.9.16 first
 /// waits about 200 ms for an HTTP request on the same port (measured here), and it takes its

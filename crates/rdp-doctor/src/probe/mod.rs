@@ -106,6 +106,41 @@ impl CheckOptions {
     }
 }
 
+/// What one check uses at most, derived from what its options enable: the TCP connections it
+/// opens (what `scan --rate` charges; retries of a lost SYN not counted) and the sockets it
+/// holds at once (what `ulimit -n` limits when sizing a scan's concurrency).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    pub connections: u32,
+    pub sockets: usize,
+}
+
+impl CheckOptions {
+    pub fn budget(&self) -> Budget {
+        let count = |on: bool, n: usize| if on { n } else { 0 };
+        // One connection per protocol, all at once; the identification's replace them when
+        // the main request got no RDP answer (the enumeration is then dropped).
+        let probes = count(self.enumerate_protocols, Protocols::ALL.len())
+            .max(count(self.identify, identify::CONNECTIONS));
+        // A CredSSP server's MCS phase on a second connection, beside the enumeration.
+        let side_mcs = count(!self.stop_after_tls && self.gateway.is_none(), 1);
+        // The path-MTU retry and its control.
+        let mss = count(self.mss_retry, 2);
+        let samples = if self.enumerate_protocols {
+            self.samples.max(AMBIGUITY_SAMPLES)
+        } else {
+            self.samples.max(1)
+        } - 1;
+        Budget {
+            connections: (1 + probes + side_mcs + mss) as u32 + samples,
+            // At the start the main connect and its witnesses; then the main socket and the
+            // duplicate its counters are read from, beside the probes, the second connection,
+            // the MSS retry and the RDP-UDP socket; the samples one at a time after.
+            sockets: (1 + net::WITNESSES).max(2 + probes + side_mcs + mss + count(self.udp, 1)),
+        }
+    }
+}
+
 /// The samples (connect + X.224, one after another) a check makes in all when a SYN of the
 /// protocol enumeration's burst went unanswered (see `run`).
 pub const AMBIGUITY_SAMPLES: u32 = 4;
