@@ -13,8 +13,8 @@ DISPLAY_NUM=${DISPLAY_NUM:-46}
 . "$ROOT/bench/servers.sh"
 
 cd "$ROOT"
-cargo build --release -q
-BIN="$ROOT/target/release/rdp-doctor"
+cargo build --release -q -p rdp-doctor
+BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/rdp-doctor"
 
 start_servers
 
