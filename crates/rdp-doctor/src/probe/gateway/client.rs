@@ -711,18 +711,7 @@ async fn legacy(
     opts: &CheckOptions,
 ) -> Result<(PduRx, PduTx), String> {
     let conn_id = rdp_doctor_wire::gateway::guid_text(rand::random());
-    let mut out = connect(addr, gw, opts.timeout)
-        .await
-        .ok_or("no second TLS connection")?;
-    let req = with(
-        rdg_request(RDG_OUT_DATA, &gw.target.host, &conn_id, None),
-        "Content-Length",
-        "0",
-    );
-    let h = authed(&mut out, &req, gw, cert, opts).await?;
-    if h.status != 200 {
-        return Err(format!("OUT channel: {} {}", h.status, h.reason));
-    }
+    let mut out = legacy_channel(addr, gw, cert, opts, &conn_id, RDG_OUT_DATA).await?;
     // Skip the seed bytes (clients skip 10).
     while out.buf.len() < rdp_doctor_wire::gateway::OUT_SEED_LEN {
         let deadline = tokio::time::Instant::now() + opts.timeout;
@@ -731,18 +720,7 @@ async fn legacy(
         }
     }
     out.buf.drain(..rdp_doctor_wire::gateway::OUT_SEED_LEN);
-    let mut inn = connect(addr, gw, opts.timeout)
-        .await
-        .ok_or("no third TLS connection")?;
-    let req = with(
-        rdg_request(RDG_IN_DATA, &gw.target.host, &conn_id, None),
-        "Content-Length",
-        "0",
-    );
-    let h = authed(&mut inn, &req, gw, cert, opts).await?;
-    if h.status != 200 {
-        return Err(format!("IN channel: {} {}", h.status, h.reason));
-    }
+    let mut inn = legacy_channel(addr, gw, cert, opts, &conn_id, RDG_IN_DATA).await?;
     let stream_req = with(
         rdg_request(RDG_IN_DATA, &gw.target.host, &conn_id, None),
         "Transfer-Encoding",
@@ -755,6 +733,37 @@ async fn legacy(
     let rx = PduRx::new(Box::new(out.s), Framing::Raw, Role::Client, out.buf);
     let tx = PduTx::new(Box::new(inn.s), Framing::Chunked, Role::Client);
     Ok((rx, tx))
+}
+
+/// One legacy channel on a TLS connection of its own (the OUT channel on the second, the IN
+/// channel on the third): `method` (`RDG_OUT_DATA` or `RDG_IN_DATA`) with `Content-Length: 0`,
+/// authenticated; open when the gateway answers 200.
+async fn legacy_channel(
+    addr: SocketAddr,
+    gw: &GatewayOptions,
+    cert: Option<&crate::facts::CertFact>,
+    opts: &CheckOptions,
+    conn_id: &str,
+    method: &str,
+) -> Result<Http, String> {
+    let (name, nth) = if method == RDG_OUT_DATA {
+        ("OUT", "second")
+    } else {
+        ("IN", "third")
+    };
+    let mut http = connect(addr, gw, opts.timeout)
+        .await
+        .ok_or_else(|| format!("no {nth} TLS connection"))?;
+    let req = with(
+        rdg_request(method, &gw.target.host, conn_id, None),
+        "Content-Length",
+        "0",
+    );
+    let h = authed(&mut http, &req, gw, cert, opts).await?;
+    if h.status != 200 {
+        return Err(format!("{name} channel: {} {}", h.status, h.reason));
+    }
+    Ok(http)
 }
 
 /// One authenticated request: unauthenticated first, then NTLM or the token.
