@@ -24,43 +24,24 @@ fn replay(target: &str, oracle: fn(&[u8])) -> usize {
     n
 }
 
-macro_rules! corpus_test {
-    ($name:ident, $target:literal, $oracle:path) => {
+/// One test per fuzz target, named after it: replays its corpus and regressions through the
+/// oracle and fails when the corpus is missing.
+macro_rules! corpus_tests {
+    ($($target:ident => $oracle:path,)*) => {$(
         #[test]
-        fn $name() {
-            assert!(replay($target, $oracle) > 0, "no corpus for {}", $target);
+        fn $target() {
+            let n = replay(stringify!($target), $oracle);
+            assert!(n > 0, "no corpus for {}", stringify!($target));
         }
-    };
+    )*};
 }
 
-corpus_test!(rdpfile, "rdpfile", rdp_doctor::commands::fuzz_rdpfile);
-corpus_test!(
-    winevent_json,
-    "winevent_json",
-    rdp_doctor::evidence::winevent_json::fuzz_winevent_json
-);
-corpus_test!(
-    text_utf8_reader,
-    "text_utf8_reader",
-    rdp_doctor::text::fuzz_utf8_reader
-);
-corpus_test!(
-    evtx_file,
-    "evtx_file",
-    rdp_doctor::evidence::evtx::fuzz_evtx
-);
-corpus_test!(
-    evtx_record_json,
-    "evtx_record_json",
-    rdp_doctor::evidence::evtx::fuzz_record_json
-);
-corpus_test!(
-    http_head,
-    "http_head",
-    rdp_doctor::fleet::exporter::http::fuzz_parse_head
-);
-corpus_test!(
-    explain_query,
-    "explain_query",
-    rdp_doctor::explain::fuzz_explain
-);
+corpus_tests! {
+    rdpfile => rdp_doctor::commands::fuzz_rdpfile,
+    winevent_json => rdp_doctor::evidence::winevent_json::fuzz_winevent_json,
+    text_utf8_reader => rdp_doctor::text::fuzz_utf8_reader,
+    evtx_file => rdp_doctor::evidence::evtx::fuzz_evtx,
+    evtx_record_json => rdp_doctor::evidence::evtx::fuzz_record_json,
+    http_head => rdp_doctor::fleet::exporter::http::fuzz_parse_head,
+    explain_query => rdp_doctor::explain::fuzz_explain,
+}

@@ -13,93 +13,10 @@ mod fleet_common;
 mod labproc;
 mod support;
 
+use labproc::{Lab, BIN};
 use rdp_doctor::lab::gateway::{Needs, FAULTS};
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
-
-const BIN: &str = env!("CARGO_BIN_EXE_rdp-doctor");
-
-/// `rdp-doctor lab` with RDP endpoints and gateways, their ports read from its log.
-struct Lab {
-    child: Child,
-    rdp: HashMap<String, u16>,
-    gw: HashMap<String, u16>,
-    ca: std::path::PathBuf,
-    _dir: support::tmp::TempDir,
-}
-
-impl Lab {
-    fn start(rdp_faults: &[&str], gw_faults: &[&str]) -> Lab {
-        let dir = support::tmp::TempDir::new("gwcheck").expect("temp dir");
-        let ca = dir.join("ca.pem");
-        let mut cmd = Command::new(BIN);
-        cmd.arg("lab");
-        for f in rdp_faults {
-            cmd.args(["--listen", "127.0.0.1:0", "--fault", f]);
-        }
-        for f in gw_faults {
-            cmd.args(["--gateway", "127.0.0.1:0", "--gateway-fault", f]);
-        }
-        let mut child = cmd
-            .arg("--ca-out")
-            .arg(&ca)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("lab starts");
-        let stderr = child.stderr.take().expect("stderr");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                for (prefix, kind) in [
-                    ("lab listening on 127.0.0.1:", "rdp"),
-                    ("lab gateway listening on 127.0.0.1:", "gw"),
-                ] {
-                    if let Some(rest) = line.strip_prefix(prefix) {
-                        let port: u16 = rest
-                            .split_whitespace()
-                            .next()
-                            .and_then(|p| p.parse().ok())
-                            .unwrap_or(0);
-                        let name = rest
-                            .split_once("): ")
-                            .and_then(|(_, f)| f.split(' ').next())
-                            .unwrap_or("")
-                            .to_string();
-                        let _ = tx.send((kind, name, port));
-                    }
-                }
-            }
-        });
-        let mut rdp = HashMap::new();
-        let mut gw = HashMap::new();
-        while rdp.len() + gw.len() < rdp_faults.len() + gw_faults.len() {
-            let (kind, name, port) = rx.recv_timeout(Duration::from_secs(30)).expect("ports");
-            if kind == "rdp" {
-                rdp.insert(name, port);
-            } else {
-                gw.insert(name, port);
-            }
-        }
-        Lab {
-            child,
-            rdp,
-            gw,
-            ca,
-            _dir: dir,
-        }
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use std::process::{Command, Stdio};
 
 /// `check TARGET [--gateway GW] --ca CA --format json --timeout 2 --no-udp --no-enumerate
 /// [--user labuser]`, the password (or the token) through the environment.
@@ -160,8 +77,8 @@ fn ids(report: &serde_json::Value) -> Vec<String> {
 #[test]
 fn every_gateway_fault_gives_its_first_finding_through_the_cli() {
     let names: Vec<&str> = FAULTS.iter().map(|f| f.name).collect();
-    let lab = Lab::start(&["healthy"], &names);
-    let target = format!("127.0.0.1:{}", lab.rdp["healthy"]);
+    let lab = Lab::with_gateways(&["healthy"], &names);
+    let target = format!("127.0.0.1:{}", lab.ports["healthy"]);
     let jobs: Vec<_> = FAULTS.iter().collect();
     let next = std::sync::atomic::AtomicUsize::new(0);
     let wrong = std::sync::Mutex::new(Vec::new());
@@ -175,8 +92,8 @@ fn every_gateway_fault_gives_its_first_finding_through_the_cli() {
                 if f.name == "gateway-in-channel-refused" {
                     continue;
                 }
-                let gw = format!("127.0.0.1:{}", lab.gw[f.name]);
-                let r = check(&target, Some(&gw), &lab.ca, f.needs);
+                let gw = format!("127.0.0.1:{}", lab.gateways[f.name]);
+                let r = check(&target, Some(&gw), &lab.ca(), f.needs);
                 let got = ids(&r);
                 let verdict = r["verdict"].as_str().unwrap_or("").to_string();
                 let want_verdict = f.verdict.as_str();
@@ -221,12 +138,12 @@ fn a_healthy_gateway_shows_the_same_target_findings_as_a_direct_check() {
         "server-denied-connection",
         "logon-failure",
     ];
-    let lab = Lab::start(&rdp, &["healthy"]);
-    let gw = format!("127.0.0.1:{}", lab.gw["healthy"]);
+    let lab = Lab::with_gateways(&rdp, &["healthy"]);
+    let gw = format!("127.0.0.1:{}", lab.gateways["healthy"]);
     for f in rdp {
-        let target = format!("127.0.0.1:{}", lab.rdp[f]);
-        let direct = check(&target, None, &lab.ca, Needs::User);
-        let through = check(&target, Some(&gw), &lab.ca, Needs::User);
+        let target = format!("127.0.0.1:{}", lab.ports[f]);
+        let direct = check(&target, None, &lab.ca(), Needs::User);
+        let through = check(&target, Some(&gw), &lab.ca(), Needs::User);
         assert_eq!(
             target_ids(&through),
             target_ids(&direct),
@@ -245,16 +162,16 @@ fn a_healthy_gateway_shows_the_same_target_findings_as_a_direct_check() {
 
 #[test]
 fn xrdp_and_the_shadow_server_behind_the_lab_gateway_look_as_they_do_directly() {
-    let lab = Lab::start(&[], &["healthy"]);
-    let gw = format!("127.0.0.1:{}", lab.gw["healthy"]);
+    let lab = Lab::with_gateways(&[], &["healthy"]);
+    let gw = format!("127.0.0.1:{}", lab.gateways["healthy"]);
     let x = support::xrdp::XrdpServer::start(support::xrdp::XrdpConfig::new("tls"))
         .expect("xrdp starts");
     let s = support::shadow::ShadowServer::start(support::shadow::ShadowConfig::new("nla"))
         .expect("shadow starts");
     for (name, port) in [("xrdp", x.port()), ("shadow", s.port())] {
         let target = format!("127.0.0.1:{port}");
-        let direct = check(&target, None, &lab.ca, Needs::User);
-        let through = check(&target, Some(&gw), &lab.ca, Needs::User);
+        let direct = check(&target, None, &lab.ca(), Needs::User);
+        let through = check(&target, Some(&gw), &lab.ca(), Needs::User);
         assert_eq!(
             target_ids(&through),
             target_ids(&direct),
@@ -273,15 +190,15 @@ fn xrdp_and_the_shadow_server_behind_the_lab_gateway_look_as_they_do_directly() 
 /// gatewayaccesstoken as the PAA token (read on its own, never kept in the parsed file).
 #[test]
 fn the_rdp_files_gateway_and_access_token_are_used() {
-    let lab = Lab::start(&["healthy"], &["healthy"]);
+    let lab = Lab::with_gateways(&["healthy"], &["healthy"]);
     let dir = support::tmp::TempDir::new("gwrdp").expect("temp dir");
     let file = dir.join("gw.rdp");
     std::fs::write(
         &file,
         format!(
             "full address:s:127.0.0.1:{}\r\ngatewayhostname:s:127.0.0.1:{}\r\ngatewayusagemethod:i:1\r\ngatewayaccesstoken:s:{}\r\n",
-            lab.rdp["healthy"],
-            lab.gw["healthy"],
+            lab.ports["healthy"],
+            lab.gateways["healthy"],
             rdp_doctor::lab::gateway::LAB_TOKEN
         ),
     )
@@ -291,7 +208,7 @@ fn the_rdp_files_gateway_and_access_token_are_used() {
         .arg("--rdp-file")
         .arg(&file)
         .arg("--ca")
-        .arg(&lab.ca)
+        .arg(lab.ca())
         .env_remove("RDP_DOCTOR_GATEWAY_TOKEN")
         .stdin(Stdio::null())
         .output()
@@ -310,13 +227,13 @@ fn the_rdp_files_gateway_and_access_token_are_used() {
 /// with the gateway's finding, the others with their own.
 #[test]
 fn scan_reaches_every_target_through_the_gateway() {
-    let lab = Lab::start(
+    let lab = Lab::with_gateways(
         &["healthy", "cert-expired"],
         &["healthy", "gateway-rap-denied"],
     );
     let targets = [
-        format!("127.0.0.1:{}", lab.rdp["healthy"]),
-        format!("127.0.0.1:{}", lab.rdp["cert-expired"]),
+        format!("127.0.0.1:{}", lab.ports["healthy"]),
+        format!("127.0.0.1:{}", lab.ports["cert-expired"]),
     ];
     let scan = |gw: &str| -> Vec<serde_json::Value> {
         let out = Command::new(BIN)
@@ -331,8 +248,8 @@ fn scan_reaches_every_target_through_the_gateway() {
                 "2",
             ])
             .arg("--ca")
-            .arg(&lab.ca)
-            .args(["--gateway", &format!("127.0.0.1:{}", lab.gw[gw])])
+            .arg(lab.ca())
+            .args(["--gateway", &format!("127.0.0.1:{}", lab.gateways[gw])])
             .args(["--gateway-user", "labuser"])
             .env("RDP_DOCTOR_GATEWAY_PASSWORD", "LabPass1!")
             .stdin(Stdio::null())
@@ -376,9 +293,9 @@ fn scan_reaches_every_target_through_the_gateway() {
 /// lives in a credentials file, never in the configuration.
 #[test]
 fn an_exporter_module_probes_through_its_gateway() {
-    let lab = Lab::start(&["healthy"], &["healthy", "gateway-cap-denied"]);
+    let lab = Lab::with_gateways(&["healthy"], &["healthy", "gateway-cap-denied"]);
     let dir = support::tmp::TempDir::new("gwexporter").expect("temp dir");
-    std::fs::copy(&lab.ca, dir.join("ca.pem")).expect("ca");
+    std::fs::copy(lab.ca(), dir.join("ca.pem")).expect("ca");
     let creds = dir.join("gw-creds.toml");
     std::fs::write(&creds, "username = \"labuser\"\npassword = \"LabPass1!\"\n").expect("creds");
     #[cfg(unix)]
@@ -408,14 +325,14 @@ ca_file = "ca.pem"
 gateway = "127.0.0.1:{denied}"
 gateway_credentials_file = "gw-creds.toml"
 "#,
-            rdp = lab.rdp["healthy"],
-            ok = lab.gw["healthy"],
-            denied = lab.gw["gateway-cap-denied"],
+            rdp = lab.ports["healthy"],
+            ok = lab.gateways["healthy"],
+            denied = lab.gateways["gateway-cap-denied"],
         ),
     )
     .expect("config");
     let exp = fleet_common::Exporter::start(&config);
-    let target = format!("127.0.0.1:{}", lab.rdp["healthy"]);
+    let target = format!("127.0.0.1:{}", lab.ports["healthy"]);
     let (status, body) = fleet_common::http_get(
         &exp.addr,
         &format!("/probe?target={target}&module=via_gw"),
@@ -448,10 +365,10 @@ gateway_credentials_file = "gw-creds.toml"
 /// --insecure-send-credentials, which covers NTLM (a hash exchange), not the password itself.
 #[test]
 fn basic_goes_only_to_a_verified_gateway() {
-    let lab = Lab::start(&["healthy"], &["gateway-basic-only"]);
-    let target = format!("127.0.0.1:{}", lab.rdp["healthy"]);
-    let gw = format!("127.0.0.1:{}", lab.gw["gateway-basic-only"]);
-    let r = check(&target, Some(&gw), &lab.ca, Needs::User);
+    let lab = Lab::with_gateways(&["healthy"], &["gateway-basic-only"]);
+    let target = format!("127.0.0.1:{}", lab.ports["healthy"]);
+    let gw = format!("127.0.0.1:{}", lab.gateways["gateway-basic-only"]);
+    let r = check(&target, Some(&gw), &lab.ca(), Needs::User);
     assert_eq!(r["verdict"], "healthy", "{}", r["findings"]);
     assert_eq!(r["facts"]["gateway"]["auth"]["scheme"], "Basic");
     assert_eq!(r["facts"]["gateway"]["auth"]["outcome"], "accepted");

@@ -7,6 +7,7 @@
     clippy::expect_used
 )]
 
+use rdp_doctor_wire::{activation, credssp, dns, gateway, kerberos, mcs, ntlm, oracles};
 use std::path::Path;
 
 fn replay(target: &str, oracle: fn(&[u8])) -> usize {
@@ -26,114 +27,38 @@ fn replay(target: &str, oracle: fn(&[u8])) -> usize {
     n
 }
 
-macro_rules! corpus_test {
-    ($name:ident, $target:literal, $oracle:path) => {
+/// One test per fuzz target, named after it: replays its corpus and regressions through the
+/// oracle and fails when the corpus is missing.
+macro_rules! corpus_tests {
+    ($($target:ident => $oracle:path,)*) => {$(
         #[test]
-        fn $name() {
-            let n = replay($target, $oracle);
-            assert!(n > 0, "no corpus for {}: run fuzz/seed.sh", $target);
+        fn $target() {
+            let n = replay(stringify!($target), $oracle);
+            assert!(n > 0, "no corpus for {}: run fuzz/seed.sh", stringify!($target));
         }
-    };
+    )*};
 }
 
-corpus_test!(
-    x224_confirm,
-    "x224_confirm",
-    rdp_doctor_wire::oracles::x224_confirm
-);
-corpus_test!(
-    x224_request,
-    "x224_request",
-    rdp_doctor_wire::oracles::x224_request
-);
-corpus_test!(
-    tls_flight,
-    "tls_flight",
-    rdp_doctor_wire::oracles::tls_flight
-);
-corpus_test!(sniff, "sniff", rdp_doctor_wire::oracles::sniff);
-corpus_test!(
-    rdpeudp_datagram,
-    "rdpeudp_datagram",
-    rdp_doctor_wire::oracles::rdpeudp_datagram
-);
-corpus_test!(
-    ts_request,
-    "ts_request",
-    rdp_doctor_wire::credssp::fuzz_ts_request
-);
-corpus_test!(
-    ntlm_challenge,
-    "ntlm_challenge",
-    rdp_doctor_wire::ntlm::fuzz_challenge
-);
-corpus_test!(
-    ntlm_authenticate,
-    "ntlm_authenticate",
-    rdp_doctor_wire::ntlm::fuzz_authenticate
-);
-corpus_test!(
-    mcs_server,
-    "mcs_server",
-    rdp_doctor_wire::mcs::fuzz_server_pdus
-);
-corpus_test!(
-    mcs_client,
-    "mcs_client",
-    rdp_doctor_wire::mcs::fuzz_client_pdus
-);
-corpus_test!(
-    activation,
-    "activation",
-    rdp_doctor_wire::activation::fuzz_activation
-);
-corpus_test!(
-    gateway_http_response_head,
-    "gateway_http_response_head",
-    rdp_doctor_wire::gateway::fuzz::http_response_head
-);
-corpus_test!(
-    gateway_http_request_head,
-    "gateway_http_request_head",
-    rdp_doctor_wire::gateway::fuzz::http_request_head
-);
-corpus_test!(
-    gateway_www_authenticate,
-    "gateway_www_authenticate",
-    rdp_doctor_wire::gateway::fuzz::www_authenticate
-);
-corpus_test!(
-    gateway_chunked,
-    "gateway_chunked",
-    rdp_doctor_wire::gateway::fuzz::chunked_body
-);
-corpus_test!(
-    gateway_websocket,
-    "gateway_websocket",
-    rdp_doctor_wire::gateway::fuzz::websocket_frames
-);
-corpus_test!(
-    gateway_tsgu_server_pdus,
-    "gateway_tsgu_server_pdus",
-    rdp_doctor_wire::gateway::fuzz::tsgu_pdus
-);
-corpus_test!(
-    gateway_tsgu_client_pdus,
-    "gateway_tsgu_client_pdus",
-    rdp_doctor_wire::gateway::fuzz::tsgu_pdus
-);
-corpus_test!(
-    kdc_answer,
-    "kdc_answer",
-    rdp_doctor_wire::kerberos::fuzz_kdc_answer
-);
-corpus_test!(
-    gss_token,
-    "gss_token",
-    rdp_doctor_wire::kerberos::fuzz_gss_token
-);
-corpus_test!(
-    dns_response,
-    "dns_response",
-    rdp_doctor_wire::dns::fuzz_response
-);
+corpus_tests! {
+    x224_confirm => oracles::x224_confirm,
+    x224_request => oracles::x224_request,
+    tls_flight => oracles::tls_flight,
+    sniff => oracles::sniff,
+    rdpeudp_datagram => oracles::rdpeudp_datagram,
+    ts_request => credssp::fuzz_ts_request,
+    ntlm_challenge => ntlm::fuzz_challenge,
+    ntlm_authenticate => ntlm::fuzz_authenticate,
+    mcs_server => mcs::fuzz_server_pdus,
+    mcs_client => mcs::fuzz_client_pdus,
+    activation => activation::fuzz_activation,
+    gateway_http_response_head => gateway::fuzz::http_response_head,
+    gateway_http_request_head => gateway::fuzz::http_request_head,
+    gateway_www_authenticate => gateway::fuzz::www_authenticate,
+    gateway_chunked => gateway::fuzz::chunked_body,
+    gateway_websocket => gateway::fuzz::websocket_frames,
+    gateway_tsgu_server_pdus => gateway::fuzz::tsgu_pdus,
+    gateway_tsgu_client_pdus => gateway::fuzz::tsgu_pdus,
+    kdc_answer => kerberos::fuzz_kdc_answer,
+    gss_token => kerberos::fuzz_gss_token,
+    dns_response => dns::fuzz_response,
+}

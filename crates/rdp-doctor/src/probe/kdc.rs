@@ -900,46 +900,18 @@ pub async fn tickets(
                 padata,
             );
             let (reach, ans) = send(kdc, transport, &msg, timeout).await;
-            let mut ex = exchange(
+            let ex = exchange(
                 KdcStep::As,
                 format!("{who} for krbtgt/{realm}"),
                 &reach,
                 ans.as_ref(),
             );
-            match ans.as_ref().map(|a| kerberos::decode_kdc_answer(&a.bytes)) {
-                Some(Ok(KdcAnswer::Rep(rep))) => {
+            match kdc_rep(&mut fact, ex, ans.as_ref()) {
+                Ok((rep, ex)) => {
                     fact.exchanges.push(ex);
                     (rep, nonce2)
                 }
-                Some(Ok(KdcAnswer::Error(e))) => {
-                    if fact.clock_skew_seconds.is_none() {
-                        fact.clock_skew_seconds = ans.as_ref().and_then(skew_of);
-                    }
-                    let etype_problem = e.error_code == 14;
-                    fact.exchanges.push(ex);
-                    return done(
-                        fact,
-                        if etype_problem {
-                            Tickets::Unavailable(KerberosUnavailable::EtypeNotSupported)
-                        } else {
-                            Tickets::Failed
-                        },
-                    );
-                }
-                Some(Err(e)) => {
-                    ex.reply = KdcReply::Malformed {
-                        error: e.to_string(),
-                    };
-                    fact.exchanges.push(ex);
-                    return done(fact, Tickets::Failed);
-                }
-                None => {
-                    fact.exchanges.push(ex);
-                    return done(
-                        fact,
-                        Tickets::Unavailable(KerberosUnavailable::KdcUnreachable),
-                    );
-                }
+                Err(t) => return done(fact, t),
             }
         }
     };
@@ -981,32 +953,10 @@ pub async fn tickets(
         &rand::random(),
     );
     let (reach, ans) = send(kdc, transport, &msg, timeout).await;
-    let mut ex = exchange(KdcStep::Tgs, spn.clone(), &reach, ans.as_ref());
-    let rep = match ans.as_ref().map(|a| kerberos::decode_kdc_answer(&a.bytes)) {
-        Some(Ok(KdcAnswer::Rep(rep))) => rep,
-        Some(Ok(KdcAnswer::Error(e))) => {
-            fact.exchanges.push(ex);
-            let t = match e.error_code {
-                7 => Tickets::Unavailable(KerberosUnavailable::SpnUnknown),
-                14 => Tickets::Unavailable(KerberosUnavailable::EtypeNotSupported),
-                _ => Tickets::Failed,
-            };
-            return done(fact, t);
-        }
-        Some(Err(e)) => {
-            ex.reply = KdcReply::Malformed {
-                error: e.to_string(),
-            };
-            fact.exchanges.push(ex);
-            return done(fact, Tickets::Failed);
-        }
-        None => {
-            fact.exchanges.push(ex);
-            return done(
-                fact,
-                Tickets::Unavailable(KerberosUnavailable::KdcUnreachable),
-            );
-        }
+    let ex = exchange(KdcStep::Tgs, spn.clone(), &reach, ans.as_ref());
+    let (rep, mut ex) = match kdc_rep(&mut fact, ex, ans.as_ref()) {
+        Ok(r) => r,
+        Err(t) => return done(fact, t),
     };
     match open(
         &rep,
@@ -1031,6 +981,40 @@ pub async fn tickets(
             done(fact, Tickets::Failed)
         }
     }
+}
+
+/// The KDC-REP an AS or TGS exchange brought, with its exchange record (the caller opens the
+/// reply); or, without one, how the attempt ends, the exchange then in the fact: the KDC
+/// refused (a KRB-ERROR: an etype it does not share, or for TGS an unknown SPN, lets
+/// negotiate fall back to NTLM; an AS refusal's time gives the clock skew the probe did not),
+/// the answer does not decode, or no answer came.
+fn kdc_rep(
+    fact: &mut KdcFact,
+    mut ex: KdcExchange,
+    ans: Option<&Answer>,
+) -> Result<(KdcRep, KdcExchange), Tickets> {
+    let t = match ans.map(|a| kerberos::decode_kdc_answer(&a.bytes)) {
+        Some(Ok(KdcAnswer::Rep(rep))) => return Ok((rep, ex)),
+        Some(Ok(KdcAnswer::Error(e))) => {
+            if ex.step == KdcStep::As && fact.clock_skew_seconds.is_none() {
+                fact.clock_skew_seconds = ans.and_then(skew_of);
+            }
+            match (ex.step, e.error_code) {
+                (_, 14) => Tickets::Unavailable(KerberosUnavailable::EtypeNotSupported),
+                (KdcStep::Tgs, 7) => Tickets::Unavailable(KerberosUnavailable::SpnUnknown),
+                _ => Tickets::Failed,
+            }
+        }
+        Some(Err(e)) => {
+            ex.reply = KdcReply::Malformed {
+                error: e.to_string(),
+            };
+            Tickets::Failed
+        }
+        None => Tickets::Unavailable(KerberosUnavailable::KdcUnreachable),
+    };
+    fact.exchanges.push(ex);
+    Err(t)
 }
 
 /// Opens a KDC-REP; the report's view of it.

@@ -53,6 +53,8 @@ pub struct Lab {
     pub ports: HashMap<String, u16>,
     /// Every endpoint, in the order the lab reported them.
     pub all: Vec<(String, u16)>,
+    /// gateway fault name -> port of the lab RD Gateways (`Lab::with_gateways`).
+    pub gateways: HashMap<String, u16>,
     pub dir: TempDir,
     log: Arc<Mutex<String>>,
 }
@@ -60,11 +62,23 @@ pub struct Lab {
 impl Lab {
     /// A lab with one endpoint per fault; `quiet` turns off the per-connection log.
     pub fn start_with(faults: &[&str], quiet: bool) -> Lab {
+        Lab::spawn(faults, &[], quiet)
+    }
+
+    /// A lab with one RDP endpoint per fault and one lab RD Gateway per gateway fault.
+    pub fn with_gateways(faults: &[&str], gateway_faults: &[&str]) -> Lab {
+        Lab::spawn(faults, gateway_faults, false)
+    }
+
+    fn spawn(faults: &[&str], gateway_faults: &[&str], quiet: bool) -> Lab {
         let dir = TempDir::new("lab");
         let mut cmd = Command::new(BIN);
         cmd.arg("lab");
         for f in faults {
             cmd.args(["--listen", "127.0.0.1:0", "--fault", f]);
+        }
+        for f in gateway_faults {
+            cmd.args(["--gateway", "127.0.0.1:0", "--gateway-fault", f]);
         }
         if quiet {
             cmd.arg("--quiet");
@@ -84,18 +98,24 @@ impl Lab {
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 // lab listening on 127.0.0.1:PORT (tcp+udp, loopback only): FAULT - ...
-                if let Some(rest) = line.strip_prefix("lab listening on 127.0.0.1:") {
-                    let port: u16 = rest
-                        .split_whitespace()
-                        .next()
-                        .and_then(|p| p.parse().ok())
-                        .unwrap_or(0);
-                    let fault = rest
-                        .split_once("): ")
-                        .and_then(|(_, f)| f.split(' ').next())
-                        .unwrap_or("")
-                        .to_string();
-                    let _ = tx.send((fault, port));
+                // lab gateway listening on 127.0.0.1:PORT (https, loopback only): FAULT - ...
+                for (prefix, gateway) in [
+                    ("lab listening on 127.0.0.1:", false),
+                    ("lab gateway listening on 127.0.0.1:", true),
+                ] {
+                    if let Some(rest) = line.strip_prefix(prefix) {
+                        let port: u16 = rest
+                            .split_whitespace()
+                            .next()
+                            .and_then(|p| p.parse().ok())
+                            .unwrap_or(0);
+                        let fault = rest
+                            .split_once("): ")
+                            .and_then(|(_, f)| f.split(' ').next())
+                            .unwrap_or("")
+                            .to_string();
+                        let _ = tx.send((gateway, fault, port));
+                    }
                 }
                 if let Ok(mut l) = log2.lock() {
                     l.push_str(&line);
@@ -105,18 +125,26 @@ impl Lab {
         });
         let mut ports = HashMap::new();
         let mut all = Vec::new();
-        while all.len() < faults.len() {
-            let (f, p) = rx
+        let mut gateways = HashMap::new();
+        let mut gateways_seen = 0;
+        while all.len() < faults.len() || gateways_seen < gateway_faults.len() {
+            let (gateway, f, p) = rx
                 .recv_timeout(Duration::from_secs(30))
                 .expect("lab reports its ports");
-            ports.insert(f.clone(), p);
-            all.push((f, p));
+            if gateway {
+                gateways.insert(f, p);
+                gateways_seen += 1;
+            } else {
+                ports.insert(f.clone(), p);
+                all.push((f, p));
+            }
         }
         Lab {
             child,
             port: all.first().map(|(_, p)| *p).unwrap_or(0),
             ports,
             all,
+            gateways,
             dir,
             log,
         }

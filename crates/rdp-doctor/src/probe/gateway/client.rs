@@ -25,6 +25,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 use tokio::net::TcpStream;
+use zeroize::Zeroizing;
 
 /// How to reach the gateway and what to prove to it.
 #[derive(Clone)]
@@ -63,14 +64,27 @@ enum Answer {
 
 impl Http {
     async fn request(&mut self, head: &RequestHead, timeout: Duration) -> Answer {
-        if let Err(e) = self.s.write_all(&head.encode()).await {
-            return match net::io_end(&e) {
+        match self.send(&head.encode()).await {
+            Ok(()) => self.answer(timeout).await,
+            Err(a) => a,
+        }
+    }
+
+    /// Writes an encoded request head.
+    async fn send(&mut self, head: &[u8]) -> Result<(), Answer> {
+        if let Err(e) = self.s.write_all(head).await {
+            return Err(match net::io_end(&e) {
                 net::ReadEnd::Reset => Answer::Reset,
                 net::ReadEnd::Eof => Answer::Closed,
                 _ => Answer::Error(e.to_string()),
-            };
+            });
         }
         let _ = self.s.flush().await;
+        Ok(())
+    }
+
+    /// Reads the response head to the request sent.
+    async fn answer(&mut self, timeout: Duration) -> Answer {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             match http1::response_head_status(&self.buf) {
@@ -152,6 +166,42 @@ fn rdg_request(method: &str, host: &str, conn_id: &str, ws_key: Option<&str>) ->
 fn with(mut r: RequestHead, name: &str, value: &str) -> RequestHead {
     r.headers.push(name, value);
     r
+}
+
+/// `with(r, name, value).encode()` for a `value` that carries a secret: the head is encoded
+/// into a buffer sized once (no reallocation leaves a copy behind) and wiped when dropped; the
+/// value never becomes a `String` of the head.
+fn encode_with_secret(r: &RequestHead, name: &str, value: &[u8]) -> Zeroizing<Vec<u8>> {
+    let head = r.encode();
+    // The head ends with the empty line; the field goes before it.
+    let fields = head.strip_suffix(b"\r\n").unwrap_or(&head);
+    let mut out = Zeroizing::new(Vec::with_capacity(
+        fields.len() + name.len() + value.len() + 6,
+    ));
+    out.extend_from_slice(fields);
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value);
+    out.extend_from_slice(b"\r\n\r\n");
+    out
+}
+
+/// The `Authorization` value of Basic (RFC 7617 2), `Basic base64(user:password)`, in buffers
+/// sized once and wiped when dropped.
+fn basic_credentials(user: &str, password: &str) -> Zeroizing<Vec<u8>> {
+    let mut plain = Zeroizing::new(Vec::with_capacity(user.len() + 1 + password.len()));
+    plain.extend_from_slice(user.as_bytes());
+    plain.push(b':');
+    plain.extend_from_slice(password.as_bytes());
+    const PREFIX: &[u8] = b"Basic ";
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let len = base64::encoded_len(plain.len(), true).unwrap_or(0);
+    let mut value = Zeroizing::new(vec![0u8; PREFIX.len() + len]);
+    let (prefix, rest) = value.split_at_mut(PREFIX.len());
+    prefix.copy_from_slice(PREFIX);
+    // `rest` has exactly the encoded length: this cannot fail.
+    let _ = b64.encode_slice(plain.as_slice(), rest);
+    value
 }
 
 /// The status of a CLOSE_CHANNEL the gateway sent while the target's phases ran (set by the
@@ -522,17 +572,21 @@ async fn basic(
             return (af, None);
         }
     }
-    let b64 = base64::engine::general_purpose::STANDARD;
     let user = if creds.domain.is_empty() {
         creds.user.clone()
     } else {
         format!("{}\\{}", creds.domain, creds.user)
     };
-    let plain = zeroize::Zeroizing::new(format!("{user}:{}", creds.password.expose()));
-    let value = zeroize::Zeroizing::new(format!("Basic {}", b64.encode(plain.as_bytes())));
-    let r = with(req.clone(), "Authorization", &value);
-    let answer = http.request(&r, opts.timeout).await;
-    drop(r);
+    let value = basic_credentials(&user, creds.password.expose());
+    let head = encode_with_secret(req, "Authorization", &value);
+    drop(value);
+    let sent = http.send(&head).await;
+    // Written: the head that carries the password is wiped now, before the answer comes.
+    drop(head);
+    let answer = match sent {
+        Ok(()) => http.answer(opts.timeout).await,
+        Err(a) => a,
+    };
     match answer {
         Answer::Head(h) if h.status == 401 => {
             af.outcome = GwAuthOutcome::Rejected;
@@ -711,18 +765,7 @@ async fn legacy(
     opts: &CheckOptions,
 ) -> Result<(PduRx, PduTx), String> {
     let conn_id = rdp_doctor_wire::gateway::guid_text(rand::random());
-    let mut out = connect(addr, gw, opts.timeout)
-        .await
-        .ok_or("no second TLS connection")?;
-    let req = with(
-        rdg_request(RDG_OUT_DATA, &gw.target.host, &conn_id, None),
-        "Content-Length",
-        "0",
-    );
-    let h = authed(&mut out, &req, gw, cert, opts).await?;
-    if h.status != 200 {
-        return Err(format!("OUT channel: {} {}", h.status, h.reason));
-    }
+    let mut out = legacy_channel(addr, gw, cert, opts, &conn_id, RDG_OUT_DATA).await?;
     // Skip the seed bytes (clients skip 10).
     while out.buf.len() < rdp_doctor_wire::gateway::OUT_SEED_LEN {
         let deadline = tokio::time::Instant::now() + opts.timeout;
@@ -731,18 +774,7 @@ async fn legacy(
         }
     }
     out.buf.drain(..rdp_doctor_wire::gateway::OUT_SEED_LEN);
-    let mut inn = connect(addr, gw, opts.timeout)
-        .await
-        .ok_or("no third TLS connection")?;
-    let req = with(
-        rdg_request(RDG_IN_DATA, &gw.target.host, &conn_id, None),
-        "Content-Length",
-        "0",
-    );
-    let h = authed(&mut inn, &req, gw, cert, opts).await?;
-    if h.status != 200 {
-        return Err(format!("IN channel: {} {}", h.status, h.reason));
-    }
+    let mut inn = legacy_channel(addr, gw, cert, opts, &conn_id, RDG_IN_DATA).await?;
     let stream_req = with(
         rdg_request(RDG_IN_DATA, &gw.target.host, &conn_id, None),
         "Transfer-Encoding",
@@ -755,6 +787,37 @@ async fn legacy(
     let rx = PduRx::new(Box::new(out.s), Framing::Raw, Role::Client, out.buf);
     let tx = PduTx::new(Box::new(inn.s), Framing::Chunked, Role::Client);
     Ok((rx, tx))
+}
+
+/// One legacy channel on a TLS connection of its own (the OUT channel on the second, the IN
+/// channel on the third): `method` (`RDG_OUT_DATA` or `RDG_IN_DATA`) with `Content-Length: 0`,
+/// authenticated; open when the gateway answers 200.
+async fn legacy_channel(
+    addr: SocketAddr,
+    gw: &GatewayOptions,
+    cert: Option<&crate::facts::CertFact>,
+    opts: &CheckOptions,
+    conn_id: &str,
+    method: &str,
+) -> Result<Http, String> {
+    let (name, nth) = if method == RDG_OUT_DATA {
+        ("OUT", "second")
+    } else {
+        ("IN", "third")
+    };
+    let mut http = connect(addr, gw, opts.timeout)
+        .await
+        .ok_or_else(|| format!("no {nth} TLS connection"))?;
+    let req = with(
+        rdg_request(method, &gw.target.host, conn_id, None),
+        "Content-Length",
+        "0",
+    );
+    let h = authed(&mut http, &req, gw, cert, opts).await?;
+    if h.status != 200 {
+        return Err(format!("{name} channel: {} {}", h.status, h.reason));
+    }
+    Ok(http)
 }
 
 /// One authenticated request: unauthenticated first, then NTLM or the token.
@@ -963,4 +1026,42 @@ async fn pump(mut rx: PduRx, mut tx: PduTx, mut local: DuplexStream, closed: Clo
     }
     let _ = local.shutdown().await;
     tx.shutdown().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_credentials_are_rfc_7617s() {
+        // RFC 7617 2, the example.
+        let v = basic_credentials("Aladdin", "open sesame");
+        assert_eq!(v.as_slice(), b"Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==");
+        // A domain user, a password whose length needs one padding character.
+        let v = basic_credentials("LAB\\labuser", "LabPass1!");
+        let want = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode("LAB\\labuser:LabPass1!")
+        );
+        assert_eq!(v.as_slice(), want.as_bytes());
+    }
+
+    #[test]
+    fn a_secret_field_encodes_as_the_head_with_it() {
+        let r = with(
+            rdg_request(RDG_OUT_DATA, "gw.example", "{0}", Some("a2V5")),
+            "Content-Length",
+            "0",
+        );
+        let value = b"Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==";
+        let wire = encode_with_secret(&r, "Authorization", value);
+        let plain = with(
+            r.clone(),
+            "Authorization",
+            std::str::from_utf8(value).unwrap_or_default(),
+        );
+        assert_eq!(wire.as_slice(), plain.encode().as_slice());
+        // Sized once: no reallocation left a copy of the value behind.
+        assert_eq!(wire.capacity(), wire.len());
+    }
 }
