@@ -26,8 +26,8 @@ pub type MainAnswer = Option<(X224Outcome, f64)>;
 
 /// The enumeration's TLS-only probe (requestedProtocols PROTOCOL_SSL), lent to the MCS phase
 /// of a check whose main connection selected CredSSP: that phase needs exactly such a
-/// connection, so the check makes one negotiation (and, where TLS is refused, no TLS
-/// handshake) less than with a connection of its own.
+/// connection, so the check makes one connection and X.224 negotiation fewer than with a
+/// connection of its own (the TLS handshake, where TLS is selected, moves with it).
 pub struct TlsOnlyProbe {
     /// The server's answer; `None` when the probe could not connect.
     pub outcome: Option<X224Outcome>,
