@@ -3,8 +3,10 @@
 # scripts, side by side in one run against xrdp (TLS, no NLA, listen backlog 2) and FreeRDP's
 # shadow server (NLA, partly serialised answers), started as tests/support/ starts them.
 #   floor : the server's own time to answer every X.224 negotiation the check makes (its main
-#           request, each enumeration probe that needed a connection, the side connection of the
-#           MCS phase), all sent at once, plus TLS on the first (bench/floor_probe.py, median)
+#           request, each enumeration probe that needed a connection), all sent at once, plus
+#           TLS on the first and on the TLS-only probe when the MCS phase of a CredSSP server
+#           goes on over it (bench/floor_probe.py, median). The MCS phase has no connection of
+#           its own when the enumeration runs, as it does here.
 #   check : `rdp-doctor check` (release build), hyperfine median
 #   nmap  : nmap -p PORT --script rdp-enum-encryption,rdp-ntlm-info,ssl-cert, hyperfine median
 # Target: check/floor <= 1.2 and nmap/check >= 20 on both servers.
@@ -41,12 +43,15 @@ for srv in "xrdp-negotiate:$XRDP_PORT" "freerdp-shadow-nla:$SHADOW_PORT"; do
 import json, sys
 f = json.load(open(sys.argv[1]))["facts"]
 neg = f["negotiation"]
-reqs = [neg["requested_protocols"]]
-reqs += [p["requested"] for p in (f.get("protocols") or {}).get("probes", []) if not p.get("from_main")]
+reqs = [str(neg["requested_protocols"])]
 sel = (neg.get("response") or {}).get("protocol")
-if f.get("mcs") and sel in (2, 8):  # CredSSP selected: MCS runs on a side connection asking for TLS
-    reqs.append(1)
-print(" ".join(map(str, reqs)))
+for p in (f.get("protocols") or {}).get("probes", []):
+    if p.get("from_main"):
+        continue
+    # CredSSP selected: the MCS phase goes on with TLS over the TLS-only probe when it got TLS
+    tls = sel in (2, 8) and p["requested"] == 1 and p["status"] == "accepted" and f.get("mcs")
+    reqs.append("%dt" % p["requested"] if tls else str(p["requested"]))
+print(" ".join(reqs))
 PY
 )
   floor=$(python3 "$ROOT/bench/floor_probe.py" 127.0.0.1 "$port" "$RUNS" "${REQS[@]}" |

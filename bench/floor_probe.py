@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """The floor of a check: the server's own time to answer every X.224 negotiation a check makes,
-all sent at once, plus the TLS handshake on the first. A minimal client, no diagnosis.
+all sent at once, plus the TLS handshakes the check makes. A minimal client, no diagnosis.
 
 Usage: floor_probe.py HOST PORT RUNS REQ [REQ...]
-  REQ: requestedProtocols of one negotiation (decimal); the first one also runs TLS when the
-  server selects a TLS-based protocol. Prints the median and all run times (ms) as JSON.
+  REQ: requestedProtocols of one negotiation (decimal), suffixed `t` when the check runs TLS
+  on that connection too; the first one always runs TLS when the server selects a TLS-based
+  protocol. Prints the median and all run times (ms) as JSON.
 
 Like any client against a small listen backlog (xrdp's is 2), a connect that gets no SYN+ACK
 within 20 ms is abandoned and started again, else one dropped SYN would cost the kernel's 1 s
@@ -48,18 +49,18 @@ async def negotiate(host, port, protocols, tls):
 
 async def once(host, port, reqs):
     t = time.perf_counter()
-    await asyncio.gather(*(negotiate(host, port, r, i == 0) for i, r in enumerate(reqs)))
+    await asyncio.gather(*(negotiate(host, port, r, i == 0 or tls) for i, (r, tls) in enumerate(reqs)))
     return (time.perf_counter() - t) * 1000
 
 
 async def main():
     host, port, runs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-    reqs = [int(r) for r in sys.argv[4:]]
+    reqs = [(int(r.rstrip("t")), r.endswith("t")) for r in sys.argv[4:]]
     times = []
     for _ in range(runs):
         times.append(await once(host, port, reqs))
         await asyncio.sleep(0.05)
-    print(json.dumps({"median_ms": statistics.median(times), "runs_ms": times, "requests": reqs}))
+    print(json.dumps({"median_ms": statistics.median(times), "runs_ms": times, "requests": sys.argv[4:]}))
 
 
 asyncio.run(main())

@@ -11,7 +11,10 @@
 mod support;
 
 use serde_json::Value;
+use std::net::{Shutdown, TcpListener, TcpStream};
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use support::certs::{self, CertName};
 use support::shadow::{ShadowConfig, ShadowServer};
 use support::xrdp::{XrdpConfig, XrdpServer};
@@ -222,6 +225,86 @@ fn freerdp_shadow_nla() {
     // A client with CredSSP turned off fails against it.
     let (v, code) = check(s.port(), &["--sec", "tls"]);
     assert_first(&v, code, "server-requires-nla", "failing");
+}
+
+/// A TCP relay on a kernel-chosen port in front of `to`, counting the connections it accepts.
+fn counting_relay(to: std::net::SocketAddr) -> (u16, Arc<AtomicUsize>) {
+    let l = TcpListener::bind("127.0.0.1:0").expect("relay binds");
+    let port = l.local_addr().expect("relay port").port();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let n = accepted.clone();
+    std::thread::spawn(move || {
+        for c in l.incoming() {
+            let Ok(c) = c else { continue };
+            n.fetch_add(1, Ordering::SeqCst);
+            let Ok(s) = TcpStream::connect(to) else {
+                continue;
+            };
+            for (mut from, mut to) in [
+                (c.try_clone().expect("dup"), s.try_clone().expect("dup")),
+                (s, c),
+            ] {
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut from, &mut to);
+                    let _ = to.shutdown(Shutdown::Write);
+                });
+            }
+        }
+    });
+    (port, accepted)
+}
+
+/// With CredSSP selected, the MCS phase needs a connection that asks for TLS only: the protocol
+/// enumeration's TLS-only probe is that connection (issue 16 §6), so a check opens the main
+/// connection and one per probe, and no other. A relay in front of the shadow server counts
+/// them: with NLA required (the probe's refusal says why MCS is skipped) and with TLS allowed
+/// too (MCS runs on the probe's connection, after its TLS handshake). Without the enumeration
+/// the MCS phase opens its own connection and finds the same.
+#[test]
+fn the_mcs_phase_runs_on_the_tls_only_probe() {
+    for (tls_too, mcs) in [(false, "skipped"), (true, "connected")] {
+        let mut cfg = ShadowConfig::new("nla").cert(Some(CertName::Valid));
+        if tls_too {
+            cfg = cfg.arg("+sec-tls");
+        }
+        let s = ShadowServer::start(cfg).expect("shadow starts");
+        let (port, accepted) = counting_relay(s.socket_addr());
+        let (v, _) = check(port, &[]);
+        let n = accepted.load(Ordering::SeqCst);
+        let f = &v["facts"];
+        assert_eq!(
+            f["negotiation"]["response"]["protocol"], 2,
+            "HYBRID selected"
+        );
+        assert_eq!(f["mcs"]["outcome"], mcs, "{}", f["mcs"]);
+        assert_eq!(f["mcs"]["over"], "tls");
+        let tls = probe(&v, "tls");
+        assert_eq!(tls["status"], if tls_too { "accepted" } else { "refused" });
+        assert!(tls["from_main"].is_null(), "{tls}");
+        // The main connection and each probe's; a probe's abandoned quick attempts may add
+        // connections the relay accepted before the probe gave up on them.
+        let probes = f["protocols"]["probes"].as_array().unwrap();
+        let own: Vec<&Value> = probes.iter().filter(|p| p["from_main"].is_null()).collect();
+        let retries: u64 = own.iter().map(|p| p["retries"].as_u64().unwrap()).sum();
+        let least = 1 + own.len();
+        assert!(
+            (least..=least + retries as usize).contains(&n),
+            "{n} connections for {} probes ({retries} retries), tls_too {tls_too}",
+            own.len()
+        );
+        let (v2, _) = check(port, &["--no-enumerate"]);
+        let timeless = |m: &Value| {
+            let mut m = m.clone();
+            m.as_object_mut().unwrap().remove("duration_ms");
+            m
+        };
+        assert_eq!(timeless(&v2["facts"]["mcs"]), timeless(&f["mcs"]));
+        assert_eq!(
+            accepted.load(Ordering::SeqCst),
+            n + 2,
+            "main and the MCS phase's own"
+        );
+    }
 }
 
 #[test]

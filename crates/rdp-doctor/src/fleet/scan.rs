@@ -372,11 +372,11 @@ mod tests {
         };
         // Quick: one connection (the main connect's witnesses only join a lost SYN).
         assert_eq!(b(Depth::Quick), (1, 4));
-        // + six protocol probes at once, the MCS phase's second connection, and the samples
-        // that settle an unanswered SYN of the burst.
-        assert_eq!(b(Depth::Standard), (11, 9));
+        // + six protocol probes at once (the TLS-only one carries the MCS phase), and the
+        // samples that settle an unanswered SYN of the burst.
+        assert_eq!(b(Depth::Standard), (10, 8));
         // + the MSS retry and its control, the RDP-UDP socket.
-        assert_eq!(b(Depth::Full), (13, 12));
+        assert_eq!(b(Depth::Full), (12, 11));
     }
 
     #[test]

@@ -122,8 +122,12 @@ impl CheckOptions {
         // the main request got no RDP answer (the enumeration is then dropped).
         let probes = count(self.enumerate_protocols, Protocols::ALL.len())
             .max(count(self.identify, identify::CONNECTIONS));
-        // A CredSSP server's MCS phase on a second connection, beside the enumeration.
-        let side_mcs = count(!self.stop_after_tls && self.gateway.is_none(), 1);
+        // A CredSSP server's MCS phase on a second connection; with the enumeration it runs
+        // on the TLS-only probe's connection instead.
+        let side_mcs = count(
+            !self.stop_after_tls && !self.enumerate_protocols && self.gateway.is_none(),
+            1,
+        );
         // The path-MTU retry and its control.
         let mss = count(self.mss_retry, 2);
         let samples = if self.enumerate_protocols {
@@ -174,7 +178,7 @@ pub async fn run(opts: &CheckOptions) -> ProbeRun {
         let (mut gf, opened) = gateway::client::open(opts, gw, t0, &mut tl).await;
         if let Some((stream, closed)) = opened {
             let (confirm_tx, _confirm_rx) = tokio::sync::oneshot::channel();
-            let m = main_chain(stream, None, opts, t0, confirm_tx).await;
+            let m = main_chain(stream, None, opts, t0, confirm_tx, None).await;
             for (phase, s, d) in m.timeline.entries {
                 tl.add(phase, s, d);
             }
@@ -264,6 +268,15 @@ pub async fn run(opts: &CheckOptions) -> ProbeRun {
     // wait for its answer, and all of it is dropped when no Connection Confirm came: against
     // a server that does not speak X.224 at all it would only wait for the same time-outs.
     let (confirm_tx, confirm_rx) = tokio::sync::oneshot::channel();
+    // The enumeration's TLS-only probe doubles as the MCS phase's connection when the main
+    // connection selects CredSSP (without the enumeration, that phase opens its own).
+    let (lend_tx, lend_rx) = match opts.enumerate_protocols {
+        true => {
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            (Some(tx), Some(rx))
+        }
+        false => (None, None),
+    };
     // A second handle on the main socket: its counters are read when the chain is done.
     let stats = net::StatsHandle::of(&stream);
     let main_connect = facts
@@ -272,7 +285,7 @@ pub async fn run(opts: &CheckOptions) -> ProbeRun {
         .find(|a| a.address == addr.ip().to_string())
         .and_then(|a| ConnectSample::of(&a.tcp));
     let main_rtt = main_connect.map(|c| c.ms);
-    let main = main_chain(stream, Some(addr), opts, t0, confirm_tx);
+    let main = main_chain(stream, Some(addr), opts, t0, confirm_tx, lend_rx);
     let protos = async {
         if opts.enumerate_protocols {
             protocols::run(
@@ -283,6 +296,7 @@ pub async fn run(opts: &CheckOptions) -> ProbeRun {
                 main_rtt,
                 opts.client.requested_protocols,
                 confirm_rx,
+                lend_tx,
             )
             .await
         } else {
@@ -427,13 +441,16 @@ struct MainChain {
 
 /// X.224 with the client's request, then TLS and what follows on the same connection.
 /// `addr` is the target's address for the second connections (the MCS phase of a CredSSP
-/// server, the path-MTU retry); `None` through a gateway, where they are not run.
+/// server, the path-MTU retry); `None` through a gateway, where they are not run. `tls_only`
+/// receives the protocol enumeration's TLS-only probe, which the MCS phase of a CredSSP
+/// server uses instead of a connection of its own.
 async fn main_chain<S>(
     mut stream: S,
     addr: Option<SocketAddr>,
     opts: &CheckOptions,
     t0: Instant,
     confirmed: tokio::sync::oneshot::Sender<protocols::MainAnswer>,
+    tls_only: Option<tokio::sync::oneshot::Receiver<protocols::TlsOnlyProbe>>,
 ) -> MainChain
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send,
@@ -469,6 +486,7 @@ where
     let Some(selected) = selected else {
         return out;
     };
+    let tls_only = tls_only.filter(|_| selected != Protocols::RDP);
     let full = opts.auth.as_ref().is_some_and(|a| a.full);
     if selected == Protocols::RDP && opts.stop_after_tls {
         return out;
@@ -492,17 +510,28 @@ where
         }
         return out;
     }
-    // With CredSSP selected, the MCS phase needs a second connection that asks for TLS only;
-    // it runs alongside this one's TLS and CredSSP. With --full the main connection itself
-    // goes on to MCS after CredSSP.
+    // With CredSSP selected, the MCS phase needs a second connection that asks for TLS only
+    // (the enumeration's TLS-only probe when it runs); it runs alongside this one's TLS and
+    // CredSSP. With --full the main connection itself goes on to MCS after CredSSP.
     let side_mcs = if let Some(addr) =
         addr.filter(|_| selected.needs_credssp() && !full && !opts.stop_after_tls)
     {
         let o = opts.clone();
         Some(tokio::spawn(async move {
-            mcs_over_tls_only(addr, &o, t0).await
+            // The enumeration always answers when it runs; should it end without (a task
+            // that died), the phase opens its connection as without the enumeration.
+            let lent = match tls_only {
+                Some(rx) => rx.await.ok(),
+                None => None,
+            };
+            match lent {
+                Some(probe) => mcs_on_tls_only(probe, &o, t0).await,
+                None => mcs_over_tls_only(addr, &o, t0).await,
+            }
         }))
     } else {
+        // Not needed: the enumeration closes its TLS-only probe as soon as it ends.
+        drop(tls_only);
         None
     };
     // TLS (SSL, HYBRID, HYBRID_EX, RDSTLS and RDSAAD all start with a TLS handshake)
@@ -750,18 +779,49 @@ async fn mcs_over_tls_only(
     t0: Instant,
 ) -> (McsFact, Option<(f64, f64)>) {
     let (_, stream) = net::connect(addr, opts.timeout, net::ConnectOpts::default()).await;
-    let Some(mut stream) = stream else {
-        return (
+    let probe = match stream {
+        Some(mut stream) => {
+            let neg = x224::negotiate(&mut stream, Protocols::SSL, None, opts.timeout).await;
+            protocols::TlsOnlyProbe {
+                outcome: Some(neg.outcome),
+                stream: Some(stream),
+            }
+        }
+        None => protocols::TlsOnlyProbe {
+            outcome: None,
+            stream: None,
+        },
+    };
+    mcs_on_tls_only(probe, opts, t0).await
+}
+
+/// The MCS phase on a connection that asked for TLS only (`probe`: the server's answer and
+/// the connection): TLS, then MCS Connect Initial; skipped, saying why, when the server did not
+/// select TLS.
+async fn mcs_on_tls_only(
+    probe: protocols::TlsOnlyProbe,
+    opts: &CheckOptions,
+    t0: Instant,
+) -> (McsFact, Option<(f64, f64)>) {
+    let failed = || {
+        (
             mcs::skipped(
                 SecurityLayer::Tls,
                 "a second connection for the MCS phase failed".into(),
             ),
             None,
-        );
+        )
     };
-    let neg = x224::negotiate(&mut stream, Protocols::SSL, None, opts.timeout).await;
-    match &neg.outcome {
-        X224Outcome::Selected { protocol, .. } if *protocol == Protocols::SSL => {}
+    let Some(outcome) = probe.outcome else {
+        return failed();
+    };
+    let stream = match &outcome {
+        X224Outcome::Selected { protocol, .. } if *protocol == Protocols::SSL => {
+            match probe.stream {
+                Some(s) => s,
+                None => return failed(),
+            }
+        }
         X224Outcome::Failure { code, name } => {
             let why = if *code == 5 {
                 "the server requires NLA (HYBRID_REQUIRED_BY_SERVER to a TLS-only request): the MCS phase needs credentials (check --user USER --full)".to_string()
@@ -782,7 +842,7 @@ async fn mcs_over_tls_only(
                 None,
             )
         }
-    }
+    };
     let tr = tls::handshake(stream, &opts.target.host, opts.timeout).await;
     let Some(mut s) = tr.stream else {
         return (

@@ -25,6 +25,21 @@ pub struct ProtocolsRun {
 /// connection got no Connection Confirm (no answer, not RDP, reset...).
 pub type MainAnswer = Option<(X224Outcome, f64)>;
 
+/// The enumeration's TLS-only probe (requestedProtocols PROTOCOL_SSL), lent to the MCS phase
+/// of a check whose main connection selected CredSSP: that phase needs exactly such a
+/// connection, so the check makes one connection and X.224 negotiation fewer than with a
+/// connection of its own (the TLS handshake, where TLS is selected, moves with it).
+pub struct TlsOnlyProbe {
+    /// The server's answer; `None` when the probe could not connect.
+    pub outcome: Option<X224Outcome>,
+    /// The connection, only when the server selected PROTOCOL_SSL (the MCS phase goes on
+    /// with TLS on it); otherwise it is closed after the Connection Confirm as usual.
+    pub stream: Option<tokio::net::TcpStream>,
+}
+
+/// Where the TLS-only probe is handed over (at most once, from whichever attempt connects).
+type Lend = std::sync::Arc<std::sync::Mutex<Option<tokio::sync::oneshot::Sender<TlsOnlyProbe>>>>;
+
 /// The shortest wait for a SYN+ACK before a connect is abandoned and started again.
 const SYN_WAIT_MIN: Duration = Duration::from_millis(20);
 /// The longest: a server this slow to complete a handshake gets the kernel's own
@@ -99,7 +114,10 @@ enum Attempt {
 /// [`syn_wait`] (an accept queue that overflowed drops it) is abandoned and retried, and
 /// the number in flight halves; each completed probe lets one more run. Returns `None` when
 /// the main connection got no Connection Confirm: against a server that does not speak X.224
-/// the probes would only wait for the same time-outs again.
+/// the probes would only wait for the same time-outs again. With `lend`, the TLS-only probe's
+/// answer (and, when PROTOCOL_SSL was selected, its connection) is sent there once it ends;
+/// a receiver that was dropped (the check does not need it) closes the connection.
+#[allow(clippy::too_many_arguments)]
 pub async fn run(
     addr: SocketAddr,
     timeout: Duration,
@@ -108,6 +126,7 @@ pub async fn run(
     rtt_ms: Option<f64>,
     main_requested: Protocols,
     main: tokio::sync::oneshot::Receiver<MainAnswer>,
+    lend: Option<tokio::sync::oneshot::Sender<TlsOnlyProbe>>,
 ) -> Option<ProtocolsRun> {
     use std::collections::VecDeque;
     let start_ms = net::ms(t0.elapsed());
@@ -126,6 +145,7 @@ pub async fn run(
             pending.push_back((i, p, 0));
         }
     }
+    let lend: Option<Lend> = lend.map(|l| std::sync::Arc::new(std::sync::Mutex::new(Some(l))));
     let mut main = Some(main);
     let mut window = all.len();
     let mut in_flight = 0usize;
@@ -143,6 +163,7 @@ pub async fn run(
             };
             in_flight += 1;
             let quick = tries < QUICK_ATTEMPTS;
+            let lend = lend.clone().filter(|_| p == SecurityProtocol::Tls);
             set.spawn(async move {
                 let a = attempt(
                     addr,
@@ -150,6 +171,7 @@ pub async fn run(
                     timeout,
                     if quick { wait } else { connect_timeout },
                     quick,
+                    lend,
                 )
                 .await;
                 (i, p, tries, a)
@@ -183,9 +205,9 @@ pub async fn run(
                 in_flight -= 1;
                 let Ok((i, p, tries, a)) = r else { continue };
                 match a {
-                    Attempt::Done(mut probe, c, retrans) => {
+                    Attempt::Done(mut probe, c, stats) => {
                         probe.retries = tries;
-                        done.push((i, *probe, c, retrans));
+                        done.push((i, *probe, c, stats));
                         window = (window + 1).min(all.len());
                     }
                     Attempt::Again => {
@@ -214,13 +236,14 @@ pub async fn run(
 }
 
 /// One connection asking for exactly `p`. A quick attempt whose connect times out is
-/// `Again` (nothing recorded); any other end is the probe's answer.
+/// `Again` (nothing recorded); any other end is the probe's answer, handed to `lend` too.
 async fn attempt(
     addr: SocketAddr,
     p: SecurityProtocol,
     timeout: Duration,
     connect_timeout: Duration,
     quick: bool,
+    lend: Option<Lend>,
 ) -> Attempt {
     let started = std::time::Instant::now();
     let (tcp, stream) = net::connect(addr, connect_timeout, net::ConnectOpts::default()).await;
@@ -229,25 +252,35 @@ async fn attempt(
     }
     let connect = super::ConnectSample::of(&tcp);
     let mut stats = None;
+    let mut kept = None;
     let response = match stream {
         Some(mut s) => {
             let o = x224::negotiate(&mut s, p.bits(), None, timeout)
                 .await
                 .outcome;
             stats = rdp_doctor_sys::tcp_stats(&s);
+            kept = Some(s);
             o
         }
         None => X224Outcome::Error {
             error: format!("TCP connect failed: {}", describe_tcp(&tcp)),
         },
     };
+    let duration_ms = net::ms(started.elapsed());
+    if let Some(tx) = lend.and_then(|l| l.lock().ok().and_then(|mut l| l.take())) {
+        let ssl = matches!(&response, X224Outcome::Selected { protocol, .. } if *protocol == Protocols::SSL);
+        let _ = tx.send(TlsOnlyProbe {
+            outcome: kept.is_some().then(|| response.clone()),
+            stream: kept.filter(|_| ssl),
+        });
+    }
     let status = x224::probe_status(p.bits(), &response);
     Attempt::Done(
         Box::new(ProtocolProbe {
             protocol: p,
             requested: p.bits(),
             status,
-            duration_ms: net::ms(started.elapsed()),
+            duration_ms,
             response,
             from_main: false,
             retries: 0,
