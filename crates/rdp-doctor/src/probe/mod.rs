@@ -287,21 +287,31 @@ pub async fn run(opts: &CheckOptions) -> ProbeRun {
     let main_rtt = main_connect.map(|c| c.ms);
     let main = main_chain(stream, Some(addr), opts, t0, confirm_tx, lend_rx);
     let protos = async {
-        if opts.enumerate_protocols {
-            protocols::run(
-                addr,
-                opts.timeout,
-                opts.timeout,
-                t0,
-                main_rtt,
-                opts.client.requested_protocols,
-                confirm_rx,
-                lend_tx,
-            )
-            .await
-        } else {
-            None
+        if !opts.enumerate_protocols {
+            return None;
         }
+        let p = protocols::run(
+            addr,
+            opts.timeout,
+            opts.timeout,
+            t0,
+            main_rtt,
+            opts.client.requested_protocols,
+            confirm_rx,
+            lend_tx,
+        )
+        .await?;
+        // A SYN of the burst that went unanswered is the server's accept queue or the path,
+        // and the burst's SYNs are not counted; a few samples with nothing else of ours in
+        // the queue tell the two apart (at 30 % loss they took the checks that found no loss
+        // from 1 in 60 to none in 40). They run beside the rest of the main chain.
+        let ambiguous = p.fact.probes.iter().any(|x| x.retries > 0);
+        let extra = if ambiguous {
+            AMBIGUITY_SAMPLES.saturating_sub(opts.samples.max(1))
+        } else {
+            0
+        };
+        Some((p, path_samples(addr, extra, opts).await))
     };
     let udp = async {
         if opts.udp {
@@ -345,7 +355,8 @@ pub async fn run(opts: &CheckOptions) -> ProbeRun {
         stats.and_then(|h| h.read()).as_ref(),
         main_connect.and_then(|c| c.syn_retransmits),
     );
-    if let Some(p) = p {
+    if let Some((p, extra)) = p {
+        extra.add_to(&mut rtts, &mut loss, &mut failed_connects);
         tl.add(Phase::Protocols, p.start_ms, p.duration_ms);
         // The enumeration is a burst of connections: a small accept queue can drop one of its
         // SYNs (a 1 s retransmission that is the server's backlog, not the path). Its lossy
@@ -359,35 +370,10 @@ pub async fn run(opts: &CheckOptions) -> ProbeRun {
         tl.add(Phase::Udp, s, f.duration_ms);
         facts.udp = Some(f);
     }
-    // Extra samples of the light phases, one after another. A sample connect that gets no
-    // answer at all, to an address that just worked, lost every SYN it sent: loss too.
-    // A SYN of the enumeration's burst that went unanswered is the server's accept queue or
-    // the path, and its SYNs are not counted; a few samples with nothing else in flight then
-    // tell the two apart (at 30 % loss they took the checks that found no loss from 1 in 60
-    // to none).
-    let ambiguous = facts
-        .protocols
-        .as_ref()
-        .is_some_and(|p| p.probes.iter().any(|x| x.retries > 0));
-    let samples = if ambiguous {
-        opts.samples.max(AMBIGUITY_SAMPLES)
-    } else {
-        opts.samples
-    };
-    for _ in 1..samples.max(1) {
-        let (o, s) = net::connect(addr, opts.timeout, net::ConnectOpts::default()).await;
-        if matches!(o, TcpOutcome::Filtered { .. }) {
-            failed_connects += 1;
-            loss.unanswered(opts.timeout);
-        }
-        if let (Some(c), Some(mut s)) = (ConnectSample::of(&o), s) {
-            rtts.push(c);
-            loss.connect(&c);
-            let _ =
-                x224::negotiate(&mut s, opts.client.requested_protocols, None, opts.timeout).await;
-            loss.connection(rdp_doctor_sys::tcp_stats(&s).as_ref(), c.syn_retransmits);
-        }
-    }
+    // The samples asked for (`--samples`), one after another, after everything else.
+    path_samples(addr, opts.samples.max(1) - 1, opts)
+        .await
+        .add_to(&mut rtts, &mut loss, &mut failed_connects);
     let mut path = measured_path(&rtts, &loss);
     path.failed_connects = failed_connects;
     path.mss_retry = m.mss_retry;
@@ -939,6 +925,45 @@ impl ConnectSample {
             None => self.ms >= 1000.0,
         }
     }
+}
+
+/// What path samples measured.
+#[derive(Default)]
+struct PathSamples {
+    rtts: Vec<ConnectSample>,
+    loss: loss::Counter,
+    failed: u32,
+}
+
+impl PathSamples {
+    fn add_to(self, rtts: &mut Vec<ConnectSample>, l: &mut loss::Counter, failed: &mut u32) {
+        rtts.extend(self.rtts);
+        l.merge(&self.loss);
+        *failed += self.failed;
+    }
+}
+
+/// `n` samples of the light phases (TCP connect + X.224 with the client's request), one after
+/// another. A sample connect that gets no answer at all, to an address that just worked, lost
+/// every SYN it sent: loss too.
+async fn path_samples(addr: SocketAddr, n: u32, opts: &CheckOptions) -> PathSamples {
+    let mut out = PathSamples::default();
+    for _ in 0..n {
+        let (o, s) = net::connect(addr, opts.timeout, net::ConnectOpts::default()).await;
+        if matches!(o, TcpOutcome::Filtered { .. }) {
+            out.failed += 1;
+            out.loss.unanswered(opts.timeout);
+        }
+        if let (Some(c), Some(mut s)) = (ConnectSample::of(&o), s) {
+            out.rtts.push(c);
+            out.loss.connect(&c);
+            let _ =
+                x224::negotiate(&mut s, opts.client.requested_protocols, None, opts.timeout).await;
+            out.loss
+                .connection(rdp_doctor_sys::tcp_stats(&s).as_ref(), c.syn_retransmits);
+        }
+    }
+    out
 }
 
 /// The path fact of a run: round trips from the clean connects, loss from the counter.
