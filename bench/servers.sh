@@ -26,11 +26,15 @@ start_servers() {
     -keyout "$WORK/key.pem" -out "$WORK/cert.pem" 2>/dev/null
   [ -s /etc/xrdp/rsakeys.ini ] || xrdp-keygen xrdp /etc/xrdp/rsakeys.ini >/dev/null
 
-  # xrdp, security_layer=negotiate, one process (fork=false), as tests/support/xrdp.rs
+  # xrdp, security_layer=negotiate, one process (fork=false), tcp_nodelay as Debian's
+  # /etc/xrdp/xrdp.ini and tests/support/xrdp.rs (without it xrdp's MCS answer waits
+  # ~40 ms for the client's delayed ACK: Nagle)
   mkdir -p "$WORK/xrdp"
   cat > "$WORK/xrdp/xrdp.ini" <<INI
 [Globals]
 fork=false
+tcp_nodelay=true
+tcp_keepalive=true
 port=tcp://127.0.0.1:$XRDP_PORT
 security_layer=negotiate
 crypt_level=high
