@@ -195,12 +195,23 @@ fn colour_codes_do_not_eat_the_summary_padding() {
     let pick = |out: &str| -> Vec<String> {
         out.lines()
             .map(plain)
-            .filter(|l| l.starts_with("  Security:") || l.starts_with("  Round trip:"))
+            .filter(|l| {
+                l.starts_with("  Security:")
+                    || l.starts_with("  Round trip:")
+                    || l.starts_with("  Loss:")
+            })
             .collect()
     };
     let without = pick(&run(&["check", "--ca", &ca, &target], false));
     let with = pick(&run(&["check", "--ca", &ca, &target], true));
     assert!(!without.is_empty());
+    // The measured loss and how sure it is (loopback: none).
+    assert!(
+        without
+            .iter()
+            .any(|l| l.contains("transmissions lost (95 % confidence: below ")),
+        "{without:?}"
+    );
     assert_eq!(without.len(), with.len());
     for (a, b) in without.iter().zip(&with) {
         // the value starts in the same column, with or without colour

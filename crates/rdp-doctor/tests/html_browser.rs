@@ -306,6 +306,14 @@ fn check_and_scan_html_load_in_a_real_browser_and_stay_inert() {
         }
         // the waterfall drew one bar per measured phase
         assert!(r.dom.contains("<svg class=\"waterfall\""), "{}", c.fault);
+        // the measured loss, with how sure it is (loopback: none)
+        assert!(
+            r.dom.contains("none of ")
+                && r.dom
+                    .contains(" transmissions lost (95 % confidence: below "),
+            "{}: no loss row",
+            c.fault
+        );
         if c.fault == "hostile-strings" {
             // shown as text, where the subject and the NTLM names are
             assert!(r.dom.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
