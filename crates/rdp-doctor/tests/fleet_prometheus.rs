@@ -240,9 +240,29 @@ scrape_configs:
     let nla = query("probe_rdp_nla_required");
     assert_eq!(value_of(&nla, &inst("healthy")), Some(1.0));
     assert_eq!(value_of(&nla, &inst("server-requires-tls")), Some(0.0));
+    // Loss measured on every probe, none on loopback.
+    let loss = query("probe_rdp_loss_ratio");
+    assert_eq!(loss.len(), faults.len(), "{loss:?}");
+    assert!(loss.iter().all(|(_, v)| *v == 0.0), "{loss:?}");
+    let sent = query("sum%20by%20(instance)%20(probe_rdp_transmissions{outcome=\"sent\"})");
+    assert_eq!(sent.len(), faults.len(), "{sent:?}");
+    assert!(sent.iter().all(|(_, v)| *v >= 1.0), "{sent:?}");
     let findings = query("probe_rdp_finding");
     assert!(findings.iter().any(|(i, _)| *i == inst("cert-expired")));
-    let up = query("up{job=\"rdp-doctor-exporter\"}");
+    // The exporter's own job is scraped on its own schedule (Prometheus spreads the jobs'
+    // first scrapes over the interval): wait for it too (seen missing once on a clean CI run,
+    // with every probe target already in).
+    let up = loop {
+        let rows = query("up{job=\"rdp-doctor-exporter\"}");
+        if !rows.is_empty() {
+            break rows;
+        }
+        assert!(
+            start.elapsed() < deadline,
+            "the exporter's own job was never scraped"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    };
     assert_eq!(up.len(), 1);
     assert_eq!(up[0].1, 1.0, "the exporter's own /metrics is scraped");
 
