@@ -688,6 +688,18 @@ const GATEWAY_PASSWORD_ENV: &str = "RDP_DOCTOR_GATEWAY_PASSWORD";
 /// An RD Gateway access token (PAA), as the .rdp file's gatewayaccesstoken.
 const GATEWAY_TOKEN_ENV: &str = "RDP_DOCTOR_GATEWAY_TOKEN";
 
+/// The lab is a deliberately broken server: it listens on loopback only, unless told
+/// `--allow-remote`.
+fn lab_may_listen(addr: std::net::SocketAddr, allow_remote: bool) -> Result<(), String> {
+    if addr.ip().is_loopback() || allow_remote {
+        Ok(())
+    } else {
+        Err(format!(
+            "{addr} is not a loopback address; the lab is a deliberately broken server, pass --allow-remote to expose it"
+        ))
+    }
+}
+
 fn run_lab(a: LabArgs) -> Exit {
     use rdp_doctor::lab::{self, Endpoint, Fault};
     if a.list {
@@ -774,10 +786,8 @@ fn run_lab(a: LabArgs) -> Exit {
         .map(|e| e.addr)
         .chain(gateways.iter().map(|g| g.addr));
     for addr in all_addrs {
-        if !addr.ip().is_loopback() && !a.allow_remote {
-            return fail(&format!(
-                "{addr} is not a loopback address; the lab is a deliberately broken server, pass --allow-remote to expose it"
-            ));
+        if let Err(e) = lab_may_listen(addr, a.allow_remote) {
+            return fail(&e);
         }
     }
     let rt = match runtime() {
@@ -854,10 +864,8 @@ fn run_lab_schedule(a: &LabArgs, spec: &str) -> Exit {
         Ok(_) => return fail("--schedule serves one --listen address (no ranges)"),
         Err(e) => return fail(&e),
     };
-    if !addr.ip().is_loopback() && !a.allow_remote {
-        return fail(&format!(
-            "{addr} is not a loopback address; the lab is a deliberately broken server, pass --allow-remote to expose it"
-        ));
+    if let Err(e) = lab_may_listen(addr, a.allow_remote) {
+        return fail(&e);
     }
     let rt = match runtime() {
         Ok(r) => r,

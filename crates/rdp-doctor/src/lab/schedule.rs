@@ -156,12 +156,7 @@ pub async fn start(
         let spki = key
             .cert
             .first()
-            .and_then(|c| {
-                use x509_parser::prelude::FromDer;
-                x509_parser::certificate::X509Certificate::from_der(c.as_ref())
-                    .ok()
-                    .map(|(_, x)| x.public_key().subject_public_key.data.to_vec())
-            })
+            .and_then(|c| crate::probe::auth::subject_public_key(c.as_ref()))
             .unwrap_or_default();
         let sh = Arc::new(Shared {
             fault,
