@@ -123,6 +123,30 @@ enum Expiry {
     NotYetValid,
 }
 
+/// A sample for tests: TCP in `tcp_ms`, X.224 1 ms, TLS 4 ms, HYBRID_EX with NLA and no
+/// certificate when `up`; refused when not.
+#[cfg(test)]
+pub(crate) fn test_sample(at_ms: u64, up: bool, tcp_ms: f64) -> Sample {
+    let step = |ms: f64| if up { Step::Ok { ms } } else { Step::Skipped };
+    Sample {
+        at_ms,
+        listener: if up { Listener::Up } else { Listener::Refused },
+        tcp: if up {
+            Step::Ok { ms: tcp_ms }
+        } else {
+            Step::Failed {
+                ms: 0.1,
+                why: "refused".into(),
+            }
+        },
+        x224: step(1.0),
+        tls: step(4.0),
+        protocol: up.then(|| "HYBRID_EX".to_string()),
+        nla: up.then_some(true),
+        cert: None,
+    }
+}
+
 /// One cheap sample.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Sample {

@@ -160,34 +160,10 @@ pub fn timeline_line(c: &Change, started_unix_ms: i64, now_ms: u64, width: usize
 mod tests {
     #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
     use super::*;
-    use crate::history::{Config, Kind, Level, Listener, Step};
+    use crate::history::{Config, Kind, Level};
 
     fn sample(at_ms: u64, up: bool) -> Sample {
-        Sample {
-            at_ms,
-            listener: if up { Listener::Up } else { Listener::Refused },
-            tcp: if up {
-                Step::Ok { ms: 0.5 }
-            } else {
-                Step::Failed {
-                    ms: 0.1,
-                    why: "refused".into(),
-                }
-            },
-            x224: if up {
-                Step::Ok { ms: 1.0 }
-            } else {
-                Step::Skipped
-            },
-            tls: if up {
-                Step::Ok { ms: 4.0 }
-            } else {
-                Step::Skipped
-            },
-            protocol: up.then(|| "HYBRID_EX".to_string()),
-            nla: up.then_some(true),
-            cert: None,
-        }
+        crate::history::test_sample(at_ms, up, 0.5)
     }
 
     #[test]

@@ -1,36 +1,12 @@
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 
 use super::*;
-use crate::history::{CertSeen, Config, FullSummary, Listener, Sample, Step};
+use crate::history::{CertSeen, Config, FullSummary, Sample};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 
 fn sample(at_ms: u64, up: bool, cert: &str, days: i64) -> Sample {
     Sample {
-        at_ms,
-        listener: if up { Listener::Up } else { Listener::Refused },
-        tcp: if up {
-            Step::Ok {
-                ms: 0.2 + (at_ms % 7) as f64 / 10.0,
-            }
-        } else {
-            Step::Failed {
-                ms: 0.1,
-                why: "refused".into(),
-            }
-        },
-        x224: if up {
-            Step::Ok { ms: 1.0 }
-        } else {
-            Step::Skipped
-        },
-        tls: if up {
-            Step::Ok { ms: 4.0 }
-        } else {
-            Step::Skipped
-        },
-        protocol: up.then(|| "HYBRID_EX".to_string()),
-        nla: up.then_some(true),
         cert: up.then(|| CertSeen {
             sha256: format!("{cert}{}", "0".repeat(62)),
             days_left: days,
@@ -38,6 +14,7 @@ fn sample(at_ms: u64, up: bool, cert: &str, days: i64) -> Sample {
             not_yet_valid: false,
             subject: "CN=lab".into(),
         }),
+        ..crate::history::test_sample(at_ms, up, 0.2 + (at_ms % 7) as f64 / 10.0)
     }
 }
 
