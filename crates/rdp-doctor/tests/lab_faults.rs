@@ -184,6 +184,13 @@ fn lab_stays_on_loopback_by_default() {
         .expect("runs");
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--allow-remote"));
+    // The flapping lab too.
+    let out = Command::new(BIN)
+        .args(["lab", "--listen", "0.0.0.0:0", "--schedule", "healthy:2s"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--allow-remote"));
 }
 
 /// Bad input is a clear error with exit code 3, never a panic.
