@@ -587,24 +587,34 @@ async fn basic(
         Ok(()) => http.answer(opts.timeout).await,
         Err(a) => a,
     };
+    match verdict(&mut af, answer) {
+        Ok(h) => (af, h.map(Some)),
+        Err(other) => {
+            af.outcome = GwAuthOutcome::Failed;
+            af.detail = Some(format!("answer to Basic: {}", describe(&other)));
+            (af, None)
+        }
+    }
+}
+
+/// The gateway's answer to the request that carried the credentials: 401 is a rejection
+/// (`Ok(None)`); 400, 5xx, 101 and 200 mean the credentials were accepted and what remains
+/// is the upgrade's answer (`Ok(Some(head))`); anything else is for the caller (`Err`).
+fn verdict(af: &mut GwAuthFact, answer: Answer) -> Result<Option<ResponseHead>, Answer> {
     match answer {
         Answer::Head(h) if h.status == 401 => {
             af.outcome = GwAuthOutcome::Rejected;
             af.status = Some(401);
-            (af, None)
+            Ok(None)
         }
         Answer::Head(h)
             if h.status == 400 || h.status >= 500 || h.status == 101 || h.status == 200 =>
         {
             af.outcome = GwAuthOutcome::Accepted;
             af.status = Some(h.status);
-            (af, Some(Some(h)))
+            Ok(Some(h))
         }
-        other => {
-            af.outcome = GwAuthOutcome::Failed;
-            af.detail = Some(format!("answer to Basic: {}", describe(&other)));
-            (af, None)
-        }
+        other => Err(other),
     }
 }
 
@@ -699,20 +709,11 @@ async fn ntlm_legs(
         "Authorization",
         &format!("{scheme} {}", b64.encode(&out.authenticate)),
     );
-    match http.request(&r2, opts.timeout).await {
-        Answer::Head(h) if h.status == 401 => {
-            af.outcome = GwAuthOutcome::Rejected;
-            af.status = Some(401);
-            (af, None)
-        }
-        Answer::Head(h)
-            if h.status == 400 || h.status >= 500 || h.status == 101 || h.status == 200 =>
-        {
-            // Authenticated; what remains is the upgrade's answer.
-            af.outcome = GwAuthOutcome::Accepted;
-            af.status = Some(h.status);
-            (af, Some(h))
-        }
+    let answer = match verdict(&mut af, http.request(&r2, opts.timeout).await) {
+        Ok(h) => return (af, h),
+        Err(other) => other,
+    };
+    match answer {
         Answer::Head(h) => {
             af.outcome = GwAuthOutcome::Failed;
             af.status = Some(h.status);
