@@ -3,9 +3,10 @@
 # scripts, side by side in one run against xrdp (TLS, no NLA, listen backlog 2) and FreeRDP's
 # shadow server (NLA, partly serialised answers), started as tests/support/ starts them.
 #   floor : the server's own time to answer every X.224 negotiation the check makes (its main
-#           request, each enumeration probe that needed a connection), all sent at once, plus
-#           TLS on the first and on the TLS-only probe when the MCS phase of a CredSSP server
-#           goes on over it (bench/floor_probe.py, median). The MCS phase has no connection of
+#           request, each enumeration request that needed a connection: the rarely accepted
+#           protocols asked together are one), all sent at once, plus TLS on the first and
+#           on the TLS-only probe when the MCS phase of a CredSSP server goes on over it
+#           (bench/floor_probe.py, median). The MCS phase has no connection of
 #           its own when the enumeration runs, as it does here.
 #   check : `rdp-doctor check` (release build), hyperfine median
 #   nmap  : nmap -p PORT --script rdp-enum-encryption,rdp-ntlm-info,ssl-cert, hyperfine median
@@ -45,8 +46,12 @@ f = json.load(open(sys.argv[1]))["facts"]
 neg = f["negotiation"]
 reqs = [str(neg["requested_protocols"])]
 sel = (neg.get("response") or {}).get("protocol")
-for p in (f.get("protocols") or {}).get("probes", []):
-    if p.get("from_main"):
+prot = f.get("protocols") or {}
+# one request for the rarely accepted protocols, then one for each it did not settle
+if prot.get("together"):
+    reqs.append(str(prot["together"]["requested"]))
+for p in prot.get("probes", []):
+    if p.get("from_main") or (prot.get("together") and p["requested"] == prot["together"]["requested"]):
         continue
     # CredSSP selected: the MCS phase goes on with TLS over the TLS-only probe when it got TLS
     tls = sel in (2, 8) and p["requested"] == 1 and p["status"] == "accepted" and f.get("mcs")

@@ -395,6 +395,7 @@ pub fn protocols(nla: Support, tls: Support, accepted: &[SecurityProtocol]) -> P
         nla,
         tls,
         standard_rdp: Allowance::Refused,
+        together: None,
     }
 }
 

@@ -95,6 +95,22 @@ fn xrdp_negotiate() {
     assert_eq!(hybrid["status"], "refused");
     assert_eq!(hybrid["response"]["outcome"], "selected");
     assert_eq!(hybrid["response"]["protocol"], 0);
+    // Asked together, hybrid_ex, rdstls and rdsaad get a disconnect (xrdp's answer to
+    // PROTOCOL_RDSAAD), which settles none of them: each is then asked alone.
+    let together = &v["facts"]["protocols"]["together"];
+    assert_eq!(together["requested"], 0x1C, "{together}");
+    assert_eq!(
+        together["response"]["outcome"], "unexpected-pdu",
+        "{together}"
+    );
+    for (p, bits, status) in [
+        ("hybrid_ex", 8, "refused"),
+        ("rdstls", 4, "refused"),
+        ("rdsaad", 16, "error"),
+    ] {
+        assert_eq!(probe(&v, p)["requested"], bits, "{p}");
+        assert_eq!(probe(&v, p)["status"], status, "{p}");
+    }
     assert_eq!(v["facts"]["certificate"]["trusted"], true);
     assert_eq!(v["facts"]["certificate"]["name_matches"], true);
     assert_eq!(v["facts"]["mcs"]["outcome"], "connected");
@@ -256,7 +272,8 @@ fn counting_relay(to: std::net::SocketAddr) -> (u16, Arc<AtomicUsize>) {
 
 /// With CredSSP selected, the MCS phase needs a connection that asks for TLS only: the protocol
 /// enumeration's TLS-only probe is that connection (issue 16 §6), so a check opens the main
-/// connection and one per probe, and no other. A relay in front of the shadow server counts
+/// connection and one per enumeration request, and no other; the rarely accepted protocols
+/// the server refuses cost one connection, not three. A relay in front of the shadow server counts
 /// them: with NLA required (the probe's refusal says why MCS is skipped) and with TLS allowed
 /// too (MCS runs on the probe's connection, after its TLS handshake). Without the enumeration
 /// the MCS phase opens its own connection and finds the same.
@@ -281,16 +298,38 @@ fn the_mcs_phase_runs_on_the_tls_only_probe() {
         let tls = probe(&v, "tls");
         assert_eq!(tls["status"], if tls_too { "accepted" } else { "refused" });
         assert!(tls["from_main"].is_null(), "{tls}");
-        // The main connection and each probe's; a probe's abandoned quick attempts may add
-        // connections the relay accepted before the probe gave up on them.
+        // The server refuses hybrid_ex, rdstls and rdsaad: one request for the three settles
+        // them (a Negotiation Failure refuses each protocol requested).
+        let together = &f["protocols"]["together"];
+        assert_eq!(together["requested"], 0x1C, "{together}");
+        // HYBRID_REQUIRED_BY_SERVER; SSL_REQUIRED_BY_SERVER when TLS is allowed too
+        let code = if tls_too { 1 } else { 5 };
+        assert_eq!(together["response"]["code"], code, "{together}");
+        for p in ["hybrid_ex", "rdstls", "rdsaad"] {
+            assert_eq!(probe(&v, p)["status"], "refused");
+            assert_eq!(probe(&v, p)["requested"], 0x1C);
+        }
+        // The main connection and one per request: rdp alone, tls alone, the three together;
+        // a request's abandoned quick attempts may add connections the relay accepted before
+        // the probe gave up on them.
         let probes = f["protocols"]["probes"].as_array().unwrap();
         let own: Vec<&Value> = probes.iter().filter(|p| p["from_main"].is_null()).collect();
-        let retries: u64 = own.iter().map(|p| p["retries"].as_u64().unwrap()).sum();
-        let least = 1 + own.len();
+        let requests: std::collections::BTreeMap<u64, u64> = own
+            .iter()
+            .map(|p| {
+                (
+                    p["requested"].as_u64().unwrap(),
+                    p["retries"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(requests.len(), 3, "{requests:?}");
+        let retries: u64 = requests.values().sum();
+        let least = 1 + requests.len();
         assert!(
             (least..=least + retries as usize).contains(&n),
-            "{n} connections for {} probes ({retries} retries), tls_too {tls_too}",
-            own.len()
+            "{n} connections for {} requests ({retries} retries), tls_too {tls_too}",
+            requests.len()
         );
         let (v2, _) = check(port, &["--no-enumerate"]);
         let timeless = |m: &Value| {

@@ -323,7 +323,7 @@ pub fn client_vs_probe(rdp: &RdpFile, facts: &Facts, ctx: &Context, out: &mut Ve
                         "client-rdsaad-not-accepted",
                         vec![
                             format!(".rdp file: {}", ev_setting(rdp, "enablerdsaadauth")),
-                            format!("probe: PROTOCOL_RDSAAD alone was {}", pr.status),
+                            format!("probe: request for {}: {}", pr.asked(), pr.status),
                         ],
                         &[],
                     ));

@@ -188,7 +188,7 @@ pub fn protocols(f: &Facts, _ctx: &Context, hits: &mut Vec<Hit>) {
     }
     let line = |name: SecurityProtocol| -> String {
         match p.probe(name) {
-            Some(x) => format!("request for {} only: {}", name, describe(&x.response)),
+            Some(x) => format!("request for {}: {}", x.asked(), describe(&x.response)),
             None => format!("request for {name} only: not tried"),
         }
     };

@@ -621,10 +621,13 @@ impl NegotiationFact {
     }
 }
 
-/// The answer to a request for exactly one protocol.
+/// What the server answered for one protocol: to a request for exactly that protocol, or to
+/// one request for several that settles it (`requested` is then their sum: a Negotiation
+/// Failure to it refuses each, see `probe::protocols::ASKED_TOGETHER`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProtocolProbe {
     pub protocol: SecurityProtocol,
+    /// The requestedProtocols of the request that answered.
     pub requested: Protocols,
     pub status: ProbeStatus,
     pub duration_ms: f64,
@@ -649,6 +652,40 @@ pub struct ProtocolsFact {
     /// `required`: TLS or better only.
     pub tls: Support,
     pub standard_rdp: Allowance,
+    /// The one request for the rarely accepted protocols the main answer left open
+    /// (`probe::protocols::ASKED_TOGETHER`), whatever it settled: the probes it settled carry
+    /// its `requested`; each protocol it did not settle was then asked alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub together: Option<TogetherRequest>,
+}
+
+/// One request for several protocols at once, and its answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TogetherRequest {
+    pub requested: Protocols,
+    pub duration_ms: f64,
+    pub response: X224Outcome,
+}
+
+impl ProtocolProbe {
+    /// The request that answered, as evidence names it: "hybrid_ex only", or
+    /// "hybrid_ex, rdstls and rdsaad together".
+    pub fn asked(&self) -> String {
+        if self.requested == self.protocol.bits() || self.from_main {
+            return format!("{} only", self.protocol);
+        }
+        let names: Vec<&str> = SecurityProtocol::ALL
+            .iter()
+            .filter(|p| p.bits().0 != 0 && self.requested.contains(p.bits()))
+            .map(|p| p.as_str())
+            .collect();
+        match names.split_last() {
+            Some((last, rest)) if !rest.is_empty() => {
+                format!("{} and {last} together", rest.join(", "))
+            }
+            _ => format!("{}", self.requested),
+        }
+    }
 }
 
 impl ProtocolsFact {

@@ -527,6 +527,7 @@ mod tests {
                 nla: Support::Supported,
                 tls: Support::Supported,
                 standard_rdp: Allowance::Refused,
+                together: None,
             }),
             ..Facts::default()
         };

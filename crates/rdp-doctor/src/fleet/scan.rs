@@ -372,11 +372,12 @@ mod tests {
         };
         // Quick: one connection (the main connect's witnesses only join a lost SYN).
         assert_eq!(b(Depth::Quick), (1, 4));
-        // + six protocol probes at once (the TLS-only one carries the MCS phase), and the
-        // samples that settle an unanswered SYN of the burst.
-        assert_eq!(b(Depth::Standard), (10, 8));
+        // + six protocol probes at once (the TLS-only one carries the MCS phase), the request
+        // for the rarely accepted ones together, and the samples that settle an unanswered
+        // SYN of the burst.
+        assert_eq!(b(Depth::Standard), (11, 8));
         // + the MSS retry and its control, the RDP-UDP socket.
-        assert_eq!(b(Depth::Full), (12, 11));
+        assert_eq!(b(Depth::Full), (13, 11));
     }
 
     #[test]

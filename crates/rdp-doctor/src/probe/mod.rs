@@ -122,6 +122,10 @@ impl CheckOptions {
         // the main request got no RDP answer (the enumeration is then dropped).
         let probes = count(self.enumerate_protocols, Protocols::ALL.len())
             .max(count(self.identify, identify::CONNECTIONS));
+        // The one request for the rarely accepted protocols together: when its answer settles
+        // none of them, each is still asked alone. No socket more: the requests in flight
+        // never outnumber the protocols.
+        let together = count(self.enumerate_protocols, 1);
         // A CredSSP server's MCS phase on a second connection; with the enumeration it runs
         // on the TLS-only probe's connection instead.
         let side_mcs = count(
@@ -136,7 +140,7 @@ impl CheckOptions {
             self.samples.max(1)
         } - 1;
         Budget {
-            connections: (1 + probes + side_mcs + mss) as u32 + samples,
+            connections: (1 + probes + together + side_mcs + mss) as u32 + samples,
             // At the start the main connect and its witnesses; then the main socket and the
             // duplicate its counters are read from, beside the probes, the second connection,
             // the MSS retry and the RDP-UDP socket; the samples one at a time after.

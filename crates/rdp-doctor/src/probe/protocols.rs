@@ -1,10 +1,11 @@
-//! The protocols step: one connection per security protocol, in parallel, to learn exactly
-//! which the server accepts and how it refuses the others.
+//! The protocols step: a request per security protocol, in parallel, to learn exactly which
+//! the server accepts and how it refuses the others (the rarely accepted ones first asked
+//! together, see [`ASKED_TOGETHER`]).
 
 use super::{net, x224};
 use crate::facts::{
     Allowance, ProbeStatus, ProtocolProbe, ProtocolsFact, SecurityProtocol, Support, TcpOutcome,
-    X224Outcome,
+    TogetherRequest, X224Outcome,
 };
 use rdp_doctor_wire::nego::Protocols;
 use std::net::SocketAddr;
@@ -98,18 +99,87 @@ fn may_be_answered(p: SecurityProtocol, main_requested: Protocols) -> bool {
     }
 }
 
+/// The protocols asked about in one request, where the main answer leaves them open, before
+/// any is asked alone: few servers accept them, and a Negotiation Failure to a request is a
+/// refusal of every protocol in it ([MS-RDPBCGR] 3.3.5.3.2: the Negotiation Response is sent
+/// when the server supports one of the requested protocols, the Failure when it can continue
+/// with none of them). One connection instead of three against a server that refuses them all,
+/// which matters where the server's cost is per connection (FreeRDP's shadow server loads and
+/// checks its RSA key for each one). Any other answer is taken only as far as it goes: the
+/// protocol it selects is accepted, and every protocol it does not settle is asked alone (see
+/// [`settled`]); no probe's answer is inferred from a server's choice among several.
+pub const ASKED_TOGETHER: [SecurityProtocol; 3] = [
+    SecurityProtocol::HybridEx,
+    SecurityProtocol::Rdstls,
+    SecurityProtocol::Rdsaad,
+];
+
+/// What one answer settles for each protocol of its request (`members`, in order):
+/// `Some(status)` when it answers for that protocol, `None` when that protocol must be asked
+/// alone. A request for one protocol is always settled by its answer. Pure.
+pub fn settled(members: &[SecurityProtocol], response: &X224Outcome) -> Vec<Option<ProbeStatus>> {
+    if let [p] = members {
+        return vec![Some(x224::probe_status(p.bits(), response))];
+    }
+    members
+        .iter()
+        .map(|p| match response {
+            // none of them can be used (3.3.5.3.2); a server without negotiation ignores the
+            // request, so any one of them alone gets the same confirm
+            X224Outcome::Failure { .. } | X224Outcome::Legacy => Some(ProbeStatus::Refused),
+            // the selected one is supported; the others are not settled by a choice
+            X224Outcome::Selected { protocol, .. } if *protocol == p.bits() => {
+                Some(ProbeStatus::Accepted)
+            }
+            // a server that said nothing in time would only be waited for again, per protocol
+            X224Outcome::NoResponse { .. } | X224Outcome::Partial { .. } => {
+                Some(ProbeStatus::Error)
+            }
+            // another protocol selected, a disconnect (xrdp's answer to PROTOCOL_RDSAAD), no
+            // connection...: ask each alone
+            _ => None,
+        })
+        .collect()
+}
+
+/// One connection's request: one protocol, or several asked together.
+struct Ask {
+    /// (index in the report's order, protocol)
+    members: Vec<(usize, SecurityProtocol)>,
+    /// Quick attempts used so far.
+    tries: u32,
+}
+
+impl Ask {
+    fn one(i: usize, p: SecurityProtocol) -> Ask {
+        Ask {
+            members: vec![(i, p)],
+            tries: 0,
+        }
+    }
+
+    fn bits(&self) -> Protocols {
+        Protocols(self.members.iter().fold(0, |b, (_, p)| b | p.bits().0))
+    }
+}
+
+/// One connection's end: the server's answer with its timing and the TCP evidence.
+struct Answer {
+    response: X224Outcome,
+    duration_ms: f64,
+    connect: Option<super::ConnectSample>,
+    stats: Option<rdp_doctor_sys::TcpStats>,
+}
+
 enum Attempt {
-    Done(
-        Box<ProtocolProbe>,
-        Option<super::ConnectSample>,
-        Option<rdp_doctor_sys::TcpStats>,
-    ),
+    Done(Box<Answer>),
     /// No SYN+ACK within the quick wait: start again (fewer at once).
     Again,
 }
 
 /// Runs the enumeration alongside the main connection: every protocol the main request cannot
-/// answer starts at once; those it may answer wait for its answer and run only if it did not.
+/// answer starts at once; those it may answer wait for its answer and run only if it did not;
+/// [`ASKED_TOGETHER`] go in one request (after the main answer when it may settle one of them).
 /// Connects are adaptive: all in flight while the server keeps up; a SYN unanswered within
 /// [`syn_wait`] (an accept queue that overflowed drops it) is abandoned and retried, and
 /// the number in flight halves; each completed probe lets one more run. Returns `None` when
@@ -135,46 +205,53 @@ pub async fn run(
         .iter()
         .filter_map(|p| SecurityProtocol::of(*p))
         .collect();
-    // (index, protocol, quick attempts used)
-    let mut pending: VecDeque<(usize, SecurityProtocol, u32)> = VecDeque::new();
+    let together = |p: &SecurityProtocol| ASKED_TOGETHER.contains(p);
+    // the group waits for the main answer only when that answer may settle one of them
+    let group_waits = all
+        .iter()
+        .any(|p| together(p) && may_be_answered(*p, main_requested));
+    let mut pending: VecDeque<Ask> = VecDeque::new();
     let mut deferred = Vec::new();
+    let mut group = Vec::new();
     for (i, p) in all.iter().copied().enumerate() {
-        if may_be_answered(p, main_requested) {
+        if together(&p) && !group_waits {
+            group.push((i, p));
+        } else if may_be_answered(p, main_requested) || together(&p) {
             deferred.push((i, p));
         } else {
-            pending.push_back((i, p, 0));
+            pending.push_back(Ask::one(i, p));
         }
     }
+    push_group(&mut pending, group);
     let lend: Option<Lend> = lend.map(|l| std::sync::Arc::new(std::sync::Mutex::new(Some(l))));
     let mut main = Some(main);
     let mut window = all.len();
     let mut in_flight = 0usize;
     let mut set = tokio::task::JoinSet::new();
-    let mut done: Vec<(
-        usize,
-        ProtocolProbe,
-        Option<super::ConnectSample>,
-        Option<rdp_doctor_sys::TcpStats>,
-    )> = Vec::new();
+    let mut done: Vec<(usize, ProtocolProbe)> = Vec::new();
+    let mut connections = Vec::new();
+    let mut asked_together = None;
     loop {
         while in_flight < window {
-            let Some((i, p, tries)) = pending.pop_front() else {
+            let Some(ask) = pending.pop_front() else {
                 break;
             };
             in_flight += 1;
-            let quick = tries < QUICK_ATTEMPTS;
-            let lend = lend.clone().filter(|_| p == SecurityProtocol::Tls);
+            let quick = ask.tries < QUICK_ATTEMPTS;
+            let lend = lend
+                .clone()
+                .filter(|_| ask.bits() == Protocols::SSL && ask.members.len() == 1);
             set.spawn(async move {
                 let a = attempt(
                     addr,
-                    p,
+                    ask.bits(),
                     timeout,
                     if quick { wait } else { connect_timeout },
                     quick,
                     lend,
                 )
                 .await;
-                (i, p, tries, a)
+                (ask, a)
             });
         }
         if in_flight == 0 && main.is_none() && pending.is_empty() {
@@ -191,41 +268,74 @@ pub async fn run(
                 let Ok(Some((outcome, ms))) = answer else {
                     return None;
                 };
+                let mut group = Vec::new();
                 for (i, p) in deferred.drain(..) {
                     match answered_by_main(p, main_requested, &outcome) {
                         Some(mut probe) => {
                             probe.duration_ms = ms;
-                            done.push((i, probe, None, None));
+                            done.push((i, probe));
                         }
-                        None => pending.push_back((i, p, 0)),
+                        None if together(&p) => group.push((i, p)),
+                        None => pending.push_back(Ask::one(i, p)),
                     }
                 }
+                push_group(&mut pending, group);
             }
             Some(r) = set.join_next(), if in_flight > 0 => {
                 in_flight -= 1;
-                let Ok((i, p, tries, a)) = r else { continue };
+                let Ok((mut ask, a)) = r else { continue };
                 match a {
-                    Attempt::Done(mut probe, c, stats) => {
-                        probe.retries = tries;
-                        done.push((i, *probe, c, stats));
+                    Attempt::Done(a) => {
+                        let members: Vec<SecurityProtocol> =
+                            ask.members.iter().map(|(_, p)| *p).collect();
+                        let requested = ask.bits();
+                        if members.len() > 1 {
+                            asked_together = Some(TogetherRequest {
+                                requested,
+                                duration_ms: a.duration_ms,
+                                response: a.response.clone(),
+                            });
+                        }
+                        for ((i, p), status) in
+                            ask.members.iter().zip(settled(&members, &a.response))
+                        {
+                            match status {
+                                Some(status) => done.push((
+                                    *i,
+                                    ProtocolProbe {
+                                        protocol: *p,
+                                        requested,
+                                        status,
+                                        duration_ms: a.duration_ms,
+                                        response: a.response.clone(),
+                                        from_main: false,
+                                        retries: ask.tries,
+                                    },
+                                )),
+                                None => pending.push_back(Ask::one(*i, *p)),
+                            }
+                        }
+                        connections.push((a.connect, a.stats));
                         window = (window + 1).min(all.len());
                     }
                     Attempt::Again => {
                         window = (in_flight + 1).div_ceil(2).max(1);
-                        pending.push_front((i, p, tries + 1));
+                        ask.tries += 1;
+                        pending.push_front(ask);
                     }
                 }
             }
         }
     }
-    done.sort_by_key(|(i, ..)| *i);
-    let connects = done.iter().filter_map(|(_, _, c, _)| *c).collect();
+    done.sort_by_key(|(i, _)| *i);
+    let connects = connections.iter().filter_map(|(c, _)| *c).collect();
     let mut loss = super::loss::Counter::default();
-    for (_, _, c, st) in &done {
+    for (c, st) in &connections {
         loss.connection(st.as_ref(), c.and_then(|c| c.syn_retransmits));
     }
-    let probes: Vec<ProtocolProbe> = done.into_iter().map(|(_, p, ..)| p).collect();
-    let fact = summarize(probes);
+    let probes: Vec<ProtocolProbe> = done.into_iter().map(|(_, p)| p).collect();
+    let mut fact = summarize(probes);
+    fact.together = asked_together;
     Some(ProtocolsRun {
         fact,
         connects,
@@ -235,11 +345,23 @@ pub async fn run(
     })
 }
 
-/// One connection asking for exactly `p`. A quick attempt whose connect times out is
-/// `Again` (nothing recorded); any other end is the probe's answer, handed to `lend` too.
+/// Queues the [`ASKED_TOGETHER`] protocols still open: one request for two or more, a request
+/// of its own for one.
+fn push_group(
+    pending: &mut std::collections::VecDeque<Ask>,
+    members: Vec<(usize, SecurityProtocol)>,
+) {
+    if members.is_empty() {
+        return;
+    }
+    pending.push_back(Ask { members, tries: 0 });
+}
+
+/// One connection asking for `requested`. A quick attempt whose connect times out is
+/// `Again` (nothing recorded); any other end is the answer, handed to `lend` too.
 async fn attempt(
     addr: SocketAddr,
-    p: SecurityProtocol,
+    requested: Protocols,
     timeout: Duration,
     connect_timeout: Duration,
     quick: bool,
@@ -255,7 +377,7 @@ async fn attempt(
     let mut kept = None;
     let response = match stream {
         Some(mut s) => {
-            let o = x224::negotiate(&mut s, p.bits(), None, timeout)
+            let o = x224::negotiate(&mut s, requested, None, timeout)
                 .await
                 .outcome;
             stats = rdp_doctor_sys::tcp_stats(&s);
@@ -274,20 +396,12 @@ async fn attempt(
             stream: kept.filter(|_| ssl),
         });
     }
-    let status = x224::probe_status(p.bits(), &response);
-    Attempt::Done(
-        Box::new(ProtocolProbe {
-            protocol: p,
-            requested: p.bits(),
-            status,
-            duration_ms,
-            response,
-            from_main: false,
-            retries: 0,
-        }),
+    Attempt::Done(Box::new(Answer {
+        response,
+        duration_ms,
         connect,
         stats,
-    )
+    }))
 }
 
 fn describe_tcp(t: &TcpOutcome) -> String {
@@ -346,6 +460,7 @@ pub fn summarize(probes: Vec<ProtocolProbe>) -> ProtocolsFact {
         nla,
         tls,
         standard_rdp,
+        together: None,
     }
 }
 
@@ -411,6 +526,71 @@ mod tests {
         let p = answered_by_main(SecurityProtocol::Rdp, Protocols::RDP, &X224Outcome::Legacy)
             .expect("legacy");
         assert_eq!(p.status, ProbeStatus::Accepted);
+    }
+
+    #[test]
+    fn a_refusal_of_several_refuses_each_and_a_choice_settles_only_the_chosen() {
+        use ProbeStatus::{Accepted, Error, Refused};
+        let g = ASKED_TOGETHER;
+        let fail = X224Outcome::Failure {
+            code: 5,
+            name: Some("HYBRID_REQUIRED_BY_SERVER".into()),
+        };
+        // FreeRDP's shadow server with NLA: no member can be used
+        assert_eq!(settled(&g, &fail), vec![Some(Refused); 3]);
+        // a server without negotiation gives any request the same confirm
+        assert_eq!(settled(&g, &X224Outcome::Legacy), vec![Some(Refused); 3]);
+        // Windows-like: HYBRID_EX selected; the others are not settled by a choice
+        assert_eq!(
+            settled(&g, &selected(Protocols::HYBRID_EX)),
+            vec![Some(Accepted), None, None]
+        );
+        assert_eq!(
+            settled(&g, &selected(Protocols::RDSAAD)),
+            vec![None, None, Some(Accepted)]
+        );
+        // xrdp: standard RDP chosen, or a disconnect for PROTOCOL_RDSAAD: each asked alone
+        assert_eq!(settled(&g, &selected(Protocols::RDP)), vec![None; 3]);
+        let ultimatum = X224Outcome::UnexpectedPdu {
+            description: "MCS Disconnect Provider Ultimatum (reason 3)".into(),
+        };
+        assert_eq!(settled(&g, &ultimatum), vec![None; 3]);
+        assert_eq!(
+            settled(&g, &X224Outcome::Reset { bytes_before: 0 }),
+            vec![None; 3]
+        );
+        // silence: an error for each, not three more waits for the same time-out
+        assert_eq!(
+            settled(&g, &X224Outcome::NoResponse { timeout_ms: 5.0 }),
+            vec![Some(Error); 3]
+        );
+        // a request for one protocol is settled by whatever it got
+        assert_eq!(
+            settled(&[SecurityProtocol::Tls], &selected(Protocols::RDP)),
+            vec![Some(Refused)]
+        );
+        assert_eq!(
+            settled(&[SecurityProtocol::Tls], &ultimatum),
+            vec![Some(Error)]
+        );
+    }
+
+    #[test]
+    fn evidence_names_the_request_that_answered() {
+        let mut p = ProtocolProbe {
+            protocol: SecurityProtocol::Rdstls,
+            requested: Protocols::RDSTLS,
+            status: ProbeStatus::Refused,
+            duration_ms: 1.0,
+            response: X224Outcome::Legacy,
+            from_main: false,
+            retries: 0,
+        };
+        assert_eq!(p.asked(), "rdstls only");
+        p.requested = Protocols(0x1C);
+        assert_eq!(p.asked(), "hybrid_ex, rdstls and rdsaad together");
+        p.requested = Protocols(0x14);
+        assert_eq!(p.asked(), "rdstls and rdsaad together");
     }
 
     #[test]

@@ -879,7 +879,7 @@ fn negotiation(o: &mut String, r: &Report) {
 fn protocols_matrix(o: &mut String, p: &ProtocolsFact, r: &Report) {
     let _ = writeln!(
         o,
-        "<p>One connection per security protocol: NLA {}, TLS {}, Standard RDP Security {}.</p>",
+        "<p>A request per security protocol (the rarely accepted ones first together): NLA {}, TLS {}, Standard RDP Security {}.</p>",
         text(p.nla.as_str()),
         text(p.tls.as_str()),
         text(p.standard_rdp.as_str())
@@ -897,7 +897,11 @@ fn protocols_matrix(o: &mut String, p: &ProtocolsFact, r: &Report) {
             text(probe.protocol.as_str()),
             yes(r.facts.client.requested_names.contains(&probe.protocol)),
             text(probe.status.as_str()),
-            x224(&probe.response),
+            if probe.requested == probe.protocol.bits() || probe.from_main {
+                x224(&probe.response)
+            } else {
+                format!("{} (request for {})", x224(&probe.response), text(&probe.asked()))
+            },
             text(&format_ms(probe.duration_ms))
         );
     }

@@ -444,6 +444,7 @@ mod tests {
             nla: Support::Required,
             tls: Support::Required,
             standard_rdp: Allowance::Refused,
+            together: None,
         });
         f.udp = Some(UdpFact {
             outcome: UdpOutcome::Silent,
