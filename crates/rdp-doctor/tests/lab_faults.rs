@@ -407,6 +407,54 @@ fn servers_without_nla() {
     assert_eq!(v["facts"]["activation"]["client_info_autologon"], false);
 }
 
+/// The rarely accepted protocols asked together, against a server that accepts one of them:
+/// a client offering CredSSP only (`--sec nla`) leaves HYBRID_EX open, so the request for
+/// HYBRID_EX, RDSTLS and RDSAAD goes out with the main one; the lab (Windows defaults) selects
+/// HYBRID_EX, which settles that one (accepted) and neither other: each is asked alone and
+/// refused, with the lab's own code. With mstsc's request the main answer settles HYBRID_EX and
+/// one refused request settles RDSTLS and RDSAAD.
+#[test]
+fn protocols_asked_together_are_settled_only_by_what_the_answer_says() {
+    let lab = Lab::one("healthy");
+    let probe = |v: &serde_json::Value, p: &str| {
+        v["facts"]["protocols"]["probes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["protocol"] == p)
+            .cloned()
+            .unwrap()
+    };
+    let (v, _, _) = check_json_with(&lab, "nla", &[], None);
+    let together = &v["facts"]["protocols"]["together"];
+    assert_eq!(together["requested"], 0x1C, "{together}");
+    assert_eq!(together["response"]["protocol"], 8, "{together}");
+    let hx = probe(&v, "hybrid_ex");
+    assert_eq!(
+        (&hx["status"], &hx["requested"]),
+        (&"accepted".into(), &0x1C.into())
+    );
+    for (p, bits) in [("rdstls", 4), ("rdsaad", 16)] {
+        let x = probe(&v, p);
+        assert_eq!(x["requested"], bits, "{x}");
+        assert_eq!(x["status"], "refused", "{x}");
+        assert_eq!(x["response"]["name"], "HYBRID_REQUIRED_BY_SERVER", "{x}");
+    }
+    assert_eq!(v["facts"]["protocols"]["nla"], "required");
+
+    let (v, _, _) = check_json_with(&lab, "mstsc", &[], None);
+    assert_eq!(probe(&v, "hybrid_ex")["from_main"], true);
+    let together = &v["facts"]["protocols"]["together"];
+    assert_eq!(together["requested"], 0x14, "{together}");
+    for p in ["rdstls", "rdsaad"] {
+        let x = probe(&v, p);
+        assert_eq!(
+            (&x["status"], &x["requested"]),
+            (&"refused".into(), &0x14.into())
+        );
+    }
+}
+
 /// No password source: a clear error (exit 3), never a hang on a prompt without a terminal.
 #[test]
 fn user_without_a_password_source_exits_3() {
