@@ -178,19 +178,16 @@ fault_tests! {
 /// The lab refuses to listen beyond loopback unless told to.
 #[test]
 fn lab_stays_on_loopback_by_default() {
-    let out = Command::new(BIN)
-        .args(["lab", "--listen", "0.0.0.0:0", "--fault", "healthy"])
-        .output()
-        .expect("runs");
-    assert_eq!(out.status.code(), Some(3));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--allow-remote"));
-    // The flapping lab too.
-    let out = Command::new(BIN)
-        .args(["lab", "--listen", "0.0.0.0:0", "--schedule", "healthy:2s"])
-        .output()
-        .expect("runs");
-    assert_eq!(out.status.code(), Some(3));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--allow-remote"));
+    // The flapping lab (--schedule) too.
+    for serve in [["--fault", "healthy"], ["--schedule", "healthy:2s"]] {
+        let out = Command::new(BIN)
+            .args(["lab", "--listen", "0.0.0.0:0"])
+            .args(serve)
+            .output()
+            .expect("runs");
+        assert_eq!(out.status.code(), Some(3), "{serve:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("--allow-remote"));
+    }
 }
 
 /// Bad input is a clear error with exit code 3, never a panic.

@@ -460,17 +460,26 @@ fn loss_summary(what: &str, runs: &[CheckRun]) -> usize {
     found
 }
 
-/// Issue 16 §1: at 30 % loss both ways, 20 default checks: none blames a firewall
-/// (`tcp-filtered` needs every SYN of the main connect and of its three witnesses lost:
-/// 0.51^12 per check), at least 19 report `packet-loss`, and the measured rate says so.
-#[test]
-fn thirty_percent_loss_is_measured_and_never_tcp_filtered() {
+/// The path lab with two xrdp servers (one check per server at a time: a burst of checks to
+/// one xrdp fills its accept queue, which drops SYNs as the path would), with `loss` both ways.
+fn two_servers(loss: Option<f64>) -> (PathLab, [SocketAddr; 2]) {
     let mut lab = lab();
     let servers = [
         big_xrdp(&mut lab, 3389, None),
         big_xrdp(&mut lab, 3390, None),
     ];
-    lab.loss(0.3).unwrap();
+    if let Some(p) = loss {
+        lab.loss(p).unwrap();
+    }
+    (lab, servers)
+}
+
+/// Issue 16 §1: at 30 % loss both ways, 20 default checks: none blames a firewall
+/// (`tcp-filtered` needs every SYN of the main connect and of its three witnesses lost:
+/// 0.51^12 per check), at least 19 report `packet-loss`, and the measured rate says so.
+#[test]
+fn thirty_percent_loss_is_measured_and_never_tcp_filtered() {
+    let (lab, servers) = two_servers(Some(0.3));
     let runs = repeated(&lab, 20, &servers, &["--no-udp", "--timeout", "5"]);
     let found = loss_summary("30 % loss both ways, default check", &runs);
     assert!(found >= 19, "packet-loss in only {found} of 20");
@@ -489,12 +498,7 @@ fn thirty_percent_loss_is_measured_and_never_tcp_filtered() {
 /// and the interval is narrower than a default check's.
 #[test]
 fn ten_percent_loss_is_found_with_twenty_samples() {
-    let mut lab = lab();
-    let servers = [
-        big_xrdp(&mut lab, 3389, None),
-        big_xrdp(&mut lab, 3390, None),
-    ];
-    lab.loss(0.1).unwrap();
+    let (lab, servers) = two_servers(Some(0.1));
     let runs = repeated(
         &lab,
         20,
@@ -514,11 +518,7 @@ fn ten_percent_loss_is_found_with_twenty_samples() {
 /// an upper bound that says how little loss could have hidden.
 #[test]
 fn a_clean_path_shows_no_loss_in_fifty_checks() {
-    let mut lab = lab();
-    let servers = [
-        big_xrdp(&mut lab, 3389, None),
-        big_xrdp(&mut lab, 3390, None),
-    ];
+    let (lab, servers) = two_servers(None);
     let runs = repeated(&lab, 50, &servers, &["--no-udp"]);
     let found = loss_summary("clean path", &runs);
     assert_eq!(found, 0);
